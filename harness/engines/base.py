@@ -1,0 +1,118 @@
+"""What every engine route offers the runner: launch a browser, open a fresh page, drive and read it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything fixed when a browser process starts; cases with equal specs share one browser."""
+
+    engine: str
+    route: str
+    args: tuple[str, ...] = ()
+    prefs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Short stable id, used to group cases onto one worker and to name the browser in logs."""
+        blob = json.dumps([self.engine, self.route, sorted(self.args), sorted(self.prefs)], default=str)
+        return f"{self.engine}-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """Whether a route can run here, and with what."""
+
+    engine: str
+    route: str
+    available: bool
+    executable: str = ""
+    version: str = ""
+    reason: str = ""  # why it is unavailable, and what to do about it
+
+
+@dataclass
+class PageEvents:
+    """What a page emitted while a case ran."""
+
+    console: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # (method, url, body)
+    errors: list[str] = field(default_factory=list)
+
+
+class Page(ABC):
+    """One case's page, in a fresh browser context of its own."""
+
+    events: PageEvents
+
+    @abstractmethod
+    def set_permission(self, name: str, setting: str, origin: str) -> None:
+        """Set a permission for ``origin`` in this page's context only."""
+
+    @abstractmethod
+    def add_init_script(self, script: str) -> None:
+        """Run ``script`` in every document before the page's own scripts."""
+
+    @abstractmethod
+    def goto(self, url: str, timeout: float) -> None:
+        """Navigate and wait for the load event."""
+
+    @abstractmethod
+    def click(self, selector: str, timeout: float) -> None:
+        """Click like a user (a real gesture)."""
+
+    @abstractmethod
+    def wait_visible(self, selector: str, timeout: float) -> None:
+        """Wait until ``selector`` is visible."""
+
+    @abstractmethod
+    def evaluate(self, script: str, arg: Any = None) -> Any:
+        """Evaluate a JS function expression with ``arg``."""
+
+    @abstractmethod
+    def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
+        """Wait until the JS function ``script(arg)`` returns something other than ``last``; False on timeout."""
+
+    @abstractmethod
+    def screenshot(self) -> bytes:
+        """A PNG of the viewport."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the page and its context."""
+
+
+class Browser(ABC):
+    """A running browser process, shared by the cases with its launch spec."""
+
+    info: RouteInfo
+    version: str
+
+    @abstractmethod
+    def new_page(self) -> Page:
+        """A page in a fresh context (nothing shared with earlier cases)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the browser."""
+
+
+class Route(ABC):
+    """A way to drive one engine (e.g. Playwright + the system Chromium)."""
+
+    engine: str
+    name: str
+
+    @abstractmethod
+    def probe(self) -> RouteInfo:
+        """Can this route run here? Cheap: no browser is started."""
+
+    @abstractmethod
+    def launch(self, spec: LaunchSpec, *, headed: bool = False) -> Browser:
+        """Start a browser for ``spec``."""

@@ -1,0 +1,232 @@
+"""Playwright routes: Playwright's own browser builds when installed, else the system's browsers.
+
+Playwright cannot download its builds everywhere (offline CI, locked-down machines), so Chromium falls
+back to the system ``chromium`` through ``executable_path`` and Firefox to the system ``firefox-esr``
+through the ``moz-firefox`` channel (WebDriver BiDi; Playwright 1.64.1 is the newest that works with
+Firefox ESR 153, hence the pin).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo
+from harness.errors import EnvironmentProblem, HarnessError
+
+# Quiet, hermetic Chromium: no update checks or background requests (the network may be closed).
+CHROMIUM_BASE_ARGS = ("--disable-background-networking", "--disable-component-update", "--no-first-run",
+                      "--disable-quic", "--disable-sync")
+# Firefox phones home for remote settings unless told not to; keep it on loopback.
+FIREFOX_BASE_PREFS: dict[str, Any] = {
+    "services.settings.server": "data:,#remote-settings-dummy/v1",
+    "media.navigator.permission.disabled": False,
+    "browser.shell.checkDefaultBrowser": False,
+}
+FIREFOX_ENV = {"MOZ_DISABLE_NONLOCAL_CONNECTIONS": "1"}
+
+_driver_state: dict[str, Any] = {}
+
+
+def driver() -> Any:
+    """The process's Playwright driver (started once, stopped at exit)."""
+    if "pw" not in _driver_state:
+        from playwright.sync_api import sync_playwright
+
+        manager = sync_playwright()
+        _driver_state["manager"] = manager
+        _driver_state["pw"] = manager.start()
+        atexit.register(stop_driver)
+    return _driver_state["pw"]
+
+
+def stop_driver() -> None:
+    """Stop the Playwright driver if it runs (idempotent)."""
+    pw = _driver_state.pop("pw", None)
+    if pw is not None:
+        try:
+            pw.stop()
+        except Exception:  # noqa: BLE001 - best effort at shutdown; the node process dies with us anyway
+            pass
+
+
+@cache
+def _version_of(executable: str) -> str:
+    try:
+        out = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=20,
+                             env={**os.environ, **FIREFOX_ENV})
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    lines = [line for line in out.stdout.splitlines() if line.strip() and not line.startswith("/")]
+    return lines[-1].strip() if lines else ""
+
+
+@cache
+def _bundled_executable(engine: str) -> str:
+    """Path of Playwright's own build for ``engine`` if it is installed, else ''."""
+    try:
+        path = getattr(driver(), engine).executable_path
+    except Exception:  # noqa: BLE001 - no driver or no build: the system route is used instead
+        return ""
+    return path if path and Path(path).exists() else ""
+
+
+def _system_executable(engine: str) -> str:
+    env = os.environ.get(f"MF_{engine.upper()}")
+    if env:
+        return env
+    names = {"chromium": ("chromium", "chromium-browser", "google-chrome"), "firefox": ("firefox-esr", "firefox")}
+    for name in names.get(engine, ()):
+        found = shutil.which(name)
+        if found:
+            return found
+    return ""
+
+
+INSTALL_HINT = {
+    "chromium": "install it with 'apt-get install chromium' (or 'playwright install chromium' where downloads work)",
+    "firefox": "install it with 'apt-get install firefox-esr' (or 'playwright install firefox' where downloads work)",
+}
+
+
+class PlaywrightRoute(Route):
+    """Playwright driving Chromium or Firefox; ``bundled`` picks Playwright's build over the system's."""
+
+    def __init__(self, engine: str, bundled: bool) -> None:
+        self.engine = engine
+        self.bundled = bundled
+        self.name = "playwright" if bundled else "playwright-system"
+
+    def probe(self) -> RouteInfo:
+        """Find the executable without starting a browser."""
+        exe = _bundled_executable(self.engine) if self.bundled else _system_executable(self.engine)
+        if not exe:
+            why = ("Playwright's own build is not installed" if self.bundled
+                   else f"no system {self.engine} found; {INSTALL_HINT[self.engine]}")
+            return RouteInfo(self.engine, self.name, False, reason=why)
+        return RouteInfo(self.engine, self.name, True, exe, _version_of(exe))
+
+    def launch(self, spec: LaunchSpec, *, headed: bool = False) -> Browser:
+        """Start the browser with the spec's flags or prefs."""
+        info = self.probe()
+        if not info.available:
+            raise EnvironmentProblem(f"{self.engine} via {self.name}: {info.reason}")
+        pw = driver()
+        kwargs: dict[str, Any] = {"headless": not headed, "timeout": 60_000}
+        if not self.bundled:
+            kwargs["executable_path"] = info.executable
+        if self.engine == "chromium":
+            kwargs["args"] = [*CHROMIUM_BASE_ARGS, *spec.args]
+        else:
+            kwargs["firefox_user_prefs"] = {**FIREFOX_BASE_PREFS, **dict(spec.prefs)}
+            kwargs["env"] = {**os.environ, **FIREFOX_ENV}
+            if not self.bundled:
+                kwargs["channel"] = "moz-firefox"
+        try:
+            browser = getattr(pw, self.engine).launch(**kwargs)
+        except Exception as exc:
+            raise EnvironmentProblem(f"could not start {self.engine} ({info.executable}): "
+                                     f"{str(exc).splitlines()[0]}") from exc
+        return PlaywrightBrowser(browser, info, self.engine)
+
+
+class PlaywrightBrowser(Browser):
+    """A Playwright browser; each case gets a new context."""
+
+    def __init__(self, browser: Any, info: RouteInfo, engine: str) -> None:
+        self._browser = browser
+        self.info = info
+        self.engine = engine
+        self.version = f"{engine} {browser.version}"
+
+    def new_page(self) -> Page:
+        """A page in a fresh context that accepts the harness's self-signed certificate."""
+        context = self._browser.new_context(ignore_https_errors=True)
+        return PlaywrightPage(context, context.new_page(), self.engine)
+
+    def close(self) -> None:
+        """Close the browser; a browser that already died is fine."""
+        try:
+            self._browser.close()
+        except Exception:  # noqa: BLE001 - closing a crashed browser raises; it is gone either way
+            pass
+
+
+class PlaywrightPage(Page):
+    """A page plus everything it emitted."""
+
+    def __init__(self, context: Any, page: Any, engine: str) -> None:
+        self._context = context
+        self._page = page
+        self._engine = engine
+        self.events = PageEvents()
+        page.on("console", lambda m: self.events.console.append(m.text))
+        page.on("pageerror", lambda e: self.events.errors.append(str(e)))
+        page.on("request", self._on_request)
+
+    def _on_request(self, request: Any) -> None:
+        if request.method != "GET":
+            try:
+                body = request.post_data or ""
+            except Exception:  # noqa: BLE001 - binary bodies cannot be decoded; the URL is still evidence
+                body = ""
+            self.events.requests.append((request.method, request.url, body))
+
+    def set_permission(self, name: str, setting: str, origin: str) -> None:
+        """Chromium: CDP ``Browser.setPermission`` scoped to this context (a context-less call would hit
+        the default context and silently do nothing to this page)."""
+        if self._engine != "chromium":
+            raise HarnessError(f"runtime permission changes are not available on {self._engine} via Playwright")
+        cdp = self._context.new_cdp_session(self._page)
+        context_id = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
+        cdp.send("Browser.setPermission", {"permission": {"name": name}, "setting": setting,
+                                           "origin": origin, "browserContextId": context_id})
+        cdp.detach()
+
+    def add_init_script(self, script: str) -> None:
+        """Run before the page's scripts in every frame."""
+        self._context.add_init_script(script)
+
+    def goto(self, url: str, timeout: float) -> None:
+        """Navigate and wait for ``load``."""
+        self._page.goto(url, timeout=timeout * 1000)
+
+    def click(self, selector: str, timeout: float) -> None:
+        """A trusted click (the page sees a user gesture)."""
+        self._page.click(selector, timeout=timeout * 1000)
+
+    def wait_visible(self, selector: str, timeout: float) -> None:
+        """Wait for a visible element."""
+        self._page.wait_for_selector(selector, state="visible", timeout=timeout * 1000)
+
+    def evaluate(self, script: str, arg: Any = None) -> Any:
+        """Evaluate in the main frame."""
+        return self._page.evaluate(script, arg)
+
+    def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
+        """Block on the page (requestAnimationFrame polling inside the browser) until the value changes."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self._page.wait_for_function(f"([a, last]) => ({script})(a) !== last", arg=[arg, last],
+                                         timeout=max(timeout, 0.001) * 1000)
+        except PlaywrightTimeout:
+            return False
+        return True
+
+    def screenshot(self) -> bytes:
+        """PNG of the viewport."""
+        data: bytes = self._page.screenshot(timeout=10_000)
+        return data
+
+    def close(self) -> None:
+        """Close the context (and so the page)."""
+        try:
+            self._context.close()
+        except Exception:  # noqa: BLE001 - the browser may have crashed; nothing left to close
+            pass

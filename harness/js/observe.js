@@ -1,0 +1,88 @@
+// Installed before the app's own scripts. Reads the app's error surface (selectors from the app config)
+// and records getUserMedia / permission activity without changing it, for the report's timeline.
+(() => {
+  'use strict';
+  if (window.__mf) return;
+  const t0 = performance.now();
+  const timeline = [];
+  const note = (event, detail) => timeline.push({ t: Math.round(performance.now() - t0), event, detail });
+  const text = (el) => (el ? (el.innerText || el.textContent || '').trim() : '');
+  const LIVE = '[role=alert],[role=status],[aria-live=assertive],[aria-live=polite]';
+
+  function read(s) {
+    const codeEl = s.code ? document.querySelector(s.code) : null;
+    const msgEl = s.message ? document.querySelector(s.message) : null;
+    const stateEl = s.state ? document.querySelector(s.state) : null;
+    const code = codeEl ? ((s.code_attribute && codeEl.getAttribute(s.code_attribute)) || text(codeEl)) : '';
+    const region = msgEl ? msgEl.closest(LIVE) : null;
+    let regionName = null;
+    if (region) {
+      regionName = region.getAttribute('role') ? 'role=' + region.getAttribute('role')
+        : 'aria-live=' + region.getAttribute('aria-live');
+    }
+    const state = stateEl ? ((s.state_attribute && stateEl.getAttribute(s.state_attribute)) || text(stateEl)) : '';
+    return { code: code || null, message: text(msgEl) || null, region: regionName, state: state || null };
+  }
+
+  // Console lines and outgoing reports are recorded in the page itself so every engine and route sees
+  // them the same way (WebDriver routes have no console or network events), and so a new line or beacon
+  // wakes the harness's wait just like a DOM change does.
+  const consoleLines = [];
+  const beacons = [];
+  for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+    const original = console[level];
+    console[level] = function (...args) {
+      consoleLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+      return original.apply(this, args);
+    };
+  }
+  const bodyText = (body) => (typeof body === 'string' ? body : body instanceof Blob ? '[blob]' : body == null ? '' : String(body));
+  if (navigator.sendBeacon) {
+    const original = navigator.sendBeacon;
+    navigator.sendBeacon = function (url, body) {
+      if (body instanceof Blob) body.text().then((t) => beacons.push({ url: String(url), body: t, via: 'sendBeacon' }));
+      else beacons.push({ url: String(url), body: bodyText(body), via: 'sendBeacon' });
+      return original.call(this, url, body);
+    };
+  }
+  if (window.fetch) {
+    const original = window.fetch;
+    window.fetch = function (input, init) {
+      const method = (init && init.method) || (input && input.method) || 'GET';
+      if (method.toUpperCase() !== 'GET') {
+        beacons.push({ url: String((input && input.url) || input), body: bodyText(init && init.body), via: 'fetch' });
+      }
+      return original.apply(this, arguments);
+    };
+  }
+
+  window.__mf = {
+    timeline, note, read, consoleLines, beacons,
+    key: (s) => JSON.stringify(read(s)) + '|' + consoleLines.length + '|' + beacons.length,
+  };
+
+  const md = navigator.mediaDevices;
+  if (md && md.getUserMedia) {
+    const original = md.getUserMedia;
+    md.getUserMedia = function (constraints) {
+      note('getUserMedia', JSON.stringify(constraints));
+      return original.call(this, constraints).then(
+        (stream) => {
+          note('getUserMedia resolved', stream.getAudioTracks().map((t) => t.label).join(', '));
+          stream.getTracks().forEach((t) => t.addEventListener('ended', () => note('track ended', t.label)));
+          return stream;
+        },
+        (err) => { note('getUserMedia rejected', `${err.name}: ${err.message}`); throw err; });
+    };
+  }
+  if (navigator.permissions && navigator.permissions.query) {
+    const original = navigator.permissions.query;
+    navigator.permissions.query = function (desc) {
+      return original.call(this, desc).then((status) => {
+        note('permissions.query', `${desc && desc.name}: ${status.state}`);
+        status.addEventListener('change', () => note('permission change', `${desc && desc.name}: ${status.state}`));
+        return status;
+      }, (err) => { note('permissions.query rejected', `${err.name}: ${err.message}`); throw err; });
+    };
+  }
+})();

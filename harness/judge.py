@@ -1,0 +1,130 @@
+"""Compare what the app showed with what the scenario expects. Pure: no browser, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from harness.model import Expect, TextMatch
+from harness.observation import Observation
+from harness.profiles import Profile
+
+
+@dataclass(frozen=True)
+class Expected:
+    """An expectation with the outcome resolved through the app profile."""
+
+    no_error: bool = False
+    code: str | None = None
+    message: TextMatch | None = None
+    alert: bool | None = None
+    state: str | None = None
+    console: TextMatch | None = None
+    telemetry: bool | None = None
+    within: float = 5.0
+    outcome: str | None = None
+
+
+def resolve(expect: Expect, profile: Profile) -> Expected:
+    """Fill code and message from the profile when the scenario names an outcome; explicit keys win."""
+    code, message = expect.code, expect.message
+    if expect.outcome and expect.outcome != "none":
+        surface = profile.surface(expect.outcome)
+        if surface is None:
+            raise LookupError(f"app profile '{profile.name}' has no code for outcome '{expect.outcome}'")
+        code = code if code is not None else surface.code
+        message = message if message is not None else surface.message
+    return Expected(
+        no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
+        console=expect.console, telemetry=expect.telemetry, within=expect.within, outcome=expect.outcome,
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the expected-vs-observed table."""
+
+    what: str
+    expected: str
+    observed: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judge's answer: every check, and for a failure the category a report sorts it into."""
+
+    checks: tuple[Check, ...]
+    category: str | None = None  # "wrong code", "wrong message", "nothing surfaced", "surfaced too late", …
+
+    @property
+    def passed(self) -> bool:
+        """True when every check holds."""
+        return all(c.ok for c in self.checks)
+
+    def table(self) -> str:
+        """The expected-vs-observed table as aligned text."""
+        rows = [("", "check", "expected", "observed")] + [
+            ("ok" if c.ok else "FAIL", c.what, c.expected, c.observed) for c in self.checks
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        return "\n".join(
+            f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows
+        )
+
+
+def _shown(text: str | None) -> str:
+    return "(nothing)" if text is None else repr(text)
+
+
+def console_lines_matching(pattern: str | None, lines: list[str]) -> list[re.Match[str]]:
+    """Console lines that match the app's error-line pattern."""
+    if not pattern:
+        return []
+    rx = re.compile(pattern)
+    return [m for m in (rx.search(line) for line in lines) if m]
+
+
+def judge(expected: Expected, obs: Observation, console_pattern: str | None = None) -> Verdict:
+    """Every check the expectation asks for, with what was observed."""
+    snap = obs.snapshot
+    checks: list[Check] = []
+    if expected.no_error:
+        checks.append(Check("no error", "no error shown", "no error shown" if not snap.surfaced()
+                            else f"{_shown(snap.code)} {_shown(snap.message)}", not snap.surfaced()))
+    if expected.code is not None:
+        checks.append(Check("code", repr(expected.code), _shown(snap.code), snap.code == expected.code))
+    if expected.message is not None:
+        checks.append(Check("message", expected.message.describe(), _shown(snap.message),
+                            expected.message.matches(snap.message)))
+    if expected.alert is not None:
+        in_alert = snap.region is not None and snap.message is not None
+        checks.append(Check("alert region", "in role=alert/aria-live" if expected.alert else "not announced",
+                            snap.region or "not in a live region", in_alert == expected.alert))
+    if expected.state is not None:
+        checks.append(Check("state", repr(expected.state), _shown(snap.state), snap.state == expected.state))
+    if expected.console is not None:
+        hit = next((line for line in obs.console if expected.console.matches(line)), None)
+        last = obs.console[-1] if obs.console else None
+        checks.append(Check("console", expected.console.describe(), repr(hit) if hit else
+                            f"no such line (last: {_shown(last)})", hit is not None))
+    if expected.telemetry is not None:
+        sent = [t for t in obs.telemetry if not expected.code or str(t.get("code")) == expected.code]
+        checks.append(Check("telemetry", "error reported" if expected.telemetry else "nothing reported",
+                            f"{len(obs.telemetry)} report(s)" + (f", codes {[t.get('code') for t in obs.telemetry]}"
+                                                                 if obs.telemetry else ""),
+                            bool(sent) == expected.telemetry))
+    return Verdict(tuple(checks), None if all(c.ok for c in checks) else _category(checks, snap.surfaced()))
+
+
+def _category(checks: list[Check], surfaced: bool) -> str:
+    failing = {c.what for c in checks if not c.ok}
+    if not surfaced and ({"code", "message"} & failing):
+        return "nothing surfaced"
+    if "code" in failing:
+        return "wrong code"
+    if "message" in failing:
+        return "wrong message"
+    if "no error" in failing:
+        return "unexpected error"
+    return f"wrong {sorted(failing)[0]}"

@@ -1,0 +1,114 @@
+"""Load scenario files: YAML → validated :class:`~harness.model.Scenario` objects that remember their source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness import yamlpos
+from harness.errors import InputError, Position, Problem
+from harness.model import Scenario, ScenarioFile
+from harness.validation import problems_from
+from harness.yamlpos import Loc, Located
+
+
+@dataclass(frozen=True)
+class SourcedScenario:
+    """A scenario plus where it was written, so failures and reports can cite ``file:line``."""
+
+    scenario: Scenario
+    doc: Located
+    loc: Loc
+
+    @property
+    def path(self) -> Path:
+        """The scenario file."""
+        return self.doc.path
+
+    @property
+    def position(self) -> Position:
+        """Where the scenario's ``name`` is."""
+        return self.doc.position((*self.loc, "name"), key=True)
+
+    def position_of(self, *sub: str | int) -> Position:
+        """Position of a key inside this scenario, e.g. ``position_of('expect', 'code')``."""
+        return self.doc.position((*self.loc, *sub), key=True)
+
+    def snippet(self) -> tuple[int, str]:
+        """The scenario's YAML text and its first line number."""
+        return self.doc.snippet(self.loc)
+
+
+def load_file(path: Path) -> list[SourcedScenario]:
+    """Load and validate every scenario in ``path``; raise :class:`InputError` listing all problems."""
+    doc = yamlpos.load(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise InputError([doc.problem((), "a scenario file must be a mapping (a scenario) or have 'scenarios:'",
+                                      "start the file with 'name: ...' or 'scenarios:'")])
+    if "scenarios" in data:
+        try:
+            parsed = ScenarioFile.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(problems_from(exc, doc, ScenarioFile)) from None
+        out = [SourcedScenario(s, doc, ("scenarios", i)) for i, s in enumerate(parsed.scenarios)]
+    else:
+        try:
+            out = [SourcedScenario(Scenario.model_validate(data), doc, ())]
+        except ValidationError as exc:
+            raise InputError(problems_from(exc, doc, Scenario)) from None
+    problems = duplicate_names(out, {})
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def duplicate_names(scenarios: list[SourcedScenario], seen: dict[str, SourcedScenario]) -> list[Problem]:
+    """Problems for names already in ``seen`` (which is updated), so test ids stay unique."""
+    problems = []
+    for item in scenarios:
+        name = item.scenario.name
+        first = seen.get(name.casefold())
+        if first is None:
+            seen[name.casefold()] = item
+            continue
+        problems.append(item.doc.problem(
+            (*item.loc, "name"), f"duplicate scenario name {name!r} (first defined at {first.position})",
+            "scenario names become test ids and must be unique; rename one of them",
+        ))
+    return problems
+
+
+def load_paths(paths: list[Path]) -> tuple[list[SourcedScenario], list[InputError]]:
+    """Load every scenario file under ``paths`` (files or directories); collect errors instead of stopping."""
+    scenarios: list[SourcedScenario] = []
+    errors: list[InputError] = []
+    seen: dict[str, SourcedScenario] = {}
+    for file in scenario_files(paths):
+        try:
+            loaded = load_file(file)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        dup = duplicate_names(loaded, seen)
+        if dup:
+            errors.append(InputError(dup))
+        scenarios += [s for s in loaded if not any(p.position == s.position for p in dup)]
+    return scenarios, errors
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    """YAML files under ``paths`` in a stable order; a missing path is an error that says so."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError([Problem(Position(path, 0, 0), "no such file or directory",
+                                      "give a scenario file or a directory of them, e.g. scenarios/")])
+    return files

@@ -1,0 +1,279 @@
+"""The scenario language as typed models.
+
+These pydantic models are the single definition of what a scenario may say: the loader validates YAML
+against them, ``mediafault schema`` exports their JSON Schema for editors, and the docs are generated
+from that schema. Every model forbids unknown keys so a typo is an error, never a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ENGINES: tuple[str, ...] = ("chromium", "firefox", "webkit")
+
+# The outcome vocabulary: what went wrong, independent of any vendor's codes. App profiles map each one
+# to the code and message a given SDK or widget shows.
+OUTCOMES: dict[str, str] = {
+    "permission-denied": "the microphone permission is blocked (by the user, the browser or a policy)",
+    "permission-dismissed": "the user closed the permission prompt without answering",
+    "device-not-found": "there is no microphone",
+    "device-busy": "the microphone exists but cannot be started (another app holds it)",
+    "device-constraint": "the requested microphone (deviceId or constraint) does not exist",
+    "insecure-origin": "the page is not a secure context, so the microphone API is missing",
+    "iframe-blocked": "the app runs inside an iframe where the microphone is not allowed",
+    "media-connection-failed": "the call's media path could not be established or was lost",
+    "relay-unreachable": "the TURN relay could not be used (bad credentials, blocked)",
+    "permission-revoked": "the permission was withdrawn during the call",
+    "device-unplugged": "the microphone went away during the call",
+}
+
+
+class Severity(str, Enum):
+    """Allure's severities, so the report can sort by them."""
+
+    blocker = "blocker"
+    critical = "critical"
+    normal = "normal"
+    minor = "minor"
+    trivial = "trivial"
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors; instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """``"3s"``, ``"500ms"``, ``"1.5s"``, ``"2m"`` or a plain number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like '3s' or '500ms', not true/false")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"'{value}' is not a duration; write it like '3s', '500ms' or '2m'")
+        number, unit = float(match.group(1)), match.group(2) or "s"
+        seconds = number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
+    if seconds <= 0 or seconds > 600:
+        raise ValueError(f"{seconds:g}s is outside 0–600 s")
+    return seconds
+
+
+Duration = Annotated[
+    float,
+    Field(json_schema_extra={"type": ["string", "number"], "pattern": _DURATION.pattern}),
+]
+
+
+class TextMatch(Strict):
+    """How to compare a text the app showed: exactly, by substring, or by a regular expression."""
+
+    exact: str | None = None
+    contains: str | None = None
+    regex: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_string_means_exact(cls, data: Any) -> Any:
+        if isinstance(data, str | int | float) and not isinstance(data, bool):
+            return {"exact": str(data)}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TextMatch:
+        given = [k for k in ("exact", "contains", "regex") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'exact', 'contains' or 'regex' (or a plain string for exact)")
+        return self
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+        return value
+
+    def matches(self, text: str | None) -> bool:
+        """Whether ``text`` satisfies this matcher (``None`` never does)."""
+        if text is None:
+            return False
+        if self.exact is not None:
+            return text.strip() == self.exact.strip()
+        if self.contains is not None:
+            return self.contains in text
+        assert self.regex is not None
+        return re.search(self.regex, text) is not None
+
+    def describe(self) -> str:
+        """Human form for tables: ``"x"``, ``contains "x"``, ``matches /x/``."""
+        if self.exact is not None:
+            return repr(self.exact)
+        if self.contains is not None:
+            return f"contains {self.contains!r}"
+        return f"matches /{self.regex}/"
+
+
+class Permission(Strict):
+    """Permission state the browser holds for the app's origin before the case starts."""
+
+    microphone: Literal["granted", "denied", "dismissed"] = Field(
+        "granted",
+        description="granted: allowed; denied: blocked for the site (NotAllowedError 'Permission denied'); "
+        "dismissed: the user closes the prompt (NotAllowedError 'Permission dismissed').",
+    )
+
+
+class Device(Strict):
+    """Capture devices the browser sees."""
+
+    microphone: Literal["default", "none"] = Field(
+        "default", description="default: a fake microphone; none: no microphone at all (NotFoundError)."
+    )
+
+
+class Given(Strict):
+    """The conditions the case runs under."""
+
+    permission: Permission = Permission()
+    device: Device = Device()
+
+
+class Step(Strict):
+    """One user action; exactly one key."""
+
+    click: str | None = Field(None, description="CSS selector to click (a real user gesture).")
+    wait_for: str | None = Field(None, description="CSS selector to wait for until it is visible.")
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_action(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) > 1 and set(data) <= set(cls.model_fields):
+            raise ValueError(f"a step does one thing; split {', '.join(data)} into separate steps")
+        return data
+
+    @model_validator(mode="after")
+    def _has_action(self) -> Step:
+        if self.click is None and self.wait_for is None:
+            raise ValueError(f"a step needs one action: {', '.join(type(self).model_fields)}")
+        return self
+
+    def describe(self) -> str:
+        """``click '#call'``."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is not None:
+                return f"{name} {value!r}"
+        return "?"
+
+
+class Expect(Strict):
+    """What the app must show. ``outcome`` is looked up in the app profile; explicit keys override it."""
+
+    outcome: Literal[tuple(OUTCOMES) + ("none",)] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="An outcome name resolved through the app profile to a code and message; 'none' means "
+        "the app must show no error at all.",
+    )
+    code: str | None = Field(None, description="The error code the app must show (exact).")
+    message: TextMatch | None = Field(None, description="The error message: a string (exact) or contains/regex.")
+    alert: bool | None = Field(None, description="The message must be inside a role=alert / aria-live region.")
+    state: str | None = Field(None, description="The app's state must become this (e.g. 'ready', 'failed').")
+    console: TextMatch | None = Field(None, description="A console line the app must log.")
+    telemetry: bool | None = Field(None, description="The error must be reported to the app's telemetry endpoint.")
+    within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms').")
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_text(cls, value: Any) -> Any:
+        # Twilio codes are numbers in YAML (31208) but the app shows text; compare as text.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Expect:
+        checks = ("outcome", "code", "message", "alert", "state", "console", "telemetry")
+        if all(getattr(self, k) is None for k in checks):
+            raise ValueError(f"expect must check at least one of: {', '.join(checks)}")
+        return self
+
+
+_TAG = re.compile(r"^[a-z][a-z0-9_-]*$")
+_RESERVED_TAGS = {"and", "or", "not", "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"}
+
+
+class Link(Strict):
+    """A link shown in the report (an issue, a test-management case, a vendor article)."""
+
+    url: str
+    name: str | None = None
+    type: Literal["issue", "tms", "link"] = "link"
+
+
+class Scenario(Strict):
+    """One situation to reproduce and the behaviour the app must show in it."""
+
+    name: str = Field(min_length=1, description="Unique title; the test id is '<name>[<engine>]'.")
+    description: str = Field("", description="Which real-world situation this models.")
+    severity: Severity = Severity.normal
+    tags: list[str] = Field(default_factory=list, description="Become pytest markers (select with -m).")
+    engines: list[Literal[ENGINES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(ENGINES), min_length=1, description="Engines to run on (default: all)."
+    )
+    links: list[Link] = Field(default_factory=list)
+    given: Given = Given()
+    when: list[Step] = Field(
+        default_factory=lambda: [Step(click="#call")],
+        description="User actions, in order (default: click '#call').",
+    )
+    expect: Expect
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_line(cls, value: str) -> str:
+        if "\n" in value or "[" in value or "]" in value or "::" in value:
+            raise ValueError("a name is one line without '[', ']' or '::' (they are part of test ids)")
+        return value.strip()
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_are_markers(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not _TAG.match(tag) or tag in _RESERVED_TAGS:
+                raise ValueError(
+                    f"tag {tag!r} cannot be a pytest marker; use lower-case letters, digits, '-' or '_', "
+                    f"starting with a letter, and none of {', '.join(sorted(_RESERVED_TAGS))}"
+                )
+        return value
+
+    @field_validator("engines")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("an engine is listed twice")
+        return value
+
+
+class ScenarioFile(Strict):
+    """A file holding several scenarios (a file may also be one scenario at top level)."""
+
+    scenarios: list[Scenario] = Field(min_length=1)

@@ -1,0 +1,39 @@
+"""What the app showed during a case: the raw facts the judge compares with the expectation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The app's visible error surface at one moment."""
+
+    code: str | None = None
+    message: str | None = None
+    region: str | None = None  # the live region around the message: "role=alert", "aria-live=polite", …
+    state: str | None = None
+
+    @classmethod
+    def from_page(cls, raw: dict[str, Any] | None) -> Snapshot:
+        """Build from the dict the in-page observer returns."""
+        raw = raw or {}
+        return cls(raw.get("code") or None, raw.get("message") or None, raw.get("region") or None,
+                   raw.get("state") or None)
+
+    def surfaced(self) -> bool:
+        """Whether the app shows any error at all."""
+        return bool(self.code or self.message)
+
+
+@dataclass
+class Observation:
+    """Everything seen during one case, in arrival order."""
+
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    elapsed: float = 0.0  # seconds from the first action to the last snapshot
+    console: list[str] = field(default_factory=list)
+    telemetry: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)

@@ -1,0 +1,78 @@
+"""Cases and plans: a scenario on one engine, with the route, launch spec and mechanisms chosen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import conditions
+from harness.conditions import Fidelity, Resolution
+from harness.engines import LaunchSpec, Route, RouteInfo, pick_route
+from harness.errors import InputError
+from harness.judge import Expected, resolve
+from harness.loader import SourcedScenario
+from harness.profiles import Profile
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """Everything decided before a case runs."""
+
+    source: SourcedScenario
+    engine: str
+    route: Route | None
+    route_info: RouteInfo
+    resolution: Resolution
+    expected: Expected
+    profile: str
+    launch: LaunchSpec | None = None
+    permission: str | None = None
+    shim: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``<scenario name>[<engine>]``, the test id."""
+        return f"{self.source.scenario.name}[{self.engine}]"
+
+    @property
+    def skip_reason(self) -> str | None:
+        """Why this case cannot run here (unsupported condition, engine missing), or None."""
+        unsupported = self.resolution.unsupported
+        if unsupported:
+            return "; ".join(f"{m.condition}={m.value} is unsupported on {self.engine}: {m.how}" for m in unsupported)
+        if self.route is None:
+            return f"{self.engine} is not available here: {self.route_info.reason}"
+        return None
+
+    @property
+    def fidelity(self) -> Fidelity:
+        """The weakest fidelity of the case's mechanisms."""
+        return self.resolution.fidelity
+
+
+def expected_for(source: SourcedScenario, profile: Profile) -> Expected:
+    """Resolve the expectation through ``profile``; an outcome it lacks is an error at ``expect.outcome``."""
+    try:
+        return resolve(source.scenario.expect, profile)
+    except LookupError as exc:
+        raise InputError([source.doc.problem(
+            (*source.loc, "expect", "outcome"), str(exc),
+            "give 'code:' and 'message:' explicitly, or add the outcome to the profile")]) from None
+
+
+def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None) -> CasePlan:
+    """Choose route and mechanisms for ``source`` on ``engine``."""
+    resolution = conditions.resolve(engine, source.scenario.given)
+    route, info = pick_route(engine, forced_route)
+    expected = expected_for(source, profile)
+    args: list[str] = []
+    prefs: dict[str, Any] = {}
+    shim: dict[str, Any] = {}
+    permission = None
+    for mech in resolution.mechanisms:
+        args += [a for a in mech.launch_args if a not in args]
+        prefs.update(mech.prefs)
+        shim.update(mech.shim)
+        permission = mech.permission or permission
+    launch = LaunchSpec(engine, route.name, tuple(sorted(args)), tuple(sorted(prefs.items()))) if route else None
+    return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch, permission, shim)

@@ -1,0 +1,190 @@
+"""The pytest plugin: options, markers, collection of scenario files and the end-of-run matrix.
+
+Only wiring lives here; loading, planning, running and judging are in modules that know nothing of pytest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.appconfig import CONFIG_NAMES
+from harness.collect import ScenarioFailed, ScenarioFile, ScenarioItem
+from harness.errors import InputError
+from harness.matrix import Cell, render
+from harness.model import ENGINES
+
+MIN_GROUP = 4  # cases per browser launch before a launch config is split across xdist workers
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every option in one group, prefixed ``--mf-``, each with an ini twin ``mf_…``."""
+    group = parser.getgroup("mediafault", "mediafault (media and permission failure scenarios)")
+    group.addoption("--mf-engine", action="append", dest="mf_engine", choices=ENGINES, default=[],
+                    help="engine to run on; repeat for several (default: every engine; ini: mf_engine)")
+    group.addoption("--mf-route", action="append", dest="mf_route", default=[], metavar="ENGINE=ROUTE",
+                    help="force a route, e.g. chromium=playwright-system (ini: mf_route)")
+    group.addoption("--mf-config", dest="mf_config", metavar="PATH",
+                    help="app config file (default: mediafault.yaml in the rootdir or above; ini: mf_config)")
+    group.addoption("--mf-app-url", dest="mf_app_url", metavar="URL",
+                    help="URL of the app under test (default: the bundled app; ini: mf_app_url)")
+    group.addoption("--mf-profile", dest="mf_profile", metavar="NAME",
+                    help="app profile: generic, twilio-voice@1, twilio-voice@2, acs-calling (ini: mf_profile)")
+    group.addoption("--mf-headed", action="store_true", dest="mf_headed", default=False,
+                    help="show browser windows (needs a display; ini: mf_headed)")
+    group.addoption("--mf-matrix", action="store_true", dest="mf_matrix", default=False,
+                    help="print the scenario × engine matrix at the end (ini: mf_matrix)")
+    parser.addini("mf_engine", type="args", default=[], help="engines to run on (default: all)")
+    parser.addini("mf_route", type="args", default=[], help="forced routes, ENGINE=ROUTE")
+    parser.addini("mf_config", type="string", default="", help="app config file")
+    parser.addini("mf_app_url", type="string", default="", help="URL of the app under test")
+    parser.addini("mf_profile", type="string", default="", help="app profile")
+    parser.addini("mf_headed", type="bool", default=False, help="show browser windows")
+    parser.addini("mf_matrix", type="bool", default=False, help="print the scenario × engine matrix")
+    parser.addini("mf_scenario_dirs", type="args", default=["scenarios"],
+                  help="directory names whose YAML files are scenarios (default: scenarios)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Under ``-n``, schedule by group so cases that share a browser launch stay on one worker."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "loadgroup"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers, and keep running the good files when one scenario file is bad."""
+    for engine in ENGINES:
+        config.addinivalue_line("markers", f"{engine}: the case runs on {engine}")
+    config.addinivalue_line("markers", "mediafault: a scenario case (every item this plugin collects)")
+    # A bad YAML file is reported as a collection error with its file:line message; the others still run
+    # and the exit code is non-zero.
+    config.option.continue_on_collection_errors = True
+    config.pluginmanager.register(MatrixCollector(config), "mediafault-matrix")
+
+
+def _is_explicit(config: pytest.Config, path: Path) -> bool:
+    for arg in config.args:
+        candidate = Path(str(arg).split("::")[0])
+        if not candidate.is_absolute():
+            candidate = Path(config.invocation_params.dir) / candidate
+        if candidate.resolve() == path.resolve():
+            return True
+    return False
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
+    """YAML files in a ``scenarios`` directory (or named on the command line) are scenario files."""
+    if file_path.suffix not in (".yaml", ".yml") or file_path.name in CONFIG_NAMES:
+        return None
+    dirs = set(parent.config.getini("mf_scenario_dirs"))
+    root = Path(parent.config.rootpath)
+    try:
+        parts = file_path.resolve().relative_to(root.resolve()).parts[:-1]
+    except ValueError:
+        parts = file_path.parts[:-1]
+    if dirs & set(parts) or _is_explicit(parent.config, file_path):
+        result: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
+        return result
+    return None
+
+
+def _worker_count(config: pytest.Config) -> int:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput:
+        return int(workerinput.get("workercount", 1))
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) and n > 0 else 1
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order cases by launch config (fewer relaunches) and give each chunk an xdist group."""
+    cases = [i for i in items if isinstance(i, ScenarioItem)]
+    if not cases:
+        return
+    order = {id(item): n for n, item in enumerate(items)}
+
+    def launch_key(item: pytest.Item) -> str:
+        if isinstance(item, ScenarioItem) and item.plan.launch is not None:
+            return item.plan.launch.key
+        return "~"  # other tests keep their relative order after the cases
+
+    items.sort(key=lambda i: (launch_key(i), order[id(i)]))
+    workers = _worker_count(config)
+    groups: dict[str, list[ScenarioItem]] = {}
+    for item in cases:
+        item.add_marker("mediafault")
+        groups.setdefault(item.plan.launch.key if item.plan.launch else f"skip-{item.plan.engine}", []).append(item)
+    for key, members in groups.items():
+        size = max(MIN_GROUP, math.ceil(len(members) / workers))
+        for n, item in enumerate(members):
+            item.add_marker(pytest.mark.xdist_group(f"{key}-{n // size}"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Mark each report failed (wrong app behaviour) or broken (harness/environment) for the matrix."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if isinstance(item, ScenarioItem):
+        report.user_properties.append(("scenario", item.plan.source.scenario.name))
+        report.user_properties.append(("fidelity", item.plan.fidelity.value))
+        report.user_properties.append(("expected", item.plan.expected.code or item.plan.expected.state or ""))
+        if call.excinfo is not None and not isinstance(call.excinfo.value, ScenarioFailed | pytest.skip.Exception):
+            report.user_properties.append(("status", "broken"))
+
+
+class MatrixCollector:
+    """Collects one matrix cell per case; on the xdist controller it sees the workers' reports too."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.cells: list[Cell] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Turn a case's call report (or its setup skip/error) into a cell."""
+        props = dict(report.user_properties)
+        if "scenario" not in props:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            status = props.get("status") or report.outcome
+            if report.when == "setup" and report.failed:
+                status = "broken"
+            self.cells.append(Cell(props["scenario"], props["engine"], status, props.get("expected", ""),
+                                   props.get("surfaced", ""), props.get("fidelity", ""), props.get("route", "")))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print the scenario × engine matrix when asked."""
+        from harness.session import option
+
+        if option(self.config, "matrix") and not hasattr(self.config, "workerinput"):
+            terminalreporter.write_sep("=", "mediafault: scenario × engine")
+            terminalreporter.write_line(render(self.cells))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop browsers and servers of this process (also after Ctrl-C)."""
+    from harness.session import existing_state
+
+    state = existing_state(session.config)
+    if state is not None:
+        state.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """One line saying which engines and app this run uses."""
+    from harness.session import run_state
+
+    if hasattr(config, "workerinput"):
+        return None
+    try:
+        state = run_state(config)
+    except InputError as exc:
+        raise pytest.UsageError(f"mediafault configuration error:\n{exc}") from None
+    app = state.app.url or "bundled softphone (fixtures/app)"
+    return [f"mediafault: engines {', '.join(state.engines)}; app {app}; profile {state.profile.name}"]

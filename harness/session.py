@@ -1,0 +1,138 @@
+"""Per-run state behind the pytest plugin: settings, the app server, the browser pool, the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.appconfig import BUNDLED_APP, AppConfig, find_config, load_config
+from harness.appserver import AppServer
+from harness.loader import SourcedScenario
+from harness.matrix import Cell
+from harness.model import ENGINES
+from harness.plan import CasePlan
+from harness.profiles import Profile, get_profile
+from harness.recorder import NullRecorder, Recorder
+from harness.runner import AppTarget, BrowserPool, CaseResult, run_case
+
+_KEY = pytest.StashKey["RunState"]()
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """An option's value: the command line first, then the ini twin (``mf_<name>``), then the default."""
+    value = config.getoption(f"mf_{name}", default=None)
+    if value not in (None, [], False):
+        return value
+    return config.getini(f"mf_{name}")
+
+
+class RunState:
+    """Everything one pytest process needs to run cases; started lazily, stopped at session end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        engines = option(config, "engine") or list(ENGINES)
+        self.engines: list[str] = [e for e in ENGINES if e in engines]
+        self.forced_routes: dict[str, str] = {}
+        for item in option(config, "route") or []:
+            engine, _, route = str(item).partition("=")
+            if engine not in ENGINES or not route:
+                raise pytest.UsageError(f"--mf-route expects ENGINE=ROUTE (e.g. chromium=playwright-system), "
+                                        f"got {item!r}")
+            self.forced_routes[engine] = route
+        explicit = option(config, "config")
+        config_path = Path(explicit) if explicit else find_config(Path(config.rootpath))
+        if explicit and not Path(explicit).is_file():
+            raise pytest.UsageError(f"--mf-config {explicit}: no such file")
+        self.app_config, self.config_path = load_config(config_path)
+        app_url = option(config, "app_url")
+        if app_url:
+            self.app_config = self.app_config.model_copy(update={"url": app_url})
+        profile_name = option(config, "profile") or self.app_config.profile
+        profile_dirs: tuple[Path, ...] = ()
+        if self.app_config.profiles_dir and self.config_path:
+            profile_dirs = (self.config_path.parent / self.app_config.profiles_dir,)
+        self.profile: Profile = get_profile(profile_name, profile_dirs)
+        self.headed = bool(option(config, "headed"))
+        self.names: dict[str, SourcedScenario] = {}
+        self.cells: list[Cell] = []
+        self._server: AppServer | None = None
+        self._pool: BrowserPool | None = None
+        self._target: AppTarget | None = None
+
+    @property
+    def app(self) -> AppConfig:
+        """The app under test's configuration."""
+        return self.app_config
+
+    def target(self) -> AppTarget:
+        """The app's URL, starting the bundled app's server on first use."""
+        if self._target is None:
+            if self.app_config.url:
+                self._target = AppTarget(self.app_config.url, self.app_config.surface.telemetry)
+            else:
+                self._server = AppServer(BUNDLED_APP)
+                self._target = AppTarget(f"{self._server.origin}/index.html", self.app_config.surface.telemetry)
+        return self._target
+
+    def pool(self) -> BrowserPool:
+        """This process's browsers."""
+        if self._pool is None:
+            self._pool = BrowserPool(headed=self.headed)
+        return self._pool
+
+    def run(self, plan: CasePlan, item: pytest.Item) -> CaseResult:
+        """Run one case, with its evidence sent to the report."""
+        from harness.reporting import recorder_for
+
+        recorder: Recorder = recorder_for(item) or NullRecorder()
+        result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder,
+                          bundled=self.app_config.url is None)
+        item.user_properties.append(("browser", result.browser_version))
+        item.user_properties.append(("surfaced", result.observation.snapshot.code or ""))
+        from harness.reporting import attach_result
+
+        attach_result(item, plan, result)
+        return result
+
+    def failure_text(self, plan: CasePlan, result: CaseResult) -> str:
+        """The failure message: where, what kind, and the expected-vs-observed table."""
+        verdict = result.verdict
+        lines = [
+            f"{plan.source.position_of('expect')}: {plan.name}: {verdict.category}",
+            f"  engine {plan.engine} via {plan.route_info.route} ({result.browser_version}), "
+            f"conditions {plan.fidelity.value}, profile {plan.profile}",
+            verdict.table(),
+        ]
+        obs = result.observation
+        if obs.timeline:
+            lines.append("  last events: " + "; ".join(f"{e['event']} {e.get('detail') or ''}".strip()
+                                                       for e in obs.timeline[-4:]))
+        if obs.page_errors:
+            lines.append("  page errors: " + "; ".join(obs.page_errors[-3:]))
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        """Stop browsers and the app server (idempotent; also runs on interrupt)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def run_state(config: pytest.Config) -> RunState:
+    """The run state of this pytest process (created on first use)."""
+    state = config.stash.get(_KEY, None)
+    if state is None:
+        state = RunState(config)
+        config.stash[_KEY] = state
+    return state
+
+
+def existing_state(config: pytest.Config) -> RunState | None:
+    """The run state if one was created."""
+    return config.stash.get(_KEY, None)

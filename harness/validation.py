@@ -1,0 +1,148 @@
+"""Turn pydantic validation errors into ``file:line:col`` problems people can act on."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import Problem
+from harness.yamlpos import Loc, Located
+
+_TYPE_WORDS = {
+    "string_type": "a text",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types an annotation admits (Optional, unions, Annotated and lists are opened)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc`` (None when it is not a model)."""
+    current: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            candidates = [t for t in _unwrap(current) if typing.get_origin(t) is list]
+            if not candidates:
+                return None
+            current = typing.get_args(candidates[0])[0]
+            continue
+        models = [t for t in _unwrap(current) if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not models or part not in models[0].model_fields:
+            return None
+        current = models[0].model_fields[part].annotation
+    models = [t for t in _unwrap(current) if isinstance(t, type) and issubclass(t, BaseModel)]
+    return models[0] if models else None
+
+
+def _field_choices(root: type[BaseModel], loc: Loc) -> list[str]:
+    """Allowed literal/enum values of the field at ``loc`` (for 'did you mean')."""
+    parent = _model_at(root, loc[:-1]) if loc and isinstance(loc[-1], str) else None
+    annotation: Any
+    if parent is not None and isinstance(loc[-1], str):
+        annotation = parent.model_fields[loc[-1]].annotation
+    elif loc and isinstance(loc[-1], int):
+        list_parent = _model_at(root, loc[:-2]) if len(loc) > 1 else root
+        if list_parent is None or not isinstance(loc[-2], str):
+            return []
+        annotation = list_parent.model_fields[loc[-2]].annotation
+        lists = [t for t in _unwrap(annotation) if typing.get_origin(t) is list]
+        annotation = typing.get_args(lists[0])[0] if lists else None
+    else:
+        return []
+    out: list[str] = []
+    for t in _unwrap(annotation):
+        if typing.get_origin(t) is typing.Literal:
+            out += [str(a) for a in typing.get_args(t)]
+        elif isinstance(t, type) and issubclass(t, Enum):
+            out += [str(m.value) for m in t]
+    return out
+
+
+def where(loc: Loc) -> str:
+    """``given.permission`` / ``when[2]`` / ``the scenario`` for messages."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "the scenario"
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def problems_from(exc: ValidationError, doc: Located, root: type[BaseModel], prefix: Loc = ()) -> list[Problem]:
+    """One :class:`Problem` per pydantic error, positioned via ``doc`` (``prefix`` is where ``root`` sits)."""
+    out: list[Problem] = []
+    seen: set[tuple[Loc, str]] = set()
+    for err in exc.errors(include_url=False):
+        loc: Loc = tuple(err["loc"])
+        full = (*prefix, *loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            parent = _model_at(root, loc[:-1])
+            allowed = list(parent.model_fields) if parent else []
+            problem = doc.problem(
+                full,
+                f"unknown key '{key}' in {where(loc[:-1])}{_suggest(key, allowed)}",
+                f"allowed keys in {where(loc[:-1])}: {', '.join(allowed)}" if allowed else "",
+                key=True,
+            )
+        elif kind == "missing":
+            key = str(loc[-1])
+            parent = _model_at(root, loc[:-1])
+            desc = parent.model_fields[key].description if parent and key in parent.model_fields else None
+            problem = doc.problem(
+                (*prefix, *loc[:-1]),
+                f"missing required key '{key}' in {where(loc[:-1])}",
+                desc or f"add '{key}:' here; 'mediafault schema' lists every key",
+                key=True,
+            )
+        elif kind in ("literal_error", "enum"):
+            value = err.get("input")
+            choices = _field_choices(root, loc)
+            problem = doc.problem(
+                full,
+                f"{value!r} is not a valid value for {where(loc)}{_suggest(str(value), choices)}",
+                f"one of: {', '.join(choices)}" if choices else "",
+            )
+        elif kind in _TYPE_WORDS:
+            value = err.get("input")
+            shown = "nothing" if value is None else f"{type(value).__name__} {value!r}"
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            problem = doc.problem(full, f"{where(loc)} must be {_TYPE_WORDS[kind]}, got {shown}")
+        elif kind == "value_error":
+            message = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+            problem = doc.problem(full, f"{where(loc)}: {message}")
+        elif kind in ("too_short", "too_long"):
+            problem = doc.problem(full, f"{where(loc)}: {err['msg'].lower()}")
+        else:
+            problem = doc.problem(full, f"{where(loc)}: {err['msg']}")
+        if (full, problem.message) not in seen:
+            seen.add((full, problem.message))
+            out.append(problem)
+    return sorted(out, key=lambda p: (p.position.line, p.position.column))
