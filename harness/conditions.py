@@ -38,6 +38,9 @@ class Mechanism:
     prefs: tuple[tuple[str, Any], ...] = ()
     permission: str | None = None  # runtime permission setting for the context: granted | denied | prompt
     shim: tuple[tuple[str, Any], ...] = ()
+    # What navigator.permissions.query must answer once this is in effect; the runner checks it so a
+    # mechanism that silently did nothing breaks the case instead of letting it pass for the wrong reason.
+    query_state: str | None = None
 
     def label(self) -> str:
         """``permission.microphone=denied: native (CDP …)``."""
@@ -64,7 +67,7 @@ def _chromium_permission(value: str) -> Mechanism:
         "denied": "CDP Browser.setPermission(denied) on the case's context: 'Permission denied'",
         "dismissed": "CDP Browser.setPermission(prompt): Chromium answers 'Permission dismissed'",
     }[value]
-    return Mechanism("permission.microphone", value, Fidelity.native, how, permission=setting)
+    return Mechanism("permission.microphone", value, Fidelity.native, how, permission=setting, query_state=setting)
 
 
 def _chromium_device(value: str) -> Mechanism:
@@ -86,8 +89,8 @@ def _firefox_permission(value: str) -> Mechanism:
                             "Firefox over WebDriver BiDi cannot answer or dismiss its permission prompt")
     pref = 1 if value == "granted" else 2
     return Mechanism("permission.microphone", value, Fidelity.native,
-                     f"pref permissions.default.microphone={pref} at launch", prefs=(
-                         ("permissions.default.microphone", pref),))
+                     f"pref permissions.default.microphone={pref} at launch",
+                     prefs=(("permissions.default.microphone", pref),), query_state=value)
 
 
 def _firefox_device(value: str) -> Mechanism:

@@ -126,6 +126,7 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
             except Exception as exc:
                 raise EnvironmentProblem(f"could not open the app at {url}: {str(exc).splitlines()[0]}") from exc
         timings["page load"] = time.monotonic() - t
+        _check_conditions(page, plan)
         start = time.monotonic()
         for step in plan.source.scenario.when:
             with recorder.step(step.describe()):
@@ -150,6 +151,17 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
         return CaseResult(verdict, obs, browser.version, url, shot, late, timings)
     finally:
         page.close()
+
+
+def _check_conditions(page: Page, plan: CasePlan) -> None:
+    """Confirm that each condition is really in effect before the user acts."""
+    for mech in plan.resolution.mechanisms:
+        if mech.query_state is None:
+            continue
+        seen = page.evaluate("(n) => window.__mf ? window.__mf.permissionState(n) : 'no observer'", "microphone")
+        if seen != mech.query_state:
+            raise HarnessError(f"condition {mech.condition}={mech.value} is not in effect: the page's "
+                               f"permissions.query says {seen!r}, expected {mech.query_state!r} ({mech.how})")
 
 
 def _snapshot(page: Page, surface: Surface) -> Snapshot:

@@ -63,7 +63,8 @@ def _version_of(executable: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     lines = [line for line in out.stdout.splitlines() if line.strip() and not line.startswith("/")]
-    return lines[-1].strip() if lines else ""
+    # "Chromium 156.0.8078.108 built on Debian GNU/Linux 12 (bookworm)" → "Chromium 156.0.8078.108"
+    return lines[-1].split(" built on ")[0].strip() if lines else ""
 
 
 @cache
@@ -164,6 +165,7 @@ class PlaywrightPage(Page):
         self._context = context
         self._page = page
         self._engine = engine
+        self._cdp: Any = None
         self.events = PageEvents()
         page.on("console", lambda m: self.events.console.append(m.text))
         page.on("pageerror", lambda e: self.events.errors.append(str(e)))
@@ -182,11 +184,13 @@ class PlaywrightPage(Page):
         the default context and silently do nothing to this page)."""
         if self._engine != "chromium":
             raise HarnessError(f"runtime permission changes are not available on {self._engine} via Playwright")
-        cdp = self._context.new_cdp_session(self._page)
-        context_id = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
-        cdp.send("Browser.setPermission", {"permission": {"name": name}, "setting": setting,
-                                           "origin": origin, "browserContextId": context_id})
-        cdp.detach()
+        # The session stays attached for the page's life: Chromium drops permission overrides when the
+        # DevTools session that set them detaches.
+        if self._cdp is None:
+            self._cdp = self._context.new_cdp_session(self._page)
+        context_id = self._cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
+        self._cdp.send("Browser.setPermission", {"permission": {"name": name}, "setting": setting,
+                                                 "origin": origin, "browserContextId": context_id})
 
     def add_init_script(self, script: str) -> None:
         """Run before the page's scripts in every frame."""

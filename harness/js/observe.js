@@ -58,6 +58,7 @@
 
   window.__mf = {
     timeline, note, read, consoleLines, beacons,
+    permissionState: (name) => (rawQuery ? rawQuery(name) : Promise.resolve('unsupported')),
     key: (s) => JSON.stringify(read(s)) + '|' + consoleLines.length + '|' + beacons.length,
   };
 
@@ -75,8 +76,10 @@
         (err) => { note('getUserMedia rejected', `${err.name}: ${err.message}`); throw err; });
     };
   }
+  let rawQuery = null;
   if (navigator.permissions && navigator.permissions.query) {
     const original = navigator.permissions.query;
+    rawQuery = (name) => original.call(navigator.permissions, { name }).then((s) => s.state, (e) => 'error: ' + e.name);
     navigator.permissions.query = function (desc) {
       return original.call(this, desc).then((status) => {
         note('permissions.query', `${desc && desc.name}: ${status.state}`);

@@ -1,0 +1,193 @@
+"""The ``mediafault`` command: run, validate, list and schema.
+
+``run`` is pytest underneath (so every pytest and xdist option works after ``--``); the other commands
+work without starting a browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EPILOG_RUN = """examples:
+  mediafault run                                   the catalogue in ./scenarios (or the built-in one)
+  mediafault run scenarios/permission --engine chromium
+  mediafault run -n 2 --profile twilio-voice@2
+  mediafault run scenarios/ -- -k dismissed -x     anything after -- goes to pytest
+"""
+
+
+def default_paths() -> list[Path]:
+    """``./scenarios`` when it exists, else the built-in catalogue."""
+    local = Path.cwd() / "scenarios"
+    return [local if local.is_dir() else REPO_ROOT / "scenarios"]
+
+
+def _paths(args: argparse.Namespace) -> list[Path]:
+    return [Path(p) for p in args.paths] or default_paths()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run scenarios through pytest and print the matrix."""
+    import pytest
+
+    reports = Path(args.reports)
+    allure_dir = reports / "allure-results"
+    # Cleaned here, not with --clean-alluredir: under xdist every (re)started worker would wipe it again.
+    shutil.rmtree(allure_dir, ignore_errors=True)
+    allure_dir.mkdir(parents=True, exist_ok=True)
+    pytest_args = [str(p) for p in _paths(args)]
+    pytest_args += [f"--mf-engine={e}" for e in args.engine or []]
+    if args.profile:
+        pytest_args.append(f"--mf-profile={args.profile}")
+    if args.app_url:
+        pytest_args.append(f"--mf-app-url={args.app_url}")
+    if args.n:
+        pytest_args += ["-n", str(args.n)]
+    pytest_args += ["--mf-matrix", f"--junitxml={reports / 'junit.xml'}", f"--alluredir={allure_dir}",
+                    "-p", "no:cacheprovider", "-q", "-rs", *args.pytest_args]
+    return int(pytest.main(pytest_args))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check scenario files; exit 2 on any problem."""
+    from harness.loader import load_paths
+
+    try:
+        scenarios, errors = load_paths(_paths(args))
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for error in errors:
+        print(error, file=sys.stderr)
+    files = len({s.path for s in scenarios})
+    if errors:
+        count = sum(len(e.problems) for e in errors)
+        print(f"\n{count} problem(s) in {len(errors)} file(s); {len(scenarios)} scenario(s) in {files} "
+              "other file(s) are fine.", file=sys.stderr)
+        return 2
+    print(f"{len(scenarios)} scenario(s) in {files} file(s): all valid.")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Every case with its route and the mechanism and fidelity of each condition."""
+    from harness.loader import load_paths
+    from harness.model import ENGINES
+    from harness.plan import plan_case
+    from harness.profiles import get_profile
+
+    try:
+        scenarios, errors = load_paths(_paths(args))
+        profile = get_profile(args.profile or "generic")
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for error in errors:
+        print(error, file=sys.stderr)
+    engines = args.engine or list(ENGINES)
+    for source in scenarios:
+        for engine in source.scenario.engines:
+            if engine not in engines:
+                continue
+            plan = plan_case(source, engine, profile)
+            skip = plan.skip_reason
+            head = f"{plan.name}  [{'SKIP' if skip else plan.fidelity.value}]"
+            route = f"{plan.route_info.route} ({plan.route_info.version})" if plan.route else "no route"
+            print(f"{head}\n    {source.position}  route: {route}")
+            for mech in plan.resolution.mechanisms:
+                print(f"    {mech.condition}={mech.value}: {mech.fidelity.value}: {mech.how}")
+            if skip:
+                print(f"    skipped: {skip}")
+    return 2 if errors else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print (or write) the JSON Schema of scenario files."""
+    from harness.schema import scenario_schema
+
+    text = json.dumps(scenario_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render --help in the docs)."""
+    from harness.model import ENGINES
+
+    parser = argparse.ArgumentParser(
+        prog="mediafault",
+        description="Reproduce microphone, permission and network failures in real browsers and check that "
+        "the web app under test shows the right error.",
+        epilog="Run 'mediafault COMMAND --help' for the options and examples of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"mediafault {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run scenarios in real browsers (pytest underneath)", epilog=EPILOG_RUN,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("paths", nargs="*", help="scenario files or directories (default: ./scenarios)")
+    run.add_argument("--engine", action="append", choices=ENGINES, help="engine to run on; repeatable "
+                     "(default: every engine available)")
+    run.add_argument("-n", type=str, metavar="N", help="parallel workers (a number or 'auto')")
+    run.add_argument("--profile", help="app profile (generic, twilio-voice@1, twilio-voice@2, acs-calling)")
+    run.add_argument("--app-url", help="URL of your app (default: the bundled softphone)")
+    run.add_argument("--reports", default="reports", help="where JUnit XML and Allure results go "
+                     "(default: reports/)")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after '--': extra pytest options")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser(
+        "validate", help="check scenario files without running them",
+        epilog="examples:\n  mediafault validate scenarios/\n  mediafault validate my-scenario.yaml\n\n"
+        "exit status: 0 when every file is valid, 2 otherwise (messages are file:line:column).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    validate.add_argument("paths", nargs="*", help="files or directories (default: ./scenarios)")
+    validate.set_defaults(func=cmd_validate)
+
+    lister = sub.add_parser(
+        "list", help="show every case with the mechanism and fidelity each condition would use",
+        epilog="examples:\n  mediafault list\n  mediafault list scenarios/permission --engine firefox",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    lister.add_argument("paths", nargs="*", help="files or directories (default: ./scenarios)")
+    lister.add_argument("--engine", action="append", choices=ENGINES, help="only this engine; repeatable")
+    lister.add_argument("--profile", help="app profile used to resolve outcomes (default: generic)")
+    lister.set_defaults(func=cmd_list)
+
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of scenario files (for editor completion)",
+        epilog="examples:\n  mediafault schema > scenario.schema.json\n"
+        "  then start a scenario file with:\n  # yaml-language-server: $schema=scenario.schema.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    schema.add_argument("--output", "-o", help="write to this file instead of standard output")
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mediafault`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
+        args.pytest_args = args.pytest_args[1:]
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted; browsers and servers were stopped.", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
