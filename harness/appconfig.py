@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from harness import yamlpos
 from harness.errors import InputError
@@ -35,10 +35,18 @@ class Surface(Strict):
 class AppConfig(Strict):
     """The app under test. Without ``url`` the bundled softphone is served by the harness."""
 
-    url: str | None = Field(None, description="The app's URL; omit to use the bundled app.")
+    url: str | None = Field(None, description="The app's URL; omit to use the bundled app (or 'dir').")
+    dir: str | None = Field(None, description="A directory of static files the harness serves on loopback "
+                            "(relative to this config file); its index.html is the app.")
     profile: str = Field("generic", description="App profile mapping outcomes to codes and messages.")
     surface: Surface = Surface()
     profiles_dir: str | None = Field(None, description="Directory of your own profile YAML files.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AppConfig:
+        if self.url and self.dir:
+            raise ValueError("give either 'url' (a running app) or 'dir' (static files to serve), not both")
+        return self
 
     @field_validator("url")
     @classmethod

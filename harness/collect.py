@@ -76,7 +76,8 @@ class ScenarioItem(pytest.Item):
         label_case(self.plan)
         reason = self.plan.skip_reason
         if reason:
-            pytest.skip(reason)
+            # Report the skip at the scenario's line, not at this line of the plugin.
+            raise pytest.skip.Exception(reason, _use_item_location=True)
 
     def runtest(self) -> None:
         """Run the case and judge it."""

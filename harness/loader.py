@@ -76,7 +76,7 @@ def duplicate_names(scenarios: list[SourcedScenario], seen: dict[str, SourcedSce
             continue
         problems.append(item.doc.problem(
             (*item.loc, "name"), f"duplicate scenario name {name!r} (first defined at {first.position})",
-            "scenario names become test ids and must be unique; rename one of them",
+            "scenario names become test ids and must be unique; rename one of them", key=True,
         ))
     return problems
 

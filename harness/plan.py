@@ -37,11 +37,11 @@ class CasePlan:
     @property
     def skip_reason(self) -> str | None:
         """Why this case cannot run here (unsupported condition, engine missing), or None."""
+        if self.route is None:
+            return f"{self.engine} is not available here: {self.route_info.reason}"
         unsupported = self.resolution.unsupported
         if unsupported:
             return "; ".join(f"{m.condition}={m.value} is unsupported on {self.engine}: {m.how}" for m in unsupported)
-        if self.route is None:
-            return f"{self.engine} is not available here: {self.route_info.reason}"
         return None
 
     @property

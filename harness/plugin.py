@@ -5,7 +5,6 @@ Only wiring lives here; loading, planning, running and judging are in modules th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,6 @@ from harness.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.errors import InputError
 from harness.matrix import Cell, render
 from harness.model import ENGINES
-
-MIN_GROUP = 4  # cases per browser launch before a launch config is split across xdist workers
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Every option in one group, prefixed ``--mf-``, each with an ini twin ``mf_…``."""
@@ -49,13 +45,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="directory names whose YAML files are scenarios (default: scenarios)")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
-    """Under ``-n``, schedule by group so cases that share a browser launch stay on one worker."""
-    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
-        config.option.dist = "loadgroup"
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Register markers, and keep running the good files when one scenario file is bad."""
     for engine in ENGINES:
@@ -65,6 +54,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # and the exit code is non-zero.
     config.option.continue_on_collection_errors = True
     config.pluginmanager.register(MatrixCollector(config), "mediafault-matrix")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistWiring(), "mediafault-xdist")
+    try:
+        from harness.session import run_state
+
+        run_state(config)  # a bad mediafault.yaml stops the run here, before anything is collected
+    except InputError as exc:
+        raise pytest.UsageError(f"mediafault configuration error:\n{exc}") from None
 
 
 def _is_explicit(config: pytest.Config, path: Path) -> bool:
@@ -93,37 +90,18 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
     return None
 
 
-def _worker_count(config: pytest.Config) -> int:
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput:
-        return int(workerinput.get("workercount", 1))
-    n = getattr(config.option, "numprocesses", None)
-    return n if isinstance(n, int) and n > 0 else 1
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order cases by launch config (fewer relaunches) and give each chunk an xdist group."""
-    cases = [i for i in items if isinstance(i, ScenarioItem)]
-    if not cases:
-        return
+    """Run cases grouped by launch configuration, so a worker starts each browser once."""
     order = {id(item): n for n, item in enumerate(items)}
 
     def launch_key(item: pytest.Item) -> str:
-        if isinstance(item, ScenarioItem) and item.plan.launch is not None:
-            return item.plan.launch.key
-        return "~"  # other tests keep their relative order after the cases
+        if isinstance(item, ScenarioItem):
+            item.add_marker("mediafault")
+            return item.plan.launch.key if item.plan.launch else f"~{item.plan.engine}"
+        return "~~"  # other tests keep their relative order after the cases
 
     items.sort(key=lambda i: (launch_key(i), order[id(i)]))
-    workers = _worker_count(config)
-    groups: dict[str, list[ScenarioItem]] = {}
-    for item in cases:
-        item.add_marker("mediafault")
-        groups.setdefault(item.plan.launch.key if item.plan.launch else f"skip-{item.plan.engine}", []).append(item)
-    for key, members in groups.items():
-        size = max(MIN_GROUP, math.ceil(len(members) / workers))
-        for n, item in enumerate(members):
-            item.add_marker(pytest.mark.xdist_group(f"{key}-{n // size}"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -137,6 +115,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append(("expected", item.plan.expected.code or item.plan.expected.state or ""))
         if call.excinfo is not None and not isinstance(call.excinfo.value, ScenarioFailed | pytest.skip.Exception):
             report.user_properties.append(("status", "broken"))
+
+
+class XdistWiring:
+    """Hooks that exist only when pytest-xdist is loaded."""
+
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """Unless the user chose a --dist mode, keep cases that share a browser launch on one worker."""
+        explicit = any(str(a).startswith("--dist") for a in config.invocation_params.args)
+        if explicit or config.option.dist != "load":
+            return None
+        from harness.scheduling import LaunchScheduling, launch_groups
+
+        workers = len(config.option.tx or []) or 1
+        return LaunchScheduling(config, log, lambda ids: launch_groups(config, ids, workers))
 
 
 class MatrixCollector:
@@ -182,9 +174,6 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
     if hasattr(config, "workerinput"):
         return None
-    try:
-        state = run_state(config)
-    except InputError as exc:
-        raise pytest.UsageError(f"mediafault configuration error:\n{exc}") from None
+    state = run_state(config)
     app = state.app.url or "bundled softphone (fixtures/app)"
     return [f"mediafault: engines {', '.join(state.engines)}; app {app}; profile {state.profile.name}"]

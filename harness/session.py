@@ -73,7 +73,11 @@ class RunState:
             if self.app_config.url:
                 self._target = AppTarget(self.app_config.url, self.app_config.surface.telemetry)
             else:
-                self._server = AppServer(BUNDLED_APP)
+                root = BUNDLED_APP
+                if self.app_config.dir:
+                    base = self.config_path.parent if self.config_path else Path(self.config.rootpath)
+                    root = (base / self.app_config.dir).resolve()
+                self._server = AppServer(root)
                 self._target = AppTarget(f"{self._server.origin}/index.html", self.app_config.surface.telemetry)
         return self._target
 
@@ -89,7 +93,7 @@ class RunState:
 
         recorder: Recorder = recorder_for(item) or NullRecorder()
         result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder,
-                          bundled=self.app_config.url is None)
+                          bundled=self.app_config.url is None and self.app_config.dir is None)
         item.user_properties.append(("browser", result.browser_version))
         item.user_properties.append(("surfaced", result.observation.snapshot.code or ""))
         from harness.reporting import attach_result

@@ -107,8 +107,8 @@ def problems_from(exc: ValidationError, doc: Located, root: type[BaseModel], pre
             allowed = list(parent.model_fields) if parent else []
             problem = doc.problem(
                 full,
-                f"unknown key '{key}' in {where(loc[:-1])}{_suggest(key, allowed)}",
-                f"allowed keys in {where(loc[:-1])}: {', '.join(allowed)}" if allowed else "",
+                f"unknown key '{key}' in {where(full[:-1])}{_suggest(key, allowed)}",
+                f"allowed keys in {where(full[:-1])}: {', '.join(allowed)}" if allowed else "",
                 key=True,
             )
         elif kind == "missing":
@@ -117,7 +117,7 @@ def problems_from(exc: ValidationError, doc: Located, root: type[BaseModel], pre
             desc = parent.model_fields[key].description if parent and key in parent.model_fields else None
             problem = doc.problem(
                 (*prefix, *loc[:-1]),
-                f"missing required key '{key}' in {where(loc[:-1])}",
+                f"missing required key '{key}' in {where(full[:-1])}",
                 desc or f"add '{key}:' here; 'mediafault schema' lists every key",
                 key=True,
             )
@@ -126,7 +126,7 @@ def problems_from(exc: ValidationError, doc: Located, root: type[BaseModel], pre
             choices = _field_choices(root, loc)
             problem = doc.problem(
                 full,
-                f"{value!r} is not a valid value for {where(loc)}{_suggest(str(value), choices)}",
+                f"{value!r} is not a valid value for {where(full)}{_suggest(str(value), choices)}",
                 f"one of: {', '.join(choices)}" if choices else "",
             )
         elif kind in _TYPE_WORDS:
@@ -134,14 +134,14 @@ def problems_from(exc: ValidationError, doc: Located, root: type[BaseModel], pre
             shown = "nothing" if value is None else f"{type(value).__name__} {value!r}"
             if len(shown) > 60:
                 shown = shown[:57] + "..."
-            problem = doc.problem(full, f"{where(loc)} must be {_TYPE_WORDS[kind]}, got {shown}")
+            problem = doc.problem(full, f"{where(full)} must be {_TYPE_WORDS[kind]}, got {shown}")
         elif kind == "value_error":
             message = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
-            problem = doc.problem(full, f"{where(loc)}: {message}")
+            problem = doc.problem(full, f"{where(full)}: {message}")
         elif kind in ("too_short", "too_long"):
-            problem = doc.problem(full, f"{where(loc)}: {err['msg'].lower()}")
+            problem = doc.problem(full, f"{where(full)}: {err['msg'].lower()}")
         else:
-            problem = doc.problem(full, f"{where(loc)}: {err['msg']}")
+            problem = doc.problem(full, f"{where(full)}: {err['msg']}")
         if (full, problem.message) not in seen:
             seen.add((full, problem.message))
             out.append(problem)

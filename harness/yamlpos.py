@@ -76,6 +76,9 @@ def load(path: Path, text: str | None = None) -> Located:
         mark = exc.problem_mark or exc.context_mark
         pos = _pos(path, mark) if mark else Position(path, 1, 1)
         what = exc.problem or "invalid YAML"
+        if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            # The parser notices late; the construct it was reading often holds the real mistake.
+            what += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
         line = lines[pos.line - 1] if 0 < pos.line <= len(lines) else ""
         raise InputError(
             [Problem(pos, f"YAML syntax error: {what}", "check indentation and quoting near this line", line)]

@@ -1,0 +1,65 @@
+"""Shared fixtures: a pytester project with the harness plugin and helpers to write scenarios."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED_APP = REPO / "fixtures" / "app"
+
+pytest_plugins = ["pytester"]
+
+WriteScenario = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester project whose pytest config knows nothing but strict markers (like a user's repo)."""
+    pytester.makefile(".ini", pytest="[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
+    return pytester
+
+
+@pytest.fixture
+def write_scenario(project: pytest.Pytester) -> WriteScenario:
+    """Write ``scenarios/<relpath>`` with dedented YAML text; returns its path."""
+
+    def write(relpath: str, text: str) -> Path:
+        path = project.path / "scenarios" / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return path
+
+    return write
+
+
+def chromium_available() -> bool:
+    """Whether a Chromium the harness can drive is installed."""
+    from harness.engines import pick_route
+
+    route, _ = pick_route("chromium")
+    return route is not None
+
+
+needs_chromium = pytest.mark.skipif(not chromium_available(), reason="no Chromium here (apt-get install chromium)")
+
+
+@pytest.fixture
+def broken_app(project: pytest.Pytester) -> Callable[[str, str], Path]:
+    """Copy the bundled app into the project with one text replaced in softphone.js (a realistic bug)."""
+
+    def make(old: str, new: str) -> Path:
+        target = project.path / "app"
+        shutil.copytree(BUNDLED_APP, target)
+        js = target / "softphone.js"
+        source = js.read_text(encoding="utf-8")
+        assert old in source, f"{old!r} is not in the bundled app any more; update the test"
+        js.write_text(source.replace(old, new, 1), encoding="utf-8")
+        (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
+        return target
+
+    return make

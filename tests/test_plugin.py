@@ -1,0 +1,160 @@
+"""The pytest plugin end to end (pytester, in a subprocess like a user's run): collection, naming,
+selection by -k / -m / engine, ini twins, xdist grouping, and bad files that fail loudly without
+stopping the good ones."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import WriteScenario
+
+DENIED = """
+    name: Microphone blocked for the site
+    tags: [permission, sign-off]
+    given:
+      permission: {microphone: denied}
+    expect:
+      outcome: permission-denied
+"""
+NO_MIC = """
+    name: No microphone connected
+    tags: [device]
+    engines: [chromium, firefox]
+    given:
+      device: {microphone: none}
+    expect:
+      outcome: device-not-found
+"""
+
+
+def test_each_scenario_becomes_one_item_per_engine(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """Items are named '<scenario name>[<engine>]' and honour the scenario's engine list."""
+    write_scenario("permission/denied.yaml", DENIED)
+    write_scenario("device/no-mic.yaml", NO_MIC)
+    result = project.runpytest_subprocess("--collect-only", "-q")
+    ids = {line for line in result.stdout.lines if "::" in line}
+    assert ids == {
+        "scenarios/device/no-mic.yaml::No microphone connected[chromium]",
+        "scenarios/device/no-mic.yaml::No microphone connected[firefox]",
+        "scenarios/permission/denied.yaml::Microphone blocked for the site[chromium]",
+        "scenarios/permission/denied.yaml::Microphone blocked for the site[firefox]",
+        "scenarios/permission/denied.yaml::Microphone blocked for the site[webkit]",
+    }
+    result.stdout.fnmatch_lines(["5 tests collected*"])
+    assert result.ret == 0
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["-k", "blocked and chromium"], 1),
+    (["-k", "not webkit"], 4),
+    (["-m", "device"], 2),
+    (["-m", "sign-off and firefox"], 1),
+    (["--mf-engine", "chromium"], 2),
+    (["--mf-engine", "firefox", "--mf-engine", "webkit"], 3),
+])
+def test_selection(project: pytest.Pytester, write_scenario: WriteScenario, args: list[str], expected: int) -> None:
+    """-k, -m (tags and engines are markers, strict markers on) and --mf-engine select cases."""
+    write_scenario("permission/denied.yaml", DENIED)
+    write_scenario("device/no-mic.yaml", NO_MIC)
+    result = project.runpytest_subprocess("--collect-only", "-q", *args)
+    result.stdout.fnmatch_lines([f"{expected}/5 tests collected*" if expected < 5 and "-m" in args or "-k" in args
+                                 else f"{expected} tests collected*"])
+
+
+def test_engine_ini_twin(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """Every --mf option has an ini twin; the command line wins over the ini."""
+    write_scenario("permission/denied.yaml", DENIED)
+    project.makefile(".ini", pytest="[pytest]\naddopts = --strict-markers -p no:cacheprovider\nmf_engine = firefox\n")
+    only_ini = project.runpytest_subprocess("--collect-only", "-q")
+    only_ini.stdout.fnmatch_lines(["*[[]firefox]", "1 test collected*"])
+    both = project.runpytest_subprocess("--collect-only", "-q", "--mf-engine", "webkit")
+    both.stdout.fnmatch_lines(["*[[]webkit]", "1 test collected*"])
+
+
+def test_bad_file_fails_loudly_and_the_rest_still_runs(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """A bad YAML file is a collection error with its file:line message; the good files still run; exit 1."""
+    write_scenario("permission/denied.yaml", DENIED)
+    write_scenario("zz-bad.yaml", """
+        name: Broken one
+        given:
+          permision: {microphone: denied}
+        expect:
+          outcome: permission-denied
+    """)
+    result = project.runpytest_subprocess("--mf-engine", "webkit", "-rs", "--junitxml=junit.xml")
+    result.stdout.fnmatch_lines([
+        "*ERROR collecting scenarios/zz-bad.yaml*",
+        "scenarios/zz-bad.yaml:3:3: unknown key 'permision' in given (did you mean 'permission'?)",
+        "*hint: allowed keys in given: permission, device",
+    ])
+    result.assert_outcomes(skipped=1, errors=1)
+    assert result.ret == 1
+    assert "Traceback" not in result.stdout.str()
+    junit = ET.parse(project.path / "junit.xml").getroot()
+    errors = [e.get("message", "") + (e.text or "") for e in junit.iter("error")]
+    assert any("zz-bad.yaml:3:3: unknown key 'permision'" in e for e in errors), errors
+
+
+def test_duplicate_names_across_files_are_an_error(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """Test ids must be unique across the catalogue."""
+    write_scenario("a.yaml", DENIED)
+    write_scenario("b.yaml", DENIED)
+    result = project.runpytest_subprocess("--collect-only", "-q", "--mf-engine", "chromium")
+    result.stdout.fnmatch_lines([
+        "scenarios/b.yaml:1:1: duplicate scenario name 'Microphone blocked for the site' "
+        "(first defined at scenarios/a.yaml:1:1)",
+    ])
+    assert result.ret == 1
+
+
+def test_unavailable_engine_is_skipped_with_the_reason_at_the_scenario_line(
+        project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """An engine without a route here is skipped (never passed), and the reason says why."""
+    write_scenario("permission/denied.yaml", DENIED)
+    result = project.runpytest_subprocess("--mf-engine", "webkit", "-rs")
+    result.stdout.fnmatch_lines(["SKIPPED [[]1] scenarios/permission/denied.yaml:1: webkit is not available here: *"])
+    result.assert_outcomes(skipped=1)
+
+
+def test_yaml_outside_scenario_dirs_is_ignored(project: pytest.Pytester) -> None:
+    """Only YAML under a 'scenarios' directory (or named on the command line) is collected."""
+    (project.path / "config").mkdir()
+    (project.path / "config" / "ci.yaml").write_text("jobs: {}\n", encoding="utf-8")
+    result = project.runpytest_subprocess("--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_explicit_file_outside_scenario_dirs_is_collected(project: pytest.Pytester) -> None:
+    """Naming a file on the command line collects it wherever it is."""
+    path = project.path / "my-check.yaml"
+    path.write_text("name: Mine\nengines: [webkit]\nexpect: {outcome: none}\n", encoding="utf-8")
+    result = project.runpytest_subprocess("--collect-only", "-q", str(path))
+    result.stdout.fnmatch_lines(["my-check.yaml::Mine[[]webkit]"])
+
+
+def test_bad_config_is_a_usage_error(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """A bad mediafault.yaml stops the run at once with its file:line message."""
+    write_scenario("a.yaml", DENIED)
+    (project.path / "mediafault.yaml").write_text("app:\n  profil: twilio-voice@2\n", encoding="utf-8")
+    result = project.runpytest_subprocess("--collect-only", "-q")
+    result.stderr.fnmatch_lines(["*mediafault.yaml:2:3: unknown key 'profil' in app (did you mean 'profile'?)"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_xdist_keeps_cases_sharing_a_launch_on_one_worker(project: pytest.Pytester,
+                                                          write_scenario: WriteScenario) -> None:
+    """Under -n 2, cases with the same launch configuration run on the same worker (one launch)."""
+    for n in range(3):
+        write_scenario(f"same-launch-{n}.yaml", f"""
+            name: Same launch {n}
+            engines: [webkit]
+            expect: {{outcome: none}}
+        """)
+    result = project.runpytest_subprocess("-n", "2", "-v")
+    lines = [line for line in result.stdout.lines if "Same launch" in line and "SKIPPED" in line]
+    workers = {m.group(1) for line in lines if (m := re.search(r"\[(gw\d)\]", line))}
+    assert len(lines) == 3, result.stdout.str()
+    assert len(workers) == 1, lines
