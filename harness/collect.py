@@ -12,7 +12,7 @@ from harness.loader import duplicate_names, load_file
 from harness.plan import CasePlan, plan_case
 
 if TYPE_CHECKING:
-    from harness.session import RunState
+    pass
 
 
 class ScenarioFailed(AssertionError):
@@ -49,7 +49,7 @@ class ScenarioFile(pytest.File):
                 plan = plan_case(source, engine, state.profile, state.forced_routes.get(engine))
                 yield ScenarioItem.from_parent(self, name=plan.name, plan=plan)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """Bad input is shown as the file:line messages alone, never a traceback."""
         if isinstance(excinfo.value, InputError):
             return str(excinfo.value)
@@ -90,7 +90,7 @@ class ScenarioItem(pytest.Item):
         if not result.verdict.passed:
             raise ScenarioFailed(state.failure_text(self.plan, result))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """Our own failures are already written for people; show them without a Python traceback."""
         exc = excinfo.value
         if isinstance(exc, ScenarioFailed):

@@ -11,14 +11,14 @@ from __future__ import annotations
 import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
 from harness.model import Given
 
 
-class Fidelity(str, Enum):
+class Fidelity(StrEnum):
     """How real a reproduction is."""
 
     native = "native"

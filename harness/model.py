@@ -8,7 +8,7 @@ from that schema. Every model forbids unknown keys so a typo is an error, never 
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,7 +32,7 @@ OUTCOMES: dict[str, str] = {
 }
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """Allure's severities, so the report can sort by them."""
 
     blocker = "blocker"
@@ -183,7 +183,7 @@ class Step(Strict):
 class Expect(Strict):
     """What the app must show. ``outcome`` is looked up in the app profile; explicit keys override it."""
 
-    outcome: Literal[tuple(OUTCOMES) + ("none",)] | None = Field(  # type: ignore[valid-type]
+    outcome: Literal[(*OUTCOMES, "none")] | None = Field(  # type: ignore[valid-type]
         None,
         description="An outcome name resolved through the app profile to a code and message; 'none' means "
         "the app must show no error at all.",

@@ -17,6 +17,7 @@ from harness.errors import InputError
 from harness.matrix import Cell, render
 from harness.model import ENGINES
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Every option in one group, prefixed ``--mf-``, each with an ini twin ``mf_…``."""
     group = parser.getgroup("mediafault", "mediafault (media and permission failure scenarios)")
@@ -140,7 +141,7 @@ class MatrixCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Turn a case's call report (or its setup skip/error) into a cell."""
-        props = dict(report.user_properties)
+        props = {str(k): str(v) for k, v in report.user_properties}
         if "scenario" not in props:
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):

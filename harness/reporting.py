@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import allure
 import pytest
@@ -48,24 +48,26 @@ def recorder_for(item: pytest.Item) -> Recorder | None:
 def label_case(plan: CasePlan) -> None:
     """Labels and parameters known before the case runs (so skipped cases carry them too)."""
     scenario = plan.source.scenario
-    allure.dynamic.feature(scenario.tags[0] if scenario.tags else "scenarios")
-    allure.dynamic.severity(allure.severity_level(scenario.severity.value))
+    dynamic: Any = allure.dynamic  # allure-python has no type hints
+    dynamic.feature(scenario.tags[0] if scenario.tags else "scenarios")
+    dynamic.severity(allure.severity_level(scenario.severity.value))
     for tag in scenario.tags:
-        allure.dynamic.tag(tag)
+        dynamic.tag(tag)
     for link in scenario.links:
-        allure.dynamic.link(link.url, link_type=link.type, name=link.name or link.url)
+        dynamic.link(link.url, link_type=link.type, name=link.name or link.url)
     # Parameters make the history id differ per engine, so each engine keeps its own history.
-    allure.dynamic.parameter("engine", plan.engine)
-    allure.dynamic.parameter("route", plan.route_info.route or "none")
+    dynamic.parameter("engine", plan.engine)
+    dynamic.parameter("route", plan.route_info.route or "none")
     for mech in plan.resolution.mechanisms:
-        allure.dynamic.parameter(mech.condition, f"{mech.value} ({mech.fidelity.value})")
+        dynamic.parameter(mech.condition, f"{mech.value} ({mech.fidelity.value})")
 
 
 def title_case(plan: CasePlan) -> None:
     """Title and description (must be set in the call phase)."""
     scenario = plan.source.scenario
-    allure.dynamic.title(plan.name)
-    allure.dynamic.description(f"{scenario.description}\n\nDefined at {plan.source.position}.".strip())
+    dynamic: Any = allure.dynamic
+    dynamic.title(plan.name)
+    dynamic.description(f"{scenario.description}\n\nDefined at {plan.source.position}.".strip())
 
 
 def attach_result(item: pytest.Item, plan: CasePlan, result: CaseResult) -> None:

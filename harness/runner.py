@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -144,10 +145,8 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
             obs, verdict, late = _watch(page, plan, surface, target, start)
         timings["time to surface"] = obs.elapsed
         shot = None
-        try:
+        with contextlib.suppress(Exception):  # a screenshot is evidence, not a requirement
             shot = page.screenshot()
-        except Exception:  # noqa: BLE001 - a screenshot is evidence, not a requirement
-            pass
         return CaseResult(verdict, obs, browser.version, url, shot, late, timings)
     finally:
         page.close()

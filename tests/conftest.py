@@ -48,17 +48,22 @@ def chromium_available() -> bool:
 needs_chromium = pytest.mark.skipif(not chromium_available(), reason="no Chromium here (apt-get install chromium)")
 
 
-@pytest.fixture
-def broken_app(project: pytest.Pytester) -> Callable[[str, str], Path]:
-    """Copy the bundled app into the project with one text replaced in softphone.js (a realistic bug)."""
+BrokenApp = Callable[[str, str, str], Path]
 
-    def make(old: str, new: str) -> Path:
+
+@pytest.fixture
+def broken_app(project: pytest.Pytester) -> BrokenApp:
+    """Copy the bundled app into the project with one text replaced in one file (a realistic bug),
+    and point the project's mediafault.yaml at it."""
+
+    def make(file: str, old: str, new: str) -> Path:
         target = project.path / "app"
-        shutil.copytree(BUNDLED_APP, target)
-        js = target / "softphone.js"
-        source = js.read_text(encoding="utf-8")
-        assert old in source, f"{old!r} is not in the bundled app any more; update the test"
-        js.write_text(source.replace(old, new, 1), encoding="utf-8")
+        if not target.exists():
+            shutil.copytree(BUNDLED_APP, target)
+        path = target / file
+        source = path.read_text(encoding="utf-8")
+        assert old in source, f"{old!r} is not in the bundled app's {file} any more; update the test"
+        path.write_text(source.replace(old, new, 1), encoding="utf-8")
         (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
         return target
 

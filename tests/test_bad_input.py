@@ -23,7 +23,8 @@ CASES: list[tuple[str, str, str, str]] = [
         given:
           permision: {microphone: denied}
         """ + GOOD_TAIL,
-     "x.yaml:3:3: unknown key 'permision' in given (did you mean 'permission'?)", "*allowed keys in given: permission*"),
+     "x.yaml:3:3: unknown key 'permision' in given (did you mean 'permission'?)",
+     "*allowed keys in given: permission*"),
     ("typo-top-level", """
         name: A
         expct:
@@ -41,7 +42,8 @@ CASES: list[tuple[str, str, str, str]] = [
         name: A
         engines: [chrome]
         """ + GOOD_TAIL,
-     "x.yaml:2:11: 'chrome' is not a valid value for engines[0] (did you mean 'chromium'?)", "*chromium, firefox, webkit*"),
+     "x.yaml:2:11: 'chrome' is not a valid value for engines[0] (did you mean 'chromium'?)",
+     "*chromium, firefox, webkit*"),
     ("missing-name", """
         given: {}
         """ + GOOD_TAIL,

@@ -9,6 +9,7 @@ Firefox ESR 153, hence the pin).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
@@ -49,16 +50,15 @@ def stop_driver() -> None:
     """Stop the Playwright driver if it runs (idempotent)."""
     pw = _driver_state.pop("pw", None)
     if pw is not None:
-        try:
+        # Best effort at shutdown; the driver process dies with us anyway.
+        with contextlib.suppress(Exception):
             pw.stop()
-        except Exception:  # noqa: BLE001 - best effort at shutdown; the node process dies with us anyway
-            pass
 
 
 @cache
 def _version_of(executable: str) -> str:
     try:
-        out = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=20,
+        out = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=20, check=False,
                              env={**os.environ, **FIREFOX_ENV})
     except (OSError, subprocess.TimeoutExpired):
         return ""
@@ -152,10 +152,9 @@ class PlaywrightBrowser(Browser):
 
     def close(self) -> None:
         """Close the browser; a browser that already died is fine."""
-        try:
+        # Closing a crashed browser raises; it is gone either way.
+        with contextlib.suppress(Exception):
             self._browser.close()
-        except Exception:  # noqa: BLE001 - closing a crashed browser raises; it is gone either way
-            pass
 
 
 class PlaywrightPage(Page):
@@ -230,7 +229,6 @@ class PlaywrightPage(Page):
 
     def close(self) -> None:
         """Close the context (and so the page)."""
-        try:
+        # The browser may have crashed; then there is nothing left to close.
+        with contextlib.suppress(Exception):
             self._context.close()
-        except Exception:  # noqa: BLE001 - the browser may have crashed; nothing left to close
-            pass

@@ -1,0 +1,108 @@
+"""End to end in a real Chromium: a correct app passes, a broken one fails with expected vs observed,
+and the artifacts (JUnit XML, Allure results) say so."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, BrokenApp, WriteScenario, needs_chromium
+
+pytestmark = [needs_chromium, pytest.mark.browser]
+
+CATALOGUE = ["permission/denied.yaml", "permission/dismissed.yaml", "permission/granted.yaml",
+             "device/no-microphone.yaml"]
+
+
+def copy_catalogue(project: pytest.Pytester) -> None:
+    """The built-in permission and device scenarios, copied into the project."""
+    for rel in CATALOGUE:
+        target = project.path / "scenarios" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text((REPO / "scenarios" / rel).read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def allure_results(directory: Path) -> list[dict[str, Any]]:
+    """Every Allure result JSON in ``directory``."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*-result.json"))]
+
+
+def test_correct_app_passes_the_catalogue(project: pytest.Pytester) -> None:
+    """The bundled app handles every permission and device condition on Chromium; the report proves it."""
+    copy_catalogue(project)
+    result = project.runpytest_subprocess("--mf-engine", "chromium", "--mf-matrix", "--alluredir=allure",
+                                          "--junitxml=junit.xml")
+    result.assert_outcomes(passed=len(CATALOGUE))
+    result.stdout.fnmatch_lines(["*mediafault: scenario × engine*", "Microphone blocked for the site*pass*"])
+    junit = ET.parse(project.path / "junit.xml").getroot()
+    cases = list(junit.iter("testcase"))
+    assert len(cases) == len(CATALOGUE)
+    assert not list(junit.iter("failure"))
+    results = allure_results(project.path / "allure")
+    assert {r["status"] for r in results} == {"passed"}
+    denied = next(r for r in results if r["name"] == "Microphone blocked for the site[chromium]")
+    params = {p["name"]: p["value"] for p in denied["parameters"]}
+    assert params["engine"] == "'chromium'"
+    assert params["permission.microphone"] == "'denied (native)'"
+    labels = {(label["name"], label["value"]) for label in denied["labels"]}
+    assert ("severity", "critical") in labels and ("tag", "sign-off") in labels
+    names = {a["name"] for a in denied["attachments"]}
+    assert {"screenshot", "expected vs observed", "console"} <= names
+    assert any(n.startswith("scenario (denied.yaml:") for n in names)
+    assert "denied.yaml:" in denied["description"]
+
+
+def test_swapped_codes_fail_with_expected_vs_observed(project: pytest.Pytester, broken_app: BrokenApp) -> None:
+    """An app that reports 'denied' for a dismissed prompt fails (not broken), showing both codes."""
+    copy_catalogue(project)
+    broken_app("softphone.js", "? 'permission-dismissed' : 'permission-denied'",
+               "? 'permission-denied' : 'permission-dismissed'")
+    result = project.runpytest_subprocess("--mf-engine", "chromium", "--alluredir=allure", "--junitxml=junit.xml",
+                                          "-k", "dismissed")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "scenarios/permission/dismissed.yaml:*: Permission prompt dismissed[[]chromium]: wrong code",
+        "*engine chromium via playwright*, conditions native, profile generic",
+        "*FAIL*code*'mic-permission-dismissed'*'mic-permission-denied'",
+        "*ok*message*'Microphone access needed'*'Microphone access needed'",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    failure = next(ET.parse(project.path / "junit.xml").getroot().iter("failure"))
+    assert "scenarios/permission/dismissed.yaml:" in (failure.get("message") or "") + (failure.text or "")
+    (res,) = allure_results(project.path / "allure")
+    assert res["status"] == "failed"  # an app defect is "failed"; "broken" is for harness problems
+    assert "wrong code" in res["statusDetails"]["message"]
+
+
+def test_message_outside_an_alert_region_fails(project: pytest.Pytester, broken_app: BrokenApp) -> None:
+    """Screen-reader users never hear an error that is not in a live region."""
+    copy_catalogue(project)
+    broken_app("index.html", 'role="alert" aria-live="assertive"', "")
+    result = project.runpytest_subprocess("--mf-engine", "chromium", "-k", "blocked")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*FAIL*alert region*in role=alert/aria-live*not in a live region"])
+
+
+def test_waiting_reports_the_last_state_seen(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """A state that never comes fails after 'within' with what the app showed last, not a bare timeout."""
+    write_scenario("never.yaml", """
+        name: Waits for a state that never comes
+        engines: [chromium]
+        expect:
+          state: connected
+          within: 1s
+    """)
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*: wrong state", "*FAIL*state*'connected'*'ready'"])
+
+
+def test_parallel_run_gives_the_same_results(project: pytest.Pytester) -> None:
+    """-n 2 runs the catalogue with the same outcomes as a serial run."""
+    copy_catalogue(project)
+    result = project.runpytest_subprocess("--mf-engine", "chromium", "-n", "2")
+    result.assert_outcomes(passed=len(CATALOGUE))
