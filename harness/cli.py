@@ -122,6 +122,28 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Regenerate (or with --check, verify) the generated files in docs/."""
+    from harness.docgen import generated
+
+    stale = []
+    for path, text in generated(Path(args.dir)).items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path)
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if args.check and stale:
+        print("stale: " + ", ".join(map(str, stale)) + "\nrun 'mediafault docs' to regenerate them", file=sys.stderr)
+        return 1
+    if not stale:
+        print("docs are up to date")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render --help in the docs)."""
     from harness.model import ENGINES
@@ -145,7 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--app-url", help="URL of your app (default: the bundled softphone)")
     run.add_argument("--reports", default="reports", help="where JUnit XML and Allure results go "
                      "(default: reports/)")
-    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after '--': extra pytest options")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser(
@@ -172,15 +193,26 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")
     schema.set_defaults(func=cmd_schema)
+
+    docs = sub.add_parser("docs", help="regenerate docs/ (schema, format reference, support matrix)",
+                          epilog="examples:\n  mediafault docs\n  mediafault docs --check   (exit 1 when stale)",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    docs.add_argument("--dir", default=str(REPO_ROOT / "docs"), help="docs directory (default: the checkout's)")
+    docs.add_argument("--check", action="store_true", help="only check; exit 1 when a file is stale")
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mediafault`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:  # everything after "--" goes to pytest untouched
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
-        args.pytest_args = args.pytest_args[1:]
+    args.pytest_args = extra
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

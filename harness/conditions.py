@@ -57,10 +57,22 @@ def _unsupported(condition: str, value: str, reason: str) -> Mechanism:
     return Mechanism(condition, value, Fidelity.unsupported, reason)
 
 
-_Resolver = Callable[[str], Mechanism]
+@dataclass(frozen=True)
+class Host:
+    """Facts about the machine that change how a condition is reproduced."""
+
+    capture_device: bool = False
+
+    @classmethod
+    def here(cls) -> Host:
+        """This machine."""
+        return cls(capture_device=host_has_capture_device())
 
 
-def _chromium_permission(value: str) -> Mechanism:
+_Resolver = Callable[[str, Host], Mechanism]
+
+
+def _chromium_permission(value: str, host: Host) -> Mechanism:
     setting = {"granted": "granted", "denied": "denied", "dismissed": "prompt"}[value]
     how = {
         "granted": "CDP Browser.setPermission(granted) on the case's context",
@@ -70,11 +82,11 @@ def _chromium_permission(value: str) -> Mechanism:
     return Mechanism("permission.microphone", value, Fidelity.native, how, permission=setting, query_state=setting)
 
 
-def _chromium_device(value: str) -> Mechanism:
+def _chromium_device(value: str, host: Host) -> Mechanism:
     if value == "default":
         return Mechanism("device.microphone", value, Fidelity.native, "fake capture device "
                          "(--use-fake-device-for-media-stream)", launch_args=("--use-fake-device-for-media-stream",))
-    if not host_has_capture_device():
+    if not host.capture_device:
         return Mechanism("device.microphone", value, Fidelity.native,
                          "no fake device and no capture hardware on this machine: NotFoundError")
     return Mechanism("device.microphone", value, Fidelity.emulated,
@@ -83,7 +95,7 @@ def _chromium_device(value: str) -> Mechanism:
                      launch_args=("--use-fake-device-for-media-stream",), shim=(("noMicrophone", True),))
 
 
-def _firefox_permission(value: str) -> Mechanism:
+def _firefox_permission(value: str, host: Host) -> Mechanism:
     if value == "dismissed":
         return _unsupported("permission.microphone", value,
                             "Firefox over WebDriver BiDi cannot answer or dismiss its permission prompt")
@@ -93,11 +105,11 @@ def _firefox_permission(value: str) -> Mechanism:
                      prefs=(("permissions.default.microphone", pref),), query_state=value)
 
 
-def _firefox_device(value: str) -> Mechanism:
+def _firefox_device(value: str, host: Host) -> Mechanism:
     if value == "default":
         return Mechanism("device.microphone", value, Fidelity.native, "fake stream "
                          "(pref media.navigator.streams.fake)", prefs=(("media.navigator.streams.fake", True),))
-    if not host_has_capture_device():
+    if not host.capture_device:
         return Mechanism("device.microphone", value, Fidelity.native,
                          "no fake stream and no capture hardware on this machine: NotFoundError",
                          prefs=(("media.navigator.streams.fake", False),))
@@ -140,14 +152,17 @@ class Resolution:
         return min((m.fidelity for m in self.mechanisms), key=order.index, default=Fidelity.native)
 
 
+def resolve_value(engine: str, condition: str, value: str, host: Host | None = None) -> Mechanism:
+    """The mechanism for one condition value on ``engine`` (on this machine unless ``host`` is given)."""
+    table = TABLE.get(engine)
+    if table is None:
+        return _unsupported(condition, value, f"mediafault has no route for {engine} yet")
+    return table[condition](value, host or Host.here())
+
+
 def resolve(engine: str, given: Given) -> Resolution:
     """The mechanism for every condition of ``given`` on ``engine``."""
-    table = TABLE.get(engine)
-    values = given_values(given)
-    if table is None:
-        return Resolution(engine, tuple(
-            _unsupported(c, v, f"mediafault has no route for {engine} yet") for c, v in values.items()))
-    return Resolution(engine, tuple(table[c](v) for c, v in values.items()))
+    return Resolution(engine, tuple(resolve_value(engine, c, v) for c, v in given_values(given).items()))
 
 
 def all_values() -> dict[str, tuple[str, ...]]:

@@ -22,6 +22,8 @@ class Position:
             return str(self.path)
 
     def __str__(self) -> str:
+        if self.line <= 0:  # the file as a whole (it is missing, or unreadable)
+            return self.display_path()
         return f"{self.display_path()}:{self.line}:{self.column}"
 
 

@@ -146,8 +146,8 @@ class Device(Strict):
 class Given(Strict):
     """The conditions the case runs under."""
 
-    permission: Permission = Permission()
-    device: Device = Device()
+    permission: Permission = Field(Permission(), description="Permission states for the app's origin.")
+    device: Device = Field(Device(), description="Capture devices the browser sees.")
 
 
 class Step(Strict):
@@ -224,9 +224,9 @@ _RESERVED_TAGS = {"and", "or", "not", "skip", "skipif", "xfail", "parametrize", 
 class Link(Strict):
     """A link shown in the report (an issue, a test-management case, a vendor article)."""
 
-    url: str
-    name: str | None = None
-    type: Literal["issue", "tms", "link"] = "link"
+    url: str = Field(description="Where the link points.")
+    name: str | None = Field(None, description="Text shown (default: the URL).")
+    type: Literal["issue", "tms", "link"] = Field("link", description="Allure link type.")
 
 
 class Scenario(Strict):
@@ -234,18 +234,18 @@ class Scenario(Strict):
 
     name: str = Field(min_length=1, description="Unique title; the test id is '<name>[<engine>]'.")
     description: str = Field("", description="Which real-world situation this models.")
-    severity: Severity = Severity.normal
+    severity: Severity = Field(Severity.normal, description="How bad it is when this fails (Allure severity).")
     tags: list[str] = Field(default_factory=list, description="Become pytest markers (select with -m).")
     engines: list[Literal[ENGINES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(ENGINES), min_length=1, description="Engines to run on (default: all)."
     )
-    links: list[Link] = Field(default_factory=list)
-    given: Given = Given()
+    links: list[Link] = Field(default_factory=list, description="Issues, test cases or articles shown in the report.")
+    given: Given = Field(Given(), description="The conditions to reproduce (default: microphone allowed and present).")
     when: list[Step] = Field(
         default_factory=lambda: [Step(click="#call")],
         description="User actions, in order (default: click '#call').",
     )
-    expect: Expect
+    expect: Expect = Field(description="What the app must show.")
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,73 @@
+"""The judge is pure: expectations and observations in, a verdict with its category out."""
+
+from __future__ import annotations
+
+from harness.judge import Expected, judge, resolve
+from harness.model import Expect, TextMatch
+from harness.observation import Observation, Snapshot
+from harness.profiles import builtin_profiles
+
+
+def obs(code: str | None = None, message: str | None = None, region: str | None = "role=alert",
+        state: str | None = "failed") -> Observation:
+    """An observation with the given surface."""
+    return Observation(snapshot=Snapshot(code, message, region, state))
+
+
+def test_outcome_resolves_through_the_profile() -> None:
+    """'permission-denied' means 31401 in Twilio Voice 2 and a generic code elsewhere."""
+    twilio = resolve(Expect(outcome="permission-denied"), builtin_profiles()["twilio-voice@2"])
+    assert twilio.code == "31401"
+    assert twilio.message is not None and twilio.message.matches(
+        "PermissionDeniedError (31401): The browser or end-user denied permissions to user media. "
+        "Therefore we were unable to acquire input audio.")
+    generic = resolve(Expect(outcome="permission-denied"), builtin_profiles()["generic"])
+    assert generic.code == "mic-permission-denied"
+
+
+def test_explicit_code_overrides_the_profile() -> None:
+    """A scenario can pin a code the profile does not say."""
+    expected = resolve(Expect(outcome="permission-denied", code=31208), builtin_profiles()["twilio-voice@2"])
+    assert expected.code == "31208"
+
+
+def test_pass_and_categories() -> None:
+    """Wrong code, wrong message and nothing surfaced are told apart."""
+    exp = Expected(code="31208", message=TextMatch(contains="denied"), alert=True)
+    assert judge(exp, obs("31208", "User denied access")).passed
+    assert judge(exp, obs("31201", "User denied access")).category == "wrong code"
+    assert judge(exp, obs("31208", "Something went wrong")).category == "wrong message"
+    assert judge(exp, obs(None, None)).category == "nothing surfaced"
+    assert judge(exp, obs("31208", "User denied access", region=None)).category == "wrong alert region"
+
+
+def test_no_error_expected() -> None:
+    """'outcome: none' fails when any error is shown."""
+    exp = Expected(no_error=True, state="ready")
+    assert judge(exp, obs(state="ready")).passed
+    assert judge(exp, obs("x", "boom", state="ready")).category == "unexpected error"
+
+
+def test_telemetry_must_carry_the_expected_code() -> None:
+    """A report with another code does not count."""
+    exp = Expected(code="31208", telemetry=True)
+    seen = obs("31208", "m")
+    seen.telemetry = [{"code": "31201"}]
+    assert not judge(exp, seen).passed
+    seen.telemetry.append({"code": "31208"})
+    assert judge(exp, seen).passed
+
+
+def test_table_shows_expected_and_observed() -> None:
+    """The table is what people read in the failure; it names both sides."""
+    verdict = judge(Expected(code="31208"), obs("31201", "m"))
+    table = verdict.table()
+    assert "FAIL" in table and "'31208'" in table and "'31201'" in table
+
+
+def test_regex_and_exact_matching() -> None:
+    """Plain strings match exactly (ignoring surrounding space); regex searches."""
+    assert TextMatch.model_validate("Microphone access needed").matches("  Microphone access needed ")
+    assert not TextMatch.model_validate("Microphone access needed").matches("Microphone access needed!")
+    assert TextMatch(regex=r"^Error .* \(.*\)$").matches("Error occurred: NotFoundError (x)")
+    assert not TextMatch(contains="x").matches(None)
