@@ -23,6 +23,9 @@ class Surface(Strict):
     message: str = Field("#error-message", description="Element holding the error message.")
     state: str | None = Field("#status", description="Element holding the app's state.")
     state_attribute: str | None = Field("data-state", description="Read the state from this attribute.")
+    warning: str | None = Field("#warning", description="Element holding a non-fatal warning (e.g. silent mic).")
+    warning_attribute: str | None = Field("data-warning-code", description="Read the warning code from this "
+                                          "attribute.")
     console: str | None = Field(
         r"^\[softphone\] error (?P<code>\S+): (?P<message>.*)$",
         description="Regex for the console line the app logs on an error (named groups code, message).",

@@ -9,13 +9,17 @@ and ``docs/support-matrix.md`` all read it.
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from harness.model import Given
+from harness.media import media_file
+from harness.model import AudioFile, Device, Given, PageSpec, Permission
 
 
 class Fidelity(StrEnum):
@@ -34,103 +38,296 @@ class Mechanism:
     value: str  # "denied"
     fidelity: Fidelity
     how: str  # one line for people: "CDP Browser.setPermission(denied) on the case's context"
-    launch_args: tuple[str, ...] = ()
-    prefs: tuple[tuple[str, Any], ...] = ()
+    launch_args: tuple[str, ...] = ()  # browser command-line switches (Chromium)
+    prefs: tuple[tuple[str, Any], ...] = ()  # browser preferences at launch (Firefox)
+    profile_prefs: tuple[tuple[str, Any], ...] = ()  # Chromium profile Preferences (needs a persistent profile)
+    headed: bool = False  # needs a real window (on the harness's own virtual display)
     permission: str | None = None  # runtime permission setting for the context: granted | denied | prompt
-    shim: tuple[tuple[str, Any], ...] = ()
+    shim: tuple[tuple[str, Any], ...] = ()  # settings for the page shim (emulation)
     # What navigator.permissions.query must answer once this is in effect; the runner checks it so a
     # mechanism that silently did nothing breaks the case instead of letting it pass for the wrong reason.
     query_state: str | None = None
+    fault: str | None = None  # mid-call action: "permission-denied" (runtime permission) or "shim:<name>"
 
     def label(self) -> str:
         """``permission.microphone=denied: native (CDP …)``."""
         return f"{self.condition}={self.value}: {self.fidelity.value} ({self.how})"
 
 
+@dataclass(frozen=True)
+class Host:
+    """Facts about the machine that change how a condition is reproduced."""
+
+    capture_device: bool = False  # real sound-capture hardware: "no microphone" cannot be native
+    display: bool = True  # a virtual display can be started: headed browsers possible
+    pulse: bool = False  # a PulseAudio/PipeWire server: Chromium ignores its ALSA device switch
+
+    @classmethod
+    def here(cls) -> Host:
+        """This machine."""
+        return _host_here()
+
+
 @cache
-def host_has_capture_device() -> bool:
-    """Whether this machine has sound capture hardware (then 'no microphone' cannot be native)."""
-    return bool(glob.glob("/dev/snd/pcmC*D*c"))
+def _host_here() -> Host:
+    pulse = bool(os.environ.get("PULSE_SERVER")) or bool(glob.glob("/run/user/*/pulse/native"))
+    return Host(capture_device=bool(glob.glob("/dev/snd/pcmC*D*c")),
+                display=bool(os.environ.get("DISPLAY")) or shutil.which("Xvfb") is not None, pulse=pulse)
+
+
+# What each engine's getUserMedia says, word for word, so emulation is indistinguishable to the app.
+MESSAGES: dict[str, dict[str, str]] = {
+    "chromium": {"NotFoundError": "Requested device not found", "NotReadableError": "Could not start audio source",
+                 "NotAllowedError": "Permission denied", "OverconstrainedError": ""},
+    "firefox": {"NotFoundError": "The object can not be found here.",
+                "NotReadableError": "Failed to allocate audiosource",
+                "NotAllowedError": "The request is not allowed by the user agent or the platform in the current "
+                                   "context.",
+                "OverconstrainedError": "Constraints could be not satisfied."},
+    "webkit": {"NotFoundError": "The object can not be found here.",
+               "NotReadableError": "The I/O read operation failed.",
+               "NotAllowedError": "The request is not allowed by the user agent or the platform in the current "
+                                  "context, possibly because the user denied permission.",
+               "OverconstrainedError": "Invalid constraint"},
+}
+
+
+def _shim(engine: str, condition: str, value: str, how: str, **settings: Any) -> Mechanism:
+    """An emulated mechanism: the page shim, speaking this engine's exact error messages."""
+    messages = tuple(sorted(MESSAGES[engine].items()))
+    return Mechanism(condition, value, Fidelity.emulated, f"page shim: {how}",
+                     shim=(*tuple(sorted(settings.items())), ("messages", messages)))
 
 
 def _unsupported(condition: str, value: str, reason: str) -> Mechanism:
     return Mechanism(condition, value, Fidelity.unsupported, reason)
 
 
-@dataclass(frozen=True)
-class Host:
-    """Facts about the machine that change how a condition is reproduced."""
-
-    capture_device: bool = False
-
-    @classmethod
-    def here(cls) -> Host:
-        """This machine."""
-        return cls(capture_device=host_has_capture_device())
+def _native(condition: str, value: str, how: str, **kw: Any) -> Mechanism:
+    return Mechanism(condition, value, Fidelity.native, how, **kw)
 
 
-_Resolver = Callable[[str, Host], Mechanism]
+Resolver = Callable[[str, str, Host], Mechanism]  # (engine, value, host) → mechanism
+
+# ------------------------------------------------------------------------------------------ permission
 
 
-def _chromium_permission(value: str, host: Host) -> Mechanism:
-    setting = {"granted": "granted", "denied": "denied", "dismissed": "prompt"}[value]
-    how = {
-        "granted": "CDP Browser.setPermission(granted) on the case's context",
-        "denied": "CDP Browser.setPermission(denied) on the case's context: 'Permission denied'",
-        "dismissed": "CDP Browser.setPermission(prompt): Chromium answers 'Permission dismissed'",
-    }[value]
-    return Mechanism("permission.microphone", value, Fidelity.native, how, permission=setting, query_state=setting)
+def permission_microphone(engine: str, value: str, host: Host) -> Mechanism:
+    """``permission.microphone``."""
+    c = "permission.microphone"
+    if engine == "chromium":
+        if value in ("granted", "denied", "dismissed"):
+            setting = {"granted": "granted", "denied": "denied", "dismissed": "prompt"}[value]
+            how = {"granted": "CDP Browser.setPermission(granted) on the case's context",
+                   "denied": "CDP Browser.setPermission(denied) on the case's context: 'Permission denied'",
+                   "dismissed": "CDP Browser.setPermission(prompt): Chromium answers 'Permission dismissed'"}[value]
+            return _native(c, value, how, permission=setting, query_state=setting)
+        if value == "policy":
+            return _native(c, value, "profile default setting media_stream_mic=block (what the "
+                           "DefaultMediaStreamSetting / AudioCaptureAllowed policies enforce)",
+                           profile_prefs=(("profile.default_content_setting_values.media_stream_mic", 2),),
+                           query_state="denied")
+        if host.display:
+            return _native(c, value, "headed Chromium on a virtual display: the real permission bubble "
+                           "stays open", headed=True, query_state="prompt")
+        return _shim(engine, c, value, "getUserMedia never settles, permissions.query says 'prompt' "
+                     "(no virtual display for a real bubble)", prompt=True)
+    if engine == "firefox":
+        if value == "dismissed":
+            return _unsupported(c, value, "Firefox over WebDriver BiDi cannot answer or dismiss its permission "
+                                "prompt, and Firefox does not tell a dismissal from a block")
+        if value == "prompt":
+            return _native(c, value, "no permission preference: Firefox shows its prompt and nobody answers",
+                           query_state="prompt")
+        pref = 1 if value == "granted" else 2
+        how = f"pref permissions.default.microphone={pref} at launch"
+        if value == "policy":
+            how += " (what the Permissions.Microphone.BlockNewRequests enterprise policy sets)"
+        return _native(c, value, how, prefs=(("permissions.default.microphone", pref),),
+                       query_state="granted" if value == "granted" else "denied")
+    if engine == "webkit":
+        if value == "granted":
+            return _native(c, value, "automation sessions grant getUserMedia")
+        if value in ("denied", "policy"):
+            return _shim(engine, c, value, "getUserMedia rejects NotAllowedError and permissions.query says "
+                         "'denied' (WebKitWebDriver has no permission command)", deny=True)
+        if value == "prompt":
+            return _shim(engine, c, value, "getUserMedia never settles, permissions.query says 'prompt'",
+                         prompt=True)
+        return _unsupported(c, value, "WebKit does not tell a dismissed prompt from a denial")
+    return _unsupported(c, value, f"no route for {engine}")
 
 
-def _chromium_device(value: str, host: Host) -> Mechanism:
+# -------------------------------------------------------------------------------------------- devices
+
+
+def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
+    """``device.microphone``."""
+    c = "device.microphone"
+    if value == "overconstrained":
+        return _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId')",
+                     overconstrained=True)
+    if engine == "chromium":
+        if value == "default":
+            return _native(c, value, "fake capture device (--use-fake-device-for-media-stream)",
+                           launch_args=("--use-fake-device-for-media-stream",))
+        if value == "none":
+            if not host.capture_device:
+                return _native(c, value, "no fake device and no capture hardware on this machine: NotFoundError")
+            return _shim(engine, c, value, "getUserMedia rejects NotFoundError, no microphone is listed "
+                         "(this machine has a real microphone)", noMicrophone=True)
+        if not host.pulse and not host.capture_device:
+            return _native(c, value, "ALSA capture device that cannot be opened (--alsa-input-device): "
+                           "NotReadableError 'Could not start audio source'",
+                           launch_args=("--alsa-input-device=mediafault-busy",))
+        return _shim(engine, c, value, "getUserMedia rejects NotReadableError (the ALSA switch does not apply "
+                     "with a sound server or real hardware)", busy=True)
+    if engine == "firefox":
+        if value == "default":
+            return _native(c, value, "fake stream (pref media.navigator.streams.fake)",
+                           prefs=(("media.navigator.streams.fake", True),))
+        if value == "none":
+            if not host.capture_device:
+                return _native(c, value, "no fake stream and no capture hardware on this machine: NotFoundError",
+                               prefs=(("media.navigator.streams.fake", False),))
+            return _shim(engine, c, value, "getUserMedia rejects NotFoundError (this machine has a real "
+                         "microphone)", noMicrophone=True)
+        return _shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox has no switch for a "
+                     "busy device)", busy=True)
+    if engine == "webkit":
+        if value == "default":
+            return _native(c, value, "WebKit mock capture devices (--enable-mock-capture-devices)")
+        if value == "none":
+            return _shim(engine, c, value, "getUserMedia rejects NotFoundError, no microphone is listed (WebKit "
+                         "reports OverconstrainedError for a missing device)", noMicrophone=True)
+        return _shim(engine, c, value, "getUserMedia rejects NotReadableError (WebKit mock devices cannot be "
+                     "busy)", busy=True)
+    return _unsupported(c, value, f"no route for {engine}")
+
+
+def device_audio(engine: str, value: str, host: Host) -> Mechanism:
+    """``device.audio``: what the fake microphone picks up (a file value is its absolute path)."""
+    c = "device.audio"
     if value == "default":
-        return Mechanism("device.microphone", value, Fidelity.native, "fake capture device "
-                         "(--use-fake-device-for-media-stream)", launch_args=("--use-fake-device-for-media-stream",))
-    if not host.capture_device:
-        return Mechanism("device.microphone", value, Fidelity.native,
-                         "no fake device and no capture hardware on this machine: NotFoundError")
-    return Mechanism("device.microphone", value, Fidelity.emulated,
-                     "page shim: getUserMedia rejects NotFoundError, enumerateDevices lists no microphone "
-                     "(this machine has a real microphone)",
-                     launch_args=("--use-fake-device-for-media-stream",), shim=(("noMicrophone", True),))
+        return _native(c, value, "the engine's built-in fake signal")
+    if engine == "chromium":
+        path = media_file(value) if value in ("silent", "tone") else value
+        return _native(c, _short(value), f"--use-file-for-fake-audio-capture={Path(path).name}",
+                       launch_args=(f"--use-file-for-fake-audio-capture={path}",))
+    if engine == "firefox":
+        if value == "tone":
+            return _native(c, value, "pref media.navigator.audio.fake_frequency=440",
+                           prefs=(("media.navigator.audio.fake_frequency", 440),
+                                  ("media.cubeb.force_mock_context", True)))
+        if value == "silent":
+            # A mock audio backend keeps AudioContext running without a sound card, so levels can be read.
+            return replace(_shim(engine, c, value, "the microphone track carries silence (Firefox's fake "
+                                 "stream is always a tone)", silent=True),
+                           prefs=(("media.cubeb.force_mock_context", True),))
+        return _unsupported(c, _short(value), "Firefox plays only its built-in tone; a WAV file needs an OS "
+                            "loopback device")
+    if engine == "webkit":
+        if value == "silent":
+            return _shim(engine, c, value, "the microphone track carries silence", silent=True)
+        return _unsupported(c, _short(value), "WebKit's mock microphone has a fixed signal")
+    return _unsupported(c, value, f"no route for {engine}")
 
 
-def _firefox_permission(value: str, host: Host) -> Mechanism:
-    if value == "dismissed":
-        return _unsupported("permission.microphone", value,
-                            "Firefox over WebDriver BiDi cannot answer or dismiss its permission prompt")
-    pref = 1 if value == "granted" else 2
-    return Mechanism("permission.microphone", value, Fidelity.native,
-                     f"pref permissions.default.microphone={pref} at launch",
-                     prefs=(("permissions.default.microphone", pref),), query_state=value)
+def _short(value: str) -> str:
+    return Path(value).name if "/" in value else value
 
 
-def _firefox_device(value: str, host: Host) -> Mechanism:
-    if value == "default":
-        return Mechanism("device.microphone", value, Fidelity.native, "fake stream "
-                         "(pref media.navigator.streams.fake)", prefs=(("media.navigator.streams.fake", True),))
-    if not host.capture_device:
-        return Mechanism("device.microphone", value, Fidelity.native,
-                         "no fake stream and no capture hardware on this machine: NotFoundError",
-                         prefs=(("media.navigator.streams.fake", False),))
-    return Mechanism("device.microphone", value, Fidelity.emulated,
-                     "page shim: getUserMedia rejects NotFoundError (this machine has a real microphone)",
-                     prefs=(("media.navigator.streams.fake", True),),
-                     shim=(("noMicrophone", True), ("notFoundMessage", "The object can not be found here.")))
+# ---------------------------------------------------------------------------------------------- page
 
 
-# engine → condition → resolver. An engine missing from here has no route in this version.
-TABLE: dict[str, dict[str, _Resolver]] = {
-    "chromium": {"permission.microphone": _chromium_permission, "device.microphone": _chromium_device},
-    "firefox": {"permission.microphone": _firefox_permission, "device.microphone": _firefox_device},
+def page_origin(engine: str, value: str, host: Host) -> Mechanism:
+    """``page.origin``."""
+    c = "page.origin"
+    if value == "http-localhost":
+        return _native(c, value, "http://127.0.0.1 (a secure context)")
+    if value == "https":
+        return _native(c, value, "https with a certificate from the harness's own CA, accepted for this context")
+    if engine == "chromium":
+        return _native(c, value, "http://app.test resolved to loopback (--host-resolver-rules): not a secure "
+                       "context", launch_args=("--host-resolver-rules=MAP app.test 127.0.0.1",))
+    if engine == "firefox":
+        return _native(c, value, "http://app.test resolved to loopback (pref network.dns.localDomains): not a "
+                       "secure context", prefs=(("network.dns.localDomains", "app.test"),))
+    if engine == "webkit":
+        return _native(c, value, "http://app.test through the harness's loopback proxy: not a secure context")
+    return _unsupported(c, value, f"no route for {engine}")
+
+
+def page_embed(engine: str, value: str, host: Host) -> Mechanism:
+    """``page.embed``."""
+    c = "page.embed"
+    how = {"top": "the app is the top-level page",
+           "iframe": "cross-origin iframe without allow=\"microphone\" (Permissions Policy blocks it)",
+           "iframe-allow": "cross-origin iframe with allow=\"microphone\""}[value]
+    return _native(c, value, how)
+
+
+def gesture(engine: str, value: str, host: Host) -> Mechanism:
+    """``gesture``."""
+    c = "gesture"
+    if value == "not-required":
+        return _native(c, value, "the engine's own rule (no gesture needed for getUserMedia)")
+    return _shim(engine, c, value, "getUserMedia without a user gesture rejects NotAllowedError, as iOS "
+                 "Safari does", gesture=True)
+
+
+# ---------------------------------------------------------------------------------------------- faults
+
+
+def fault_revoke(engine: str, value: str, host: Host) -> Mechanism:
+    """``during: revoke-permission``."""
+    c = "during.revoke-permission"
+    if engine == "chromium":
+        return _native(c, value, "CDP Browser.setPermission(denied) mid-call: the track ends, "
+                       "PermissionStatus fires 'change'", fault="permission-denied")
+    return Mechanism(c, value, Fidelity.emulated, "page shim: PermissionStatus turns 'denied' and fires "
+                     "'change', then the track ends (no runtime permission command on this route)",
+                     fault="shim:revoke", shim=(("faults", True),))
+
+
+def fault_unplug(engine: str, value: str, host: Host) -> Mechanism:
+    """``during: unplug-device``."""
+    return Mechanism("during.unplug-device", value, Fidelity.emulated, "page shim: the track ends, "
+                     "'devicechange' fires and no microphone is listed (no browser can unplug a fake device)",
+                     fault="shim:unplug", shim=(("faults", True),))
+
+
+TABLE: dict[str, Resolver] = {
+    "permission.microphone": permission_microphone,
+    "device.microphone": device_microphone,
+    "device.audio": device_audio,
+    "page.origin": page_origin,
+    "page.embed": page_embed,
+    "gesture": gesture,
+    "during.revoke-permission": fault_revoke,
+    "during.unplug-device": fault_unplug,
 }
+ROUTED_ENGINES: tuple[str, ...] = ("chromium", "firefox", "webkit")
 
-CONDITIONS: tuple[str, ...] = ("permission.microphone", "device.microphone")
 
+def given_values(given: Given, base: Path | None = None) -> dict[str, str]:
+    """The condition values a scenario sets, flattened: ``{'permission.microphone': 'denied', …}``.
 
-def given_values(given: Given) -> dict[str, str]:
-    """The condition values a scenario sets, flattened: ``{'permission.microphone': 'denied', …}``."""
-    return {"permission.microphone": given.permission.microphone, "device.microphone": given.device.microphone}
+    Defaults are included (they are conditions too: a fake microphone is a mechanism). An audio file is
+    given as its absolute path, resolved against ``base`` (the scenario's directory).
+    """
+    audio = given.device.audio
+    audio_value = str(((base or Path.cwd()) / audio.file).resolve()) if isinstance(audio, AudioFile) else audio
+    values: dict[str, str] = {
+        "permission.microphone": given.permission.microphone,
+        "device.microphone": given.device.microphone,
+        "page.origin": given.page.origin,
+        "page.embed": given.page.embed,
+        "gesture": given.gesture,
+    }
+    if given.device.microphone == "default":
+        values["device.audio"] = audio_value  # sound only matters when a microphone works
+    return values
 
 
 @dataclass(frozen=True)
@@ -154,24 +351,35 @@ class Resolution:
 
 def resolve_value(engine: str, condition: str, value: str, host: Host | None = None) -> Mechanism:
     """The mechanism for one condition value on ``engine`` (on this machine unless ``host`` is given)."""
-    table = TABLE.get(engine)
-    if table is None:
-        return _unsupported(condition, value, f"mediafault has no route for {engine} yet")
-    return table[condition](value, host or Host.here())
+    if engine not in ROUTED_ENGINES:
+        return _unsupported(condition, value, f"mediafault has no route for {engine}")
+    return TABLE[condition](engine, value, host or Host.here())
 
 
-def resolve(engine: str, given: Given) -> Resolution:
-    """The mechanism for every condition of ``given`` on ``engine``."""
-    return Resolution(engine, tuple(resolve_value(engine, c, v) for c, v in given_values(given).items()))
+def resolve(engine: str, given: Given, faults: Sequence[tuple[str, str]] = (),
+            base: Path | None = None) -> Resolution:
+    """The mechanism for every condition of ``given`` (and every mid-call fault) on ``engine``."""
+    mechs = [resolve_value(engine, c, v) for c, v in given_values(given, base).items()]
+    mechs += [resolve_value(engine, f"during.{do}", f"after {after}") for do, after in faults]
+    return Resolution(engine, tuple(mechs))
 
 
 def all_values() -> dict[str, tuple[str, ...]]:
     """Every condition with every value the scenario language accepts (for the support matrix)."""
     from typing import get_args
 
-    from harness.model import Device, Permission
+    def literal(model: Any, name: str) -> tuple[str, ...]:
+        args = get_args(model.model_fields[name].annotation)
+        flat = [a for arg in args for a in (get_args(arg) or (arg,))]
+        return tuple(str(a) for a in flat if isinstance(a, str))
 
     return {
-        "permission.microphone": get_args(Permission.model_fields["microphone"].annotation),
-        "device.microphone": get_args(Device.model_fields["microphone"].annotation),
+        "permission.microphone": literal(Permission, "microphone"),
+        "device.microphone": literal(Device, "microphone"),
+        "device.audio": (*literal(Device, "audio"), "file.wav"),
+        "page.origin": literal(PageSpec, "origin"),
+        "page.embed": literal(PageSpec, "embed"),
+        "gesture": ("not-required", "required"),
+        "during.revoke-permission": ("after microphone-acquired",),
+        "during.unplug-device": ("after microphone-acquired",),
     }

@@ -19,6 +19,7 @@ class Expected:
     message: TextMatch | None = None
     alert: bool | None = None
     state: str | None = None
+    warning: str | None = None
     console: TextMatch | None = None
     telemetry: bool | None = None
     within: float = 5.0
@@ -36,6 +37,7 @@ def resolve(expect: Expect, profile: Profile) -> Expected:
         message = message if message is not None else surface.message
     return Expected(
         no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
+        warning=expect.warning,
         console=expect.console, telemetry=expect.telemetry, within=expect.within, outcome=expect.outcome,
     )
 
@@ -103,6 +105,8 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
                             snap.region or "not in a live region", in_alert == expected.alert))
     if expected.state is not None:
         checks.append(Check("state", repr(expected.state), _shown(snap.state), snap.state == expected.state))
+    if expected.warning is not None:
+        checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), snap.warning == expected.warning))
     if expected.console is not None:
         hit = next((line for line in obs.console if expected.console.matches(line)), None)
         last = obs.console[-1] if obs.console else None

@@ -128,18 +128,49 @@ class TextMatch(Strict):
 class Permission(Strict):
     """Permission state the browser holds for the app's origin before the case starts."""
 
-    microphone: Literal["granted", "denied", "dismissed"] = Field(
+    microphone: Literal["granted", "denied", "dismissed", "policy", "prompt"] = Field(
         "granted",
         description="granted: allowed; denied: blocked for the site (NotAllowedError 'Permission denied'); "
-        "dismissed: the user closes the prompt (NotAllowedError 'Permission dismissed').",
+        "dismissed: the user closes the prompt (NotAllowedError 'Permission dismissed'); policy: blocked by an "
+        "administrator's browser policy; prompt: the browser asks and nobody answers (getUserMedia stays pending).",
     )
 
 
-class Device(Strict):
-    """Capture devices the browser sees."""
+class AudioFile(Strict):
+    """A WAV file to feed as the microphone's sound (path relative to the scenario file)."""
 
-    microphone: Literal["default", "none"] = Field(
-        "default", description="default: a fake microphone; none: no microphone at all (NotFoundError)."
+    file: str = Field(min_length=1, description="Path of a 16-bit PCM WAV file, relative to the scenario file.")
+
+
+class Device(Strict):
+    """Capture devices the browser sees, and what the microphone hears."""
+
+    microphone: Literal["default", "none", "busy", "overconstrained"] = Field(
+        "default",
+        description="default: a working fake microphone; none: no microphone at all (NotFoundError); busy: "
+        "another application holds it (NotReadableError); overconstrained: the requested device or constraint "
+        "cannot be satisfied (OverconstrainedError), e.g. a USB microphone that came back under a new id.",
+    )
+    audio: Literal["default", "silent", "tone"] | AudioFile = Field(
+        "default",
+        description="What the microphone picks up: the engine's default fake signal, silence, a 440 Hz tone, "
+        "or {file: path.wav}.",
+    )
+
+
+class PageSpec(Strict):
+    """How the app is served and embedded."""
+
+    origin: Literal["http-localhost", "https", "http-insecure"] = Field(
+        "http-localhost",
+        description="http-localhost: http://127.0.0.1 (a secure context); https: a self-signed certificate "
+        "the harness trusts; http-insecure: plain http on a non-local host name, where navigator.mediaDevices "
+        "is missing.",
+    )
+    embed: Literal["top", "iframe", "iframe-allow"] = Field(
+        "top",
+        description="top: the app is the page; iframe: inside a cross-origin iframe without allow=\"microphone\"; "
+        "iframe-allow: inside a cross-origin iframe with allow=\"microphone\".",
     )
 
 
@@ -148,6 +179,23 @@ class Given(Strict):
 
     permission: Permission = Field(Permission(), description="Permission states for the app's origin.")
     device: Device = Field(Device(), description="Capture devices the browser sees.")
+    page: PageSpec = Field(PageSpec(), description="How the app is served and embedded.")
+    gesture: Literal["not-required", "required"] = Field(
+        "not-required",
+        description="required: getUserMedia outside a user gesture is rejected with NotAllowedError, as on iOS.",
+    )
+
+
+class Fault(Strict):
+    """Something that happens during the call."""
+
+    after: Literal["microphone-acquired", "call-connected"] = Field(
+        "microphone-acquired", description="When to inject it: once the app holds the microphone, or once the "
+        "call is connected (the app's state becomes 'connected').")
+    do: Literal["revoke-permission", "unplug-device"] = Field(
+        description="revoke-permission: the user withdraws the microphone permission (the track ends, "
+        "PermissionStatus fires 'change'); unplug-device: the microphone is unplugged (the track ends, "
+        "'devicechange' fires, no microphone is listed).")
 
 
 class Step(Strict):
@@ -192,6 +240,7 @@ class Expect(Strict):
     message: TextMatch | None = Field(None, description="The error message: a string (exact) or contains/regex.")
     alert: bool | None = Field(None, description="The message must be inside a role=alert / aria-live region.")
     state: str | None = Field(None, description="The app's state must become this (e.g. 'ready', 'failed').")
+    warning: str | None = Field(None, description="A warning code the app must show (e.g. 'mic-silent').")
     console: TextMatch | None = Field(None, description="A console line the app must log.")
     telemetry: bool | None = Field(None, description="The error must be reported to the app's telemetry endpoint.")
     within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms').")
@@ -211,7 +260,7 @@ class Expect(Strict):
 
     @model_validator(mode="after")
     def _says_something(self) -> Expect:
-        checks = ("outcome", "code", "message", "alert", "state", "console", "telemetry")
+        checks = ("outcome", "code", "message", "alert", "state", "warning", "console", "telemetry")
         if all(getattr(self, k) is None for k in checks):
             raise ValueError(f"expect must check at least one of: {', '.join(checks)}")
         return self
@@ -245,6 +294,7 @@ class Scenario(Strict):
         default_factory=lambda: [Step(click="#call")],
         description="User actions, in order (default: click '#call').",
     )
+    during: list[Fault] = Field(default_factory=list, description="Faults injected mid-call, in order.")
     expect: Expect = Field(description="What the app must show.")
 
     @field_validator("name")

@@ -14,13 +14,14 @@ class Snapshot:
     message: str | None = None
     region: str | None = None  # the live region around the message: "role=alert", "aria-live=polite", …
     state: str | None = None
+    warning: str | None = None
 
     @classmethod
     def from_page(cls, raw: dict[str, Any] | None) -> Snapshot:
         """Build from the dict the in-page observer returns."""
         raw = raw or {}
         return cls(raw.get("code") or None, raw.get("message") or None, raw.get("region") or None,
-                   raw.get("state") or None)
+                   raw.get("state") or None, raw.get("warning") or None)
 
     def surfaced(self) -> bool:
         """Whether the app shows any error at all."""

@@ -62,17 +62,26 @@ def expected_for(source: SourcedScenario, profile: Profile) -> Expected:
 
 def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None) -> CasePlan:
     """Choose route and mechanisms for ``source`` on ``engine``."""
-    resolution = conditions.resolve(engine, source.scenario.given)
+    scenario = source.scenario
+    faults = [(f.do, f.after) for f in scenario.during]
+    resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent)
     route, info = pick_route(engine, forced_route)
     expected = expected_for(source, profile)
     args: list[str] = []
     prefs: dict[str, Any] = {}
+    profile_prefs: dict[str, Any] = {}
     shim: dict[str, Any] = {}
     permission = None
+    headed = False
     for mech in resolution.mechanisms:
         args += [a for a in mech.launch_args if a not in args]
         prefs.update(mech.prefs)
+        profile_prefs.update(mech.profile_prefs)
         shim.update(mech.shim)
         permission = mech.permission or permission
-    launch = LaunchSpec(engine, route.name, tuple(sorted(args)), tuple(sorted(prefs.items()))) if route else None
+        headed = headed or mech.headed
+    launch = None
+    if route:
+        launch = LaunchSpec(engine, route.name, tuple(sorted(args)), tuple(sorted(prefs.items())),
+                            tuple(sorted(profile_prefs.items())), headed)
     return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch, permission, shim)

@@ -13,9 +13,11 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from harness.appconfig import Surface
+from harness.appserver import EMBED_PATH, INSECURE_HOST, AppServer, self_signed_context
 from harness.engines import Browser, LaunchSpec, Page
-from harness.errors import EnvironmentProblem, HarnessError
+from harness.errors import EnvironmentProblem, HarnessError, MediafaultError
 from harness.judge import Check, Verdict, judge
+from harness.model import Step
 from harness.observation import Observation, Snapshot
 from harness.plan import CasePlan
 from harness.recorder import Recorder
@@ -63,18 +65,70 @@ class BrowserPool:
         self._browsers.clear()
 
 
-@dataclass
 class AppTarget:
-    """Where the app is for this run."""
+    """Where the app is for this run, and how to reach it under each page condition.
 
-    url: str  # the page to open
-    telemetry: str | None  # path or URL substring of the app's reporting endpoint
+    ``url`` fixes a running app (only its own origin is possible); otherwise the app's files are served
+    by the harness over http and, on demand, https.
+    """
 
-    @property
-    def origin(self) -> str:
-        """``scheme://host:port`` of the app page (what permissions are keyed on)."""
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc}"
+    def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool) -> None:
+        self.fixed_url = url
+        self.root = root
+        self.telemetry = telemetry
+        self.profile_params = profile_params  # the bundled app takes ?profile=&case=
+        self._http: AppServer | None = None
+        self._https: AppServer | None = None
+
+    def server(self, https: bool) -> AppServer:
+        """The http or https server (started on first use)."""
+        if https:
+            if self._https is None:
+                self._https = AppServer(self.root, self_signed_context())
+            return self._https
+        if self._http is None:
+            self._http = AppServer(self.root)
+        return self._http
+
+    def locate(self, plan: CasePlan, token: str) -> Location:
+        """The page to open, the app's frame within it, and the origin permissions are keyed on."""
+        given = plan.source.scenario.given
+        https = given.page.origin == "https"
+        if self.fixed_url:
+            app_url = self.fixed_url
+        else:
+            host = INSECURE_HOST if given.page.origin == "http-insecure" else "127.0.0.1"
+            app_url = f"{self.server(https).url(host)}/index.html"
+            if self.profile_params:
+                app_url += "?" + urlencode({"profile": plan.profile, "case": token})
+        if given.page.embed == "top":
+            return Location(app_url, None, _origin(app_url))
+        # The embedding page is on another origin ("localhost" is not "127.0.0.1") of the harness's server.
+        embedder = self.server(https).url("localhost")
+        allow = "1" if given.page.embed == "iframe-allow" else "0"
+        page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow})
+        return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
+
+    def stop(self) -> None:
+        """Stop the servers."""
+        for server in (self._http, self._https):
+            if server is not None:
+                server.stop()
+        self._http = self._https = None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a case's page is."""
+
+    page_url: str
+    frame: str | None  # URL part of the app's frame when it is embedded
+    permission_origin: str  # the top-level origin: browsers key permissions on it
 
 
 @dataclass
@@ -90,23 +144,13 @@ class CaseResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def case_url(target: AppTarget, plan: CasePlan, bundled: bool, token: str) -> str:
-    """The app URL with the bundled app's parameters (profile, case token) when it is ours."""
-    if not bundled:
-        return target.url
-    query = urlencode({"profile": plan.profile, "case": token})
-    return f"{target.url}{'&' if '?' in target.url else '?'}{query}"
-
-
-def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder,
-             *, bundled: bool = True) -> CaseResult:
+def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder) -> CaseResult:
     """Run ``plan``: fresh context, conditions applied, steps performed, app watched until judged."""
     timings: dict[str, float] = {}
     t = time.monotonic()
     browser = pool.get(plan, recorder)
     timings["browser"] = time.monotonic() - t
-    token = uuid.uuid4().hex[:12]
-    url = case_url(target, plan, bundled, token)
+    where = target.locate(plan, uuid.uuid4().hex[:12])
     t = time.monotonic()
     page = browser.new_page()
     timings["context"] = time.monotonic() - t
@@ -116,46 +160,116 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
                 with recorder.step(mech.label()):
                     pass
             if plan.shim:
-                page.add_init_script(f"window.__mfShim = {json.dumps(plan.shim)};\n" + _script("shim.js"))
+                page.add_init_script(f"window.__mfShim = {json.dumps(_jsonable(plan.shim))};\n" + _script("shim.js"))
             page.add_init_script(_script("observe.js"))
-            if plan.permission:
-                page.set_permission("microphone", plan.permission, target.origin)
+            if plan.permission and not _insecure(plan):
+                try:
+                    page.set_permission("microphone", plan.permission, where.permission_origin)
+                except Exception as exc:
+                    raise HarnessError(f"could not set the microphone permission to {plan.permission!r} for "
+                                       f"{where.permission_origin}: {str(exc).splitlines()[0]}") from exc
         t = time.monotonic()
-        with recorder.step(f"open {url}"):
+        with recorder.step(f"open {where.page_url}"):
             try:
-                page.goto(url, NAVIGATION_TIMEOUT)
+                page.goto(where.page_url, NAVIGATION_TIMEOUT)
+            except MediafaultError:
+                raise
             except Exception as exc:
-                raise EnvironmentProblem(f"could not open the app at {url}: {str(exc).splitlines()[0]}") from exc
+                raise EnvironmentProblem(f"could not open {where.page_url}: {str(exc).splitlines()[0]}") from exc
         timings["page load"] = time.monotonic() - t
+        # Checked in the top-level page, whose origin the permission is set for; a frame without
+        # allow="microphone" rightly reports 'denied'.
         _check_conditions(page, plan)
+        page.use_frame(where.frame)
         start = time.monotonic()
         for step in plan.source.scenario.when:
             with recorder.step(step.describe()):
-                try:
-                    if step.click is not None:
-                        page.click(step.click, ACTION_TIMEOUT)
-                    elif step.wait_for is not None:
-                        page.wait_visible(step.wait_for, ACTION_TIMEOUT)
-                except Exception as exc:
-                    last = _snapshot(page, surface)
-                    raise HarnessError(f"step '{step.describe()}' could not be done: {str(exc).splitlines()[0]} "
-                                       f"(app state then: {last.state or '?'}, error shown: "
-                                       f"{last.code or 'none'})") from exc
+                _do_step(page, step, surface)
+        faults = _inject_faults(page, plan, surface, where, recorder, start)
+        if faults is not None:  # a milestone never came: that is the verdict
+            obs = _observe(page, surface, target, start)
+            return CaseResult(faults, obs, browser.version, where.page_url, _screenshot(page), None, timings)
         with recorder.step(f"watch the app for up to {plan.expected.within:g}s"):
             obs, verdict, late = _watch(page, plan, surface, target, start)
         timings["time to surface"] = obs.elapsed
-        shot = None
-        with contextlib.suppress(Exception):  # a screenshot is evidence, not a requirement
-            shot = page.screenshot()
-        return CaseResult(verdict, obs, browser.version, url, shot, late, timings)
+        return CaseResult(verdict, obs, browser.version, where.page_url, _screenshot(page), late, timings)
     finally:
         page.close()
+
+
+def _jsonable(value: Any) -> Any:
+    """Shim settings hold tuples of pairs (hashable plans); JSON wants dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _screenshot(page: Page) -> bytes | None:
+    with contextlib.suppress(Exception):  # a screenshot is evidence, not a requirement
+        return page.screenshot()
+    return None
+
+
+def _do_step(page: Page, step: Step, surface: Surface) -> None:
+    try:
+        if step.click is not None:
+            page.click(step.click, ACTION_TIMEOUT)
+        elif step.wait_for is not None:
+            page.wait_visible(step.wait_for, ACTION_TIMEOUT)
+    except Exception as exc:
+        last = _snapshot(page, surface)
+        raise HarnessError(f"step '{step.describe()}' could not be done: {str(exc).splitlines()[0]} "
+                           f"(app state then: {last.state or '?'}, error shown: {last.code or 'none'})") from exc
+
+
+MILESTONES = {
+    # milestone → JS predicate over the observer (a getUserMedia that resolved / the app says connected)
+    "microphone-acquired": "(s) => window.__mf.timeline.some((e) => e.event === 'getUserMedia resolved')",
+    "call-connected": "(s) => window.__mf.read(s).state === 'connected'",
+}
+
+
+def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location, recorder: Recorder,
+                   start: float) -> Verdict | None:
+    """Wait for each fault's moment and inject it; a moment that never comes fails the case."""
+    faults = [m for m in plan.resolution.mechanisms if m.fault]
+    surface_arg = surface.model_dump()
+    key_js = "(s) => window.__mf ? window.__mf.key(s) : ''"
+    for fault, spec in zip(faults, plan.source.scenario.during, strict=True):
+        deadline = start + plan.expected.within
+        reached = False
+        while not reached:
+            key = page.evaluate(key_js, surface_arg)
+            reached = bool(page.evaluate(MILESTONES[spec.after], surface_arg))
+            if reached or time.monotonic() >= deadline:
+                break
+            page.wait_until_changed(key_js, surface_arg, key, deadline - time.monotonic())
+        if not reached:
+            snap = _snapshot(page, surface)
+            seen = f"not reached (state {snap.state or '?'}, error {snap.code or 'none'})"
+            return Verdict((Check(f"milestone {spec.after}", f"within {plan.expected.within:g}s", seen, False),),
+                           "milestone not reached")
+        with recorder.step(f"inject {spec.do} after {spec.after} ({fault.fidelity.value})"):
+            if fault.fault == "permission-denied":
+                page.set_permission("microphone", "denied", where.permission_origin)
+            elif fault.fault == "shim:revoke":
+                page.evaluate("() => window.__mfShimControl.revoke()")
+            elif fault.fault == "shim:unplug":
+                page.evaluate("() => window.__mfShimControl.unplug()")
+    return None
+
+
+def _insecure(plan: CasePlan) -> bool:
+    # Browsers refuse permission overrides for an insecure origin, and its page has no media API to use one.
+    return plan.source.scenario.given.page.origin == "http-insecure"
 
 
 def _check_conditions(page: Page, plan: CasePlan) -> None:
     """Confirm that each condition is really in effect before the user acts."""
     for mech in plan.resolution.mechanisms:
-        if mech.query_state is None:
+        if mech.query_state is None or _insecure(plan):
             continue
         seen = page.evaluate("(n) => window.__mf ? window.__mf.permissionState(n) : 'no observer'", "microphone")
         if seen != mech.query_state:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from harness.appconfig import BUNDLED_APP, AppConfig, find_config, load_config
-from harness.appserver import AppServer
 from harness.loader import SourcedScenario
 from harness.matrix import Cell
 from harness.model import ENGINES
@@ -58,7 +57,6 @@ class RunState:
         self.headed = bool(option(config, "headed"))
         self.names: dict[str, SourcedScenario] = {}
         self.cells: list[Cell] = []
-        self._server: AppServer | None = None
         self._pool: BrowserPool | None = None
         self._target: AppTarget | None = None
 
@@ -68,17 +66,16 @@ class RunState:
         return self.app_config
 
     def target(self) -> AppTarget:
-        """The app's URL, starting the bundled app's server on first use."""
+        """Where the app is (its servers start on first use)."""
         if self._target is None:
-            if self.app_config.url:
-                self._target = AppTarget(self.app_config.url, self.app_config.surface.telemetry)
-            else:
+            app = self.app_config
+            root: Path | None = None
+            if not app.url:
                 root = BUNDLED_APP
-                if self.app_config.dir:
+                if app.dir:
                     base = self.config_path.parent if self.config_path else Path(self.config.rootpath)
-                    root = (base / self.app_config.dir).resolve()
-                self._server = AppServer(root)
-                self._target = AppTarget(f"{self._server.origin}/index.html", self.app_config.surface.telemetry)
+                    root = (base / app.dir).resolve()
+            self._target = AppTarget(app.url, root, app.surface.telemetry, profile_params=not (app.url or app.dir))
         return self._target
 
     def pool(self) -> BrowserPool:
@@ -92,8 +89,11 @@ class RunState:
         from harness.reporting import recorder_for
 
         recorder: Recorder = recorder_for(item) or NullRecorder()
-        result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder,
-                          bundled=self.app_config.url is None and self.app_config.dir is None)
+        origin = plan.source.scenario.given.page.origin
+        if self.app_config.url and origin != "http-localhost":
+            pytest.skip(f"page.origin={origin} needs the harness to serve the app, but app.url is fixed "
+                        f"({self.app_config.url}); use app.dir, or run this scenario against a URL of that kind")
+        result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder)
         item.user_properties.append(("browser", result.browser_version))
         item.user_properties.append(("surfaced", result.observation.snapshot.code or ""))
         from harness.reporting import attach_result
@@ -123,9 +123,9 @@ class RunState:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        if self._target is not None:
+            self._target.stop()
+            self._target = None
 
 
 def run_state(config: pytest.Config) -> RunState:

@@ -17,11 +17,14 @@ class LaunchSpec:
     route: str
     args: tuple[str, ...] = ()
     prefs: tuple[tuple[str, Any], ...] = ()
+    profile_prefs: tuple[tuple[str, Any], ...] = ()  # Chromium profile Preferences: a persistent profile
+    headed: bool = False
 
     @property
     def key(self) -> str:
         """Short stable id, used to group cases onto one worker and to name the browser in logs."""
-        blob = json.dumps([self.engine, self.route, sorted(self.args), sorted(self.prefs)], default=str)
+        blob = json.dumps([self.engine, self.route, sorted(self.args), sorted(self.prefs),
+                           sorted(self.profile_prefs), self.headed], default=str)
         return f"{self.engine}-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
 
 
@@ -57,7 +60,11 @@ class Page(ABC):
 
     @abstractmethod
     def add_init_script(self, script: str) -> None:
-        """Run ``script`` in every document before the page's own scripts."""
+        """Run ``script`` in every document (and frame) before the page's own scripts."""
+
+    @abstractmethod
+    def use_frame(self, url_part: str | None) -> None:
+        """Direct evaluate/click/wait to the frame whose URL contains ``url_part`` (None: the main frame)."""
 
     @abstractmethod
     def goto(self, url: str, timeout: float) -> None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness import xvfb
 from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo
 from harness.errors import EnvironmentProblem, HarnessError
 
@@ -118,35 +121,68 @@ class PlaywrightRoute(Route):
         if not info.available:
             raise EnvironmentProblem(f"{self.engine} via {self.name}: {info.reason}")
         pw = driver()
-        kwargs: dict[str, Any] = {"headless": not headed, "timeout": 60_000}
+        headed = headed or spec.headed
+        env = {**os.environ}
+        if headed:
+            env["DISPLAY"] = xvfb.display()
+        kwargs: dict[str, Any] = {"headless": not headed, "timeout": 60_000, "env": env}
         if not self.bundled:
             kwargs["executable_path"] = info.executable
         if self.engine == "chromium":
             kwargs["args"] = [*CHROMIUM_BASE_ARGS, *spec.args]
         else:
             kwargs["firefox_user_prefs"] = {**FIREFOX_BASE_PREFS, **dict(spec.prefs)}
-            kwargs["env"] = {**os.environ, **FIREFOX_ENV}
+            kwargs["env"] = {**env, **FIREFOX_ENV}
             if not self.bundled:
                 kwargs["channel"] = "moz-firefox"
+        browser_type = getattr(pw, self.engine)
         try:
-            browser = getattr(pw, self.engine).launch(**kwargs)
+            if spec.profile_prefs:
+                profile = _profile_with_prefs(dict(spec.profile_prefs))
+                context = browser_type.launch_persistent_context(str(profile), ignore_https_errors=True, **kwargs)
+                return PlaywrightBrowser(None, info, self.engine, context, profile,
+                                         version=context.browser.version if context.browser else "")
+            browser = browser_type.launch(**kwargs)
         except Exception as exc:
             raise EnvironmentProblem(f"could not start {self.engine} ({info.executable}): "
                                      f"{str(exc).splitlines()[0]}") from exc
         return PlaywrightBrowser(browser, info, self.engine)
 
 
-class PlaywrightBrowser(Browser):
-    """A Playwright browser; each case gets a new context."""
+def _profile_with_prefs(prefs: dict[str, Any]) -> Path:
+    """A fresh Chromium user-data directory whose Default/Preferences holds ``prefs`` (dotted keys)."""
+    root = Path(tempfile.mkdtemp(prefix="mediafault-profile-"))
+    tree: dict[str, Any] = {}
+    for dotted, value in prefs.items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    (root / "Default").mkdir()
+    (root / "Default" / "Preferences").write_text(json.dumps(tree), encoding="utf-8")
+    return root
 
-    def __init__(self, browser: Any, info: RouteInfo, engine: str) -> None:
+
+class PlaywrightBrowser(Browser):
+    """A Playwright browser; each case gets a new context (or, for a persistent profile, a new page
+    whose site data is cleared first, since a profile has exactly one context)."""
+
+    def __init__(self, browser: Any, info: RouteInfo, engine: str, persistent: Any = None,
+                 profile: Path | None = None, version: str = "") -> None:
         self._browser = browser
+        self._persistent = persistent
+        self._profile = profile
         self.info = info
         self.engine = engine
-        self.version = f"{engine} {browser.version}"
+        self.version = f"{engine} {browser.version if browser else version}"
 
     def new_page(self) -> Page:
         """A page in a fresh context that accepts the harness's self-signed certificate."""
+        if self._persistent is not None:
+            self._persistent.clear_cookies()
+            self._persistent.clear_permissions()
+            return PlaywrightPage(self._persistent, self._persistent.new_page(), self.engine, owns_context=False)
         context = self._browser.new_context(ignore_https_errors=True)
         return PlaywrightPage(context, context.new_page(), self.engine)
 
@@ -154,16 +190,20 @@ class PlaywrightBrowser(Browser):
         """Close the browser; a browser that already died is fine."""
         # Closing a crashed browser raises; it is gone either way.
         with contextlib.suppress(Exception):
-            self._browser.close()
+            (self._persistent or self._browser).close()
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
 
 
 class PlaywrightPage(Page):
     """A page plus everything it emitted."""
 
-    def __init__(self, context: Any, page: Any, engine: str) -> None:
+    def __init__(self, context: Any, page: Any, engine: str, owns_context: bool = True) -> None:
         self._context = context
         self._page = page
+        self._frame: Any = page
         self._engine = engine
+        self._owns_context = owns_context
         self._cdp: Any = None
         self.events = PageEvents()
         page.on("console", lambda m: self.events.console.append(m.text))
@@ -193,7 +233,20 @@ class PlaywrightPage(Page):
 
     def add_init_script(self, script: str) -> None:
         """Run before the page's scripts in every frame."""
-        self._context.add_init_script(script)
+        # On the page, not the context: a persistent profile's context outlives the case.
+        self._page.add_init_script(script)
+
+    def use_frame(self, url_part: str | None) -> None:
+        """Evaluate, click and wait in the (already loaded) frame whose URL contains ``url_part``."""
+        if url_part is None:
+            self._frame = self._page
+            return
+        for frame in self._page.frames:
+            if url_part in frame.url:
+                self._frame = frame
+                return
+        urls = ", ".join(f.url for f in self._page.frames)
+        raise HarnessError(f"no frame with {url_part!r} in its URL (frames: {urls})")
 
     def goto(self, url: str, timeout: float) -> None:
         """Navigate and wait for ``load``."""
@@ -201,23 +254,23 @@ class PlaywrightPage(Page):
 
     def click(self, selector: str, timeout: float) -> None:
         """A trusted click (the page sees a user gesture)."""
-        self._page.click(selector, timeout=timeout * 1000)
+        self._frame.click(selector, timeout=timeout * 1000)
 
     def wait_visible(self, selector: str, timeout: float) -> None:
         """Wait for a visible element."""
-        self._page.wait_for_selector(selector, state="visible", timeout=timeout * 1000)
+        self._frame.wait_for_selector(selector, state="visible", timeout=timeout * 1000)
 
     def evaluate(self, script: str, arg: Any = None) -> Any:
-        """Evaluate in the main frame."""
-        return self._page.evaluate(script, arg)
+        """Evaluate in the current frame."""
+        return self._frame.evaluate(script, arg)
 
     def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
         """Block on the page (requestAnimationFrame polling inside the browser) until the value changes."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         try:
-            self._page.wait_for_function(f"([a, last]) => ({script})(a) !== last", arg=[arg, last],
-                                         timeout=max(timeout, 0.001) * 1000)
+            self._frame.wait_for_function(f"([a, last]) => ({script})(a) !== last", arg=[arg, last],
+                                          timeout=max(timeout, 0.001) * 1000)
         except PlaywrightTimeout:
             return False
         return True
@@ -231,4 +284,9 @@ class PlaywrightPage(Page):
         """Close the context (and so the page)."""
         # The browser may have crashed; then there is nothing left to close.
         with contextlib.suppress(Exception):
-            self._context.close()
+            if self._cdp is not None:
+                self._cdp.detach()
+            if self._owns_context:
+                self._context.close()
+            else:
+                self._page.close()

@@ -21,7 +21,12 @@
         : 'aria-live=' + region.getAttribute('aria-live');
     }
     const state = stateEl ? ((s.state_attribute && stateEl.getAttribute(s.state_attribute)) || text(stateEl)) : '';
-    return { code: code || null, message: text(msgEl) || null, region: regionName, state: state || null };
+    const warnEl = s.warning ? document.querySelector(s.warning) : null;
+    const warning = warnEl ? ((s.warning_attribute && warnEl.getAttribute(s.warning_attribute)) || text(warnEl)) : '';
+    return {
+      code: code || null, message: text(msgEl) || null, region: regionName, state: state || null,
+      warning: warning || null,
+    };
   }
 
   // Console lines and outgoing reports are recorded in the page itself so every engine and route sees
@@ -59,7 +64,7 @@
   window.__mf = {
     timeline, note, read, consoleLines, beacons,
     permissionState: (name) => (rawQuery ? rawQuery(name) : Promise.resolve('unsupported')),
-    key: (s) => JSON.stringify(read(s)) + '|' + consoleLines.length + '|' + beacons.length,
+    key: (s) => [JSON.stringify(read(s)), consoleLines.length, beacons.length, timeline.length].join('|'),
   };
 
   const md = navigator.mediaDevices;
