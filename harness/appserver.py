@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from harness.errors import EnvironmentProblem
 
 EMBED_PATH = "/__mediafault/embed"
+INJECT_PARAM = "__mf"  # a case token: HTML served with it gets that case's scripts first in <head>
 INSECURE_HOST = "app.test"
 _EMPTY = Path(tempfile.gettempdir())
 
@@ -50,19 +51,30 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
+    def _html(self, text: str) -> None:
+        body = text.encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self) -> None:
+        # A proxy (WebKit's insecure-origin route) sends absolute URIs; serve them like local paths.
         parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        script = self.server.injections.get(query.get(INJECT_PARAM, [""])[0])
         if parts.path == EMBED_PATH:
-            query = parse_qs(parts.query)
-            body = embed_page(query.get("src", [""])[0], query.get("allow", ["0"])[0] == "1").encode()
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            page = embed_page(query.get("src", [""])[0], query.get("allow", ["0"])[0] == "1")
+            self._html(inject(page, script) if script else page)
             return
         if self.server.root is None:
             self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        self.path = parts.path + (f"?{parts.query}" if parts.query else "")
+        file = self.server.root / (parts.path.lstrip("/") or "index.html")
+        if script and file.suffix == ".html" and file.is_file():
+            self._html(inject(file.read_text(encoding="utf-8"), script))
             return
         super().do_GET()
 
@@ -82,6 +94,15 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_error(HTTPStatus.NOT_FOUND)
 
 
+def inject(page: str, script: str) -> str:
+    """``page`` with ``script`` as the first thing in <head>, so it runs before the page's own scripts."""
+    tag = f"<script>{script}</script>"
+    at = page.lower().find("<head>")
+    if at >= 0:
+        return page[: at + 6] + tag + page[at + 6 :]
+    return tag + page
+
+
 class AppServer(ThreadingHTTPServer):
     """Serves ``root`` (or only the embed pages when None) on 127.0.0.1 at a free port, in a daemon thread."""
 
@@ -94,6 +115,7 @@ class AppServer(ThreadingHTTPServer):
         self.root = root
         self.scheme = "https" if tls else "http"
         self.telemetry: list[dict[str, Any]] = []
+        self.injections: dict[str, str] = {}
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root or _EMPTY)))
         if tls is not None:

@@ -51,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for engine in ENGINES:
         config.addinivalue_line("markers", f"{engine}: the case runs on {engine}")
     config.addinivalue_line("markers", "mediafault: a scenario case (every item this plugin collects)")
+    # Selenium's own WebKitGTK driver class trips its own deprecation; it is not the user's to fix.
+    config.addinivalue_line("filterwarnings", "ignore:setting remote_server_addr:DeprecationWarning")
     # A bad YAML file is reported as a collection error with its file:line message; the others still run
     # and the exit code is non-zero.
     config.option.continue_on_collection_errors = True

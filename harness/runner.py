@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from harness.appconfig import Surface
-from harness.appserver import EMBED_PATH, INSECURE_HOST, AppServer, self_signed_context
+from harness.appserver import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
 from harness.engines import Browser, LaunchSpec, Page
 from harness.errors import EnvironmentProblem, HarnessError, MediafaultError
 from harness.judge import Check, Verdict, judge
@@ -90,24 +90,41 @@ class AppTarget:
             self._http = AppServer(self.root)
         return self._http
 
-    def locate(self, plan: CasePlan, token: str) -> Location:
-        """The page to open, the app's frame within it, and the origin permissions are keyed on."""
+    def locate(self, plan: CasePlan, token: str, inject: str | None = None) -> Location:
+        """The page to open, the app's frame within it, and the origin permissions are keyed on.
+
+        ``inject`` is script the server must put in the app's HTML (routes without init scripts).
+        """
         given = plan.source.scenario.given
         https = given.page.origin == "https"
+        params: dict[str, str] = {}
+        if inject is not None:
+            if self.fixed_url:
+                raise EnvironmentProblem(f"the {plan.route_info.route} route installs its observer through the "
+                                         "harness's own server, so it needs app.dir (or the bundled app), not "
+                                         "a fixed app.url")
+            self.server(https).injections[token] = inject
+            params[INJECT_PARAM] = token
         if self.fixed_url:
             app_url = self.fixed_url
         else:
             host = INSECURE_HOST if given.page.origin == "http-insecure" else "127.0.0.1"
-            app_url = f"{self.server(https).url(host)}/index.html"
             if self.profile_params:
-                app_url += "?" + urlencode({"profile": plan.profile, "case": token})
+                params.update({"profile": plan.profile, "case": token})
+            app_url = f"{self.server(https).url(host)}/index.html" + (f"?{urlencode(params)}" if params else "")
         if given.page.embed == "top":
             return Location(app_url, None, _origin(app_url))
         # The embedding page is on another origin ("localhost" is not "127.0.0.1") of the harness's server.
         embedder = self.server(https).url("localhost")
         allow = "1" if given.page.embed == "iframe-allow" else "0"
-        page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow})
+        page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
         return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
+
+    def forget(self, token: str) -> None:
+        """Drop a case's injected scripts."""
+        for server in (self._http, self._https):
+            if server is not None:
+                server.injections.pop(token, None)
 
     def stop(self) -> None:
         """Stop the servers."""
@@ -150,7 +167,7 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
     t = time.monotonic()
     browser = pool.get(plan, recorder)
     timings["browser"] = time.monotonic() - t
-    where = target.locate(plan, uuid.uuid4().hex[:12])
+    token = uuid.uuid4().hex[:12]
     t = time.monotonic()
     page = browser.new_page()
     timings["context"] = time.monotonic() - t
@@ -162,6 +179,7 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
             if plan.shim:
                 page.add_init_script(f"window.__mfShim = {json.dumps(_jsonable(plan.shim))};\n" + _script("shim.js"))
             page.add_init_script(_script("observe.js"))
+            where = target.locate(plan, token, page.server_injection())
             if plan.permission and not _insecure(plan):
                 try:
                     page.set_permission("microphone", plan.permission, where.permission_origin)
@@ -195,6 +213,7 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
         return CaseResult(verdict, obs, browser.version, where.page_url, _screenshot(page), late, timings)
     finally:
         page.close()
+        target.forget(token)
 
 
 def _jsonable(value: Any) -> Any:

@@ -83,11 +83,12 @@ def test_bad_file_fails_loudly_and_the_rest_still_runs(project: pytest.Pytester,
         expect:
           outcome: permission-denied
     """)
-    result = project.runpytest_subprocess("--mf-engine", "webkit", "-rs", "--junitxml=junit.xml")
+    result = project.runpytest_subprocess("--mf-engine", "webkit", "--mf-route", "webkit=none", "-rs",
+                                          "--junitxml=junit.xml")
     result.stdout.fnmatch_lines([
         "*ERROR collecting scenarios/zz-bad.yaml*",
         "scenarios/zz-bad.yaml:3:3: unknown key 'permision' in given (did you mean 'permission'?)",
-        "*hint: allowed keys in given: permission, device",
+        "*hint: allowed keys in given: permission, device, page, gesture",
     ])
     result.assert_outcomes(skipped=1, errors=1)
     assert result.ret == 1
@@ -111,10 +112,11 @@ def test_duplicate_names_across_files_are_an_error(project: pytest.Pytester, wri
 
 def test_unavailable_engine_is_skipped_with_the_reason_at_the_scenario_line(
         project: pytest.Pytester, write_scenario: WriteScenario) -> None:
-    """An engine without a route here is skipped (never passed), and the reason says why."""
+    """An engine without a usable route is skipped (never passed), and the reason says why."""
     write_scenario("permission/denied.yaml", DENIED)
-    result = project.runpytest_subprocess("--mf-engine", "webkit", "-rs")
-    result.stdout.fnmatch_lines(["SKIPPED [[]1] scenarios/permission/denied.yaml:1: webkit is not available here: *"])
+    result = project.runpytest_subprocess("--mf-engine", "webkit", "--mf-route", "webkit=none", "-rs")
+    result.stdout.fnmatch_lines(["SKIPPED [[]1] scenarios/permission/denied.yaml:1: webkit is not available here: "
+                                 "no route 'none' for webkit (routes: playwright, selenium-webkitgtk)"])
     result.assert_outcomes(skipped=1)
 
 
@@ -152,7 +154,7 @@ def test_xdist_keeps_cases_sharing_a_launch_on_one_worker(project: pytest.Pytest
             engines: [webkit]
             expect: {{outcome: none}}
         """)
-    result = project.runpytest_subprocess("-n", "2", "-v")
+    result = project.runpytest_subprocess("-n", "2", "-v", "--mf-route", "webkit=none")
     lines = [line for line in result.stdout.lines if "Same launch" in line and "SKIPPED" in line]
     workers = {m.group(1) for line in lines if (m := re.search(r"\[(gw\d)\]", line))}
     assert len(lines) == 3, result.stdout.str()

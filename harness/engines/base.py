@@ -62,6 +62,10 @@ class Page(ABC):
     def add_init_script(self, script: str) -> None:
         """Run ``script`` in every document (and frame) before the page's own scripts."""
 
+    def server_injection(self) -> str | None:
+        """Scripts the app's server must inject, for routes that cannot install init scripts (else None)."""
+        return None
+
     @abstractmethod
     def use_frame(self, url_part: str | None) -> None:
         """Direct evaluate/click/wait to the frame whose URL contains ``url_part`` (None: the main frame)."""

@@ -136,17 +136,29 @@ class PlaywrightRoute(Route):
             if not self.bundled:
                 kwargs["channel"] = "moz-firefox"
         browser_type = getattr(pw, self.engine)
-        try:
-            if spec.profile_prefs:
-                profile = _profile_with_prefs(dict(spec.profile_prefs))
-                context = browser_type.launch_persistent_context(str(profile), ignore_https_errors=True, **kwargs)
-                return PlaywrightBrowser(None, info, self.engine, context, profile,
-                                         version=context.browser.version if context.browser else "")
-            browser = browser_type.launch(**kwargs)
-        except Exception as exc:
-            raise EnvironmentProblem(f"could not start {self.engine} ({info.executable}): "
-                                     f"{str(exc).splitlines()[0]}") from exc
-        return PlaywrightBrowser(browser, info, self.engine)
+        failure = ""
+        # A browser that dies during start-up on a loaded machine usually starts on the second try; a
+        # real problem fails twice and is reported with the browser's own last words.
+        for _attempt in range(2):
+            try:
+                if spec.profile_prefs:
+                    profile = _profile_with_prefs(dict(spec.profile_prefs))
+                    context = browser_type.launch_persistent_context(str(profile), ignore_https_errors=True,
+                                                                     **kwargs)
+                    return PlaywrightBrowser(None, info, self.engine, context, profile,
+                                             version=context.browser.version if context.browser else "")
+                return PlaywrightBrowser(browser_type.launch(**kwargs), info, self.engine)
+            except Exception as exc:  # noqa: BLE001 - any launch failure is retried once, then reported
+                failure = _launch_failure(exc)
+        raise EnvironmentProblem(f"could not start {self.engine} ({info.executable}) twice: {failure}")
+
+
+def _launch_failure(exc: Exception) -> str:
+    """The first line of Playwright's error plus the browser's last log lines, which say why."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    logs = [line for line in lines if line.startswith("[pid=") or "error" in line.lower()]
+    detail = "; ".join(logs[-4:])
+    return lines[0] + (f" (browser log: {detail})" if detail else "") if lines else repr(exc)
 
 
 def _profile_with_prefs(prefs: dict[str, Any]) -> Path:

@@ -6,12 +6,17 @@ from functools import cache
 
 from harness.engines.base import Route, RouteInfo
 from harness.engines.playwright_route import PlaywrightRoute
+from harness.engines.selenium_route import SeleniumRoute
 
 
 def routes_for(engine: str) -> list[Route]:
     """Routes for ``engine``, most preferred first."""
-    if engine in ("chromium", "firefox"):
+    if engine == "chromium":
+        return [PlaywrightRoute(engine, bundled=True), PlaywrightRoute(engine, bundled=False), SeleniumRoute(engine)]
+    if engine == "firefox":
         return [PlaywrightRoute(engine, bundled=True), PlaywrightRoute(engine, bundled=False)]
+    if engine == "webkit":
+        return [PlaywrightRoute(engine, bundled=True), SeleniumRoute(engine)]
     return []
 
 

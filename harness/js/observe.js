@@ -5,7 +5,10 @@
   if (window.__mf) return;
   const t0 = performance.now();
   const timeline = [];
-  const note = (event, detail) => timeline.push({ t: Math.round(performance.now() - t0), event, detail });
+  // WebDriver routes wait in the page with a MutationObserver; non-DOM news (a console line, a beacon, a
+  // timeline entry) wakes those waiters here. Playwright's waits poll and need no poke.
+  const poke = () => (window.__mfWaiters || []).forEach((check) => check());
+  const note = (event, detail) => { timeline.push({ t: Math.round(performance.now() - t0), event, detail }); poke(); };
   const text = (el) => (el ? (el.innerText || el.textContent || '').trim() : '');
   const LIVE = '[role=alert],[role=status],[aria-live=assertive],[aria-live=polite]';
 
@@ -38,6 +41,7 @@
     const original = console[level];
     console[level] = function (...args) {
       consoleLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+      poke();
       return original.apply(this, args);
     };
   }
@@ -45,8 +49,8 @@
   if (navigator.sendBeacon) {
     const original = navigator.sendBeacon;
     navigator.sendBeacon = function (url, body) {
-      if (body instanceof Blob) body.text().then((t) => beacons.push({ url: String(url), body: t, via: 'sendBeacon' }));
-      else beacons.push({ url: String(url), body: bodyText(body), via: 'sendBeacon' });
+      if (body instanceof Blob) body.text().then((t) => { beacons.push({ url: String(url), body: t, via: 'sendBeacon' }); poke(); });
+      else { beacons.push({ url: String(url), body: bodyText(body), via: 'sendBeacon' }); poke(); }
       return original.call(this, url, body);
     };
   }
@@ -56,6 +60,7 @@
       const method = (init && init.method) || (input && input.method) || 'GET';
       if (method.toUpperCase() !== 'GET') {
         beacons.push({ url: String((input && input.url) || input), body: bodyText(init && init.body), via: 'fetch' });
+        poke();
       }
       return original.apply(this, arguments);
     };

@@ -1,0 +1,289 @@
+"""Selenium routes: WebKitGTK's MiniBrowser through WebKitWebDriver (the only real WebKit a Linux machine
+without Playwright's build can drive), and Chromium through chromedriver.
+
+WebKitGTK has no headless mode, so it runs on the harness's own Xvfb, and a new-session request without
+a display hangs instead of failing: session creation runs under a timeout and the driver's whole process
+group is killed when it expires. WebKitWebDriver offers no init-script command, so the harness's scripts
+reach the page through the harness's own server (see ``Page.server_injection``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from harness import xvfb
+from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo
+from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, _version_of
+from harness.errors import EnvironmentProblem, HarnessError
+
+SESSION_TIMEOUT = 45.0
+MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit2gtk-4.0/MiniBrowser",
+                     "/usr/libexec/webkit2gtk-4.1/MiniBrowser")
+
+# Waits in the page for the observer's key to change (DOM, console, beacons, timeline): event-driven
+# through a MutationObserver plus the observer's own notifications, bounded by the timeout.
+WAIT_CHANGED_JS = """
+const [fn, arg, last, ms, done] = arguments;
+const read = new Function('a', 'return (' + fn + ')(a)');
+let finished = false;
+const finish = (v) => { if (!finished) { finished = true; observer.disconnect(); clearTimeout(timer); done(v); } };
+const check = () => { try { if (read(arg) !== last) finish(true); } catch (e) { finish(true); } };
+const observer = new MutationObserver(check);
+observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+const timer = setTimeout(() => finish(false), ms);
+(window.__mfWaiters = window.__mfWaiters || []).push(check);
+check();
+"""
+
+
+def _minibrowser() -> str:
+    env = os.environ.get("MF_MINIBROWSER")
+    if env:
+        return env
+    for pattern in MINIBROWSER_GLOBS:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return ""
+
+
+class SeleniumRoute(Route):
+    """Selenium driving ``webkit`` (WebKitWebDriver + MiniBrowser) or ``chromium`` (chromedriver)."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.name = "selenium-webkitgtk" if engine == "webkit" else "selenium-chromedriver"
+
+    def probe(self) -> RouteInfo:
+        """Driver and browser present? (No browser is started.)"""
+        if self.engine == "webkit":
+            driver, browser = shutil.which("WebKitWebDriver"), _minibrowser()
+            if not driver or not browser:
+                return RouteInfo(self.engine, self.name, False, reason="WebKitGTK's WebDriver is not installed; "
+                                 "install it with 'apt-get install webkit2gtk-driver xvfb'")
+            if not os.environ.get("DISPLAY") and not shutil.which("Xvfb"):
+                return RouteInfo(self.engine, self.name, False, reason="WebKitGTK needs a display and Xvfb is "
+                                 "missing; install it with 'apt-get install xvfb'")
+            return RouteInfo(self.engine, self.name, True, browser, _webkit_version())
+        driver = shutil.which("chromedriver")
+        browser = shutil.which("chromium") or shutil.which("chromium-browser") or ""
+        if not driver or not browser:
+            return RouteInfo(self.engine, self.name, False, reason="chromedriver or chromium is missing; install "
+                             "them with 'apt-get install chromium chromium-driver'")
+        return RouteInfo(self.engine, self.name, True, browser, _version_of(browser))
+
+    def launch(self, spec: LaunchSpec, *, headed: bool = False) -> Browser:
+        """Start a WebDriver session (under a timeout: WebKitGTK hangs without a display)."""
+        info = self.probe()
+        if not info.available:
+            raise EnvironmentProblem(f"{self.engine} via {self.name}: {info.reason}")
+        from selenium import webdriver
+        from selenium.webdriver.common.proxy import Proxy, ProxyType
+
+        env = dict(os.environ)
+        log = tempfile.NamedTemporaryFile(prefix=f"mediafault-{self.engine}-", suffix=".log", delete=False)  # noqa: SIM115
+        options: Any
+        if self.engine == "webkit":
+            from selenium.webdriver.webkitgtk.options import Options as WebKitOptions
+            from selenium.webdriver.webkitgtk.service import Service as WebKitService
+
+            env["DISPLAY"] = xvfb.display()
+            options = WebKitOptions()
+            options.binary_location = info.executable
+            options.add_argument("--automation")
+            options.add_argument("--enable-mock-capture-devices=true")
+            options.set_capability("acceptInsecureCerts", True)
+            proxy = _proxy()
+            options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": proxy})
+            service: Any = WebKitService(log_output=log.name, env=env, popen_kw={"start_new_session": True})
+            factory: Any = webdriver.WebKitGTK
+        else:
+            from selenium.webdriver.chrome.options import Options as ChromeOptions
+            from selenium.webdriver.chrome.service import Service as ChromeService
+
+            options = ChromeOptions()
+            options.binary_location = info.executable
+            for arg in (*CHROMIUM_BASE_ARGS, *spec.args, "--no-sandbox", "--headless=new"):
+                options.add_argument(arg)
+            options.set_capability("acceptInsecureCerts", True)
+            service = ChromeService(executable_path=shutil.which("chromedriver"), log_output=log.name, env=env,
+                                    popen_kw={"start_new_session": True})
+            factory = webdriver.Chrome
+        result: dict[str, Any] = {}
+
+        def create() -> None:
+            try:
+                result["driver"] = factory(options=options, service=service)
+            except Exception as exc:  # noqa: BLE001 - reported below with the driver's log
+                result["error"] = exc
+
+        worker = threading.Thread(target=create, daemon=True)
+        worker.start()
+        worker.join(SESSION_TIMEOUT)
+        if "driver" not in result:
+            _kill_group(service)
+            why = (f"no session after {SESSION_TIMEOUT:g}s" if worker.is_alive()
+                   else str(result.get("error", "")).strip().splitlines()[0:1])
+            tail = Path(log.name).read_text(errors="replace").strip().splitlines()[-3:]
+            raise EnvironmentProblem(f"could not start {self.engine} via {self.name}: {why}"
+                                     + (f" (driver log: {' | '.join(tail)})" if tail else ""))
+        driver = result["driver"]
+        driver.set_script_timeout(120)
+        return SeleniumBrowser(driver, service, info, self.engine, log.name)
+
+
+def _kill_group(service: Any) -> None:
+    process = getattr(service, "process", None)
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            process.wait(timeout=5)
+
+
+_proxy_state: dict[str, Any] = {}
+
+
+def _proxy() -> str:
+    """The process's loopback proxy for app.test (started on first use)."""
+    if "proxy" not in _proxy_state:
+        from harness.loopproxy import LoopProxy
+
+        _proxy_state["proxy"] = LoopProxy()
+    return str(_proxy_state["proxy"].address)
+
+
+@functools.cache
+def _webkit_version() -> str:
+    """WebKitGTK's version from the package database (MiniBrowser itself needs a display to answer)."""
+    for package in ("libwebkit2gtk-4.1-0", "libwebkit2gtk-4.0-37"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True,
+                                 text=True, timeout=10, check=False).stdout.strip()
+            if out:
+                return f"WebKitGTK {out.split('-')[0]}"
+    return "WebKitGTK"
+
+
+class SeleniumBrowser(Browser):
+    """One WebDriver session; each case gets a new window, closed afterwards."""
+
+    def __init__(self, driver: Any, service: Any, info: RouteInfo, engine: str, log: str) -> None:
+        self._driver = driver
+        self._service = service
+        self._log = log
+        self.info = info
+        self.engine = engine
+        caps = driver.capabilities
+        self.version = f"{engine} {caps.get('browserVersion') or caps.get('version') or info.version}"
+        self._home = driver.current_window_handle
+
+    def new_page(self) -> Page:
+        """A new window (a new document and browsing context) in the session."""
+        self._driver.switch_to.window(self._home)
+        self._driver.switch_to.new_window("window")
+        return SeleniumPage(self._driver, self._home, self.engine)
+
+    def close(self) -> None:
+        """End the session and make sure no driver or browser process is left."""
+        with contextlib.suppress(Exception):
+            self._driver.quit()
+        _kill_group(self._service)
+        with contextlib.suppress(OSError):
+            os.unlink(self._log)
+
+
+class SeleniumPage(Page):
+    """A window of a WebDriver session."""
+
+    def __init__(self, driver: Any, home: str, engine: str) -> None:
+        self._driver = driver
+        self._home = home
+        self._engine = engine
+        self._handle = driver.current_window_handle
+        self._scripts: list[str] = []
+        self.events = PageEvents()
+
+    def set_permission(self, name: str, setting: str, origin: str) -> None:
+        """chromedriver: the W3C permissions command; WebKitWebDriver has none."""
+        if self._engine != "chromium":
+            raise HarnessError("WebKitWebDriver has no permission command")
+        self._driver.execute_cdp_cmd("Browser.setPermission", {
+            "permission": {"name": name}, "setting": setting, "origin": origin})
+
+    def add_init_script(self, script: str) -> None:
+        """chromedriver installs it through CDP; for WebKit the harness's server injects it."""
+        if self._engine == "chromium":
+            self._driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+        else:
+            self._scripts.append(script)
+
+    def server_injection(self) -> str | None:
+        """WebKit: the scripts the app server must put first in the app's HTML."""
+        return "\n;\n".join(self._scripts) if self._engine == "webkit" else None
+
+    def use_frame(self, url_part: str | None) -> None:
+        """Switch to the iframe whose src contains ``url_part`` (or back to the top page)."""
+        from selenium.webdriver.common.by import By
+
+        self._driver.switch_to.default_content()
+        if url_part is None:
+            return
+        for frame in self._driver.find_elements(By.TAG_NAME, "iframe"):
+            if url_part in (frame.get_attribute("src") or ""):
+                self._driver.switch_to.frame(frame)
+                return
+        raise HarnessError(f"no iframe with {url_part!r} in its src")
+
+    def goto(self, url: str, timeout: float) -> None:
+        """Navigate and wait for the load event."""
+        self._driver.set_page_load_timeout(timeout)
+        self._driver.get(url)
+
+    def click(self, selector: str, timeout: float) -> None:
+        """A WebDriver element click (a trusted event: the page sees a user gesture)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        element = WebDriverWait(self._driver, timeout).until(ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
+        element.click()
+
+    def wait_visible(self, selector: str, timeout: float) -> None:
+        """Wait for a visible element."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self._driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, selector)))
+
+    def evaluate(self, script: str, arg: Any = None) -> Any:
+        """Evaluate a function expression (promises are awaited by WebDriver)."""
+        return self._driver.execute_script(f"return ({script})(arguments[0]);", arg)
+
+    def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
+        """Wait in the page for a change of ``script(arg)``; False on timeout."""
+        ms = int(max(timeout, 0.001) * 1000)
+        return bool(self._driver.execute_async_script(WAIT_CHANGED_JS, script, arg, last, ms))
+
+    def screenshot(self) -> bytes:
+        """PNG of the window."""
+        data: bytes = self._driver.get_screenshot_as_png()
+        return data
+
+    def close(self) -> None:
+        """Close the window and go back to the session's first one."""
+        with contextlib.suppress(Exception):
+            self._driver.switch_to.window(self._handle)
+            self._driver.close()
+            self._driver.switch_to.window(self._home)
