@@ -144,6 +144,68 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def variant_report(engine: str, names: list[str] | None = None,
+                   paths: list[Path] | None = None) -> list[tuple[str, set[str], set[str], list[str]]]:
+    """For each broken variant: (name, scenarios that failed, scenarios expected to fail, other problems)."""
+    import tempfile
+
+    from harness.appconfig import BUNDLED_APP, Surface
+    from harness.batch import run_batch
+    from harness.loader import load_paths
+    from harness.profiles import get_profile
+    from harness.runner import AppTarget, BrowserPool
+    from harness.variants import load_variants, materialize
+
+    scenarios, errors = load_paths(paths or [REPO_ROOT / "scenarios"])
+    if errors:
+        raise errors[0]
+    variants = load_variants()
+    pool = BrowserPool()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="mediafault-variants-") as tmp:
+            for name in names or list(variants):
+                root = BUNDLED_APP if name == "correct" else materialize(name, Path(tmp))
+                target = AppTarget(None, root, Surface().telemetry, profile_params=True)
+                try:
+                    outcomes = run_batch(scenarios, [engine], target, Surface(), get_profile("generic"), pool)
+                finally:
+                    target.stop()
+                failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
+                other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
+                expected = set(variants[name].caught_by) if name != "correct" else set()
+                rows.append((name, failed, expected, other))
+    finally:
+        pool.close()
+    return rows
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    """Run the catalogue against the correct app and each broken variant; print which scenarios caught it."""
+    from harness.variants import load_variants
+
+    try:
+        names = ["correct", *(args.names or load_variants())]
+        rows = variant_report(args.engine, names)
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    ok = True
+    width = max(len(r[0]) for r in rows)
+    print(f"{'app':<{width}}  scenarios that failed on {args.engine}")
+    for name, failed, expected, other in rows:
+        good = failed == expected and not other
+        ok = ok and good
+        print(f"{name:<{width}}  {'ok  ' if good else 'MISS'} {', '.join(sorted(failed)) or 'none'}")
+        for missing in sorted(expected - failed):
+            print(f"{'':<{width}}       expected to fail but passed: {missing}")
+        for extra in sorted(failed - expected):
+            print(f"{'':<{width}}       failed unexpectedly: {extra}")
+        for line in other:
+            print(f"{'':<{width}}       {line}")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render --help in the docs)."""
     from harness.model import ENGINES
@@ -193,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")
     schema.set_defaults(func=cmd_schema)
+
+    variants = sub.add_parser(
+        "variants", help="prove the catalogue catches bugs: run it on each broken variant of the bundled app",
+        epilog="examples:\n  mediafault variants\n  mediafault variants no-telemetry --engine firefox\n\n"
+        "exit status: 0 when the correct app passes and every variant fails exactly its expected scenarios.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
+    variants.add_argument("--engine", default="chromium", choices=ENGINES, help="engine (default: chromium)")
+    variants.set_defaults(func=cmd_variants)
 
     docs = sub.add_parser("docs", help="regenerate docs/ (schema, format reference, support matrix)",
                           epilog="examples:\n  mediafault docs\n  mediafault docs --check   (exit 1 when stale)",

@@ -20,6 +20,7 @@ class Expected:
     alert: bool | None = None
     state: str | None = None
     warning: str | None = None
+    microphone_request: str | None = None
     console: TextMatch | None = None
     telemetry: bool | None = None
     within: float = 5.0
@@ -37,7 +38,7 @@ def resolve(expect: Expect, profile: Profile) -> Expected:
         message = message if message is not None else surface.message
     return Expected(
         no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
-        warning=expect.warning,
+        warning=expect.warning, microphone_request=expect.microphone_request,
         console=expect.console, telemetry=expect.telemetry, within=expect.within, outcome=expect.outcome,
     )
 
@@ -107,6 +108,8 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
         checks.append(Check("state", repr(expected.state), _shown(snap.state), snap.state == expected.state))
     if expected.warning is not None:
         checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), snap.warning == expected.warning))
+    if expected.microphone_request is not None:
+        checks.append(_microphone_request(expected.microphone_request, obs))
     if expected.console is not None:
         hit = next((line for line in obs.console if expected.console.matches(line)), None)
         last = obs.console[-1] if obs.console else None
@@ -119,6 +122,15 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
                                                                  if obs.telemetry else ""),
                             bool(sent) == expected.telemetry))
     return Verdict(tuple(checks), None if all(c.ok for c in checks) else _category(checks, snap.surfaced()))
+
+
+def _microphone_request(rule: str, obs: Observation) -> Check:
+    calls = [str(e.get("detail") or "") for e in obs.timeline if e.get("event") == "getUserMedia"]
+    outside = [c for c in calls if c.endswith("(no user gesture)")]
+    if rule == "never":
+        return Check("microphone request", "no getUserMedia call", f"{len(calls)} call(s)", not calls)
+    observed = f"{len(calls)} call(s), {len(outside)} without a user gesture" if calls else "no call"
+    return Check("microphone request", "only from a user gesture", observed, bool(calls) and not outside)
 
 
 def _category(checks: list[Check], surfaced: bool) -> str:

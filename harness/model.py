@@ -241,6 +241,9 @@ class Expect(Strict):
     alert: bool | None = Field(None, description="The message must be inside a role=alert / aria-live region.")
     state: str | None = Field(None, description="The app's state must become this (e.g. 'ready', 'failed').")
     warning: str | None = Field(None, description="A warning code the app must show (e.g. 'mic-silent').")
+    microphone_request: Literal["never", "on-gesture"] | None = Field(
+        None, description="never: the app must not call getUserMedia at all (e.g. it knows the permission is "
+        "blocked); on-gesture: every getUserMedia call must come from a user gesture (not at load or from a timer).")
     console: TextMatch | None = Field(None, description="A console line the app must log.")
     telemetry: bool | None = Field(None, description="The error must be reported to the app's telemetry endpoint.")
     within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms').")
@@ -260,7 +263,8 @@ class Expect(Strict):
 
     @model_validator(mode="after")
     def _says_something(self) -> Expect:
-        checks = ("outcome", "code", "message", "alert", "state", "warning", "console", "telemetry")
+        checks = ("outcome", "code", "message", "alert", "state", "warning", "microphone_request", "console",
+                  "telemetry")
         if all(getattr(self, k) is None for k in checks):
             raise ValueError(f"expect must check at least one of: {', '.join(checks)}")
         return self

@@ -200,10 +200,11 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
         _check_conditions(page, plan)
         page.use_frame(where.frame)
         start = time.monotonic()
+        mark = int(page.evaluate("() => window.__mf ? window.__mf.timeline.length : 0"))
         for step in plan.source.scenario.when:
             with recorder.step(step.describe()):
                 _do_step(page, step, surface)
-        faults = _inject_faults(page, plan, surface, where, recorder, start)
+        faults = _inject_faults(page, plan, surface, where, recorder, start, mark)
         if faults is not None:  # a milestone never came: that is the verdict
             obs = _observe(page, surface, target, start)
             return CaseResult(faults, obs, browser.version, where.page_url, _screenshot(page), None, timings)
@@ -244,14 +245,16 @@ def _do_step(page: Page, step: Step, surface: Surface) -> None:
 
 
 MILESTONES = {
-    # milestone → JS predicate over the observer (a getUserMedia that resolved / the app says connected)
-    "microphone-acquired": "(s) => window.__mf.timeline.some((e) => e.event === 'getUserMedia resolved')",
-    "call-connected": "(s) => window.__mf.read(s).state === 'connected'",
+    # milestone → JS predicate over the observer, given [surface, timeline index when the user started
+    # acting]: a getUserMedia the user's action led to resolved / the app says it is connected.
+    "microphone-acquired": "([s, mark]) => window.__mf.timeline.slice(mark)"
+                           ".some((e) => e.event === 'getUserMedia resolved')",
+    "call-connected": "([s, mark]) => window.__mf.read(s).state === 'connected'",
 }
 
 
 def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location, recorder: Recorder,
-                   start: float) -> Verdict | None:
+                   start: float, mark: int) -> Verdict | None:
     """Wait for each fault's moment and inject it; a moment that never comes fails the case."""
     faults = [m for m in plan.resolution.mechanisms if m.fault]
     surface_arg = surface.model_dump()
@@ -261,7 +264,7 @@ def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location
         reached = False
         while not reached:
             key = page.evaluate(key_js, surface_arg)
-            reached = bool(page.evaluate(MILESTONES[spec.after], surface_arg))
+            reached = bool(page.evaluate(MILESTONES[spec.after], [surface_arg, mark]))
             if reached or time.monotonic() >= deadline:
                 break
             page.wait_until_changed(key_js, surface_arg, key, deadline - time.monotonic())
@@ -347,7 +350,9 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
                 return obs, verdict, None
             late = Check("within", f"<= {within:g}s", f"at {elapsed:.1f}s", False)
             return obs, Verdict((*verdict.checks, late), "surfaced too late"), elapsed - within
-        remaining = within + grace - elapsed
+        # Past the deadline, keep watching only when nothing surfaced: a wrong code is already the answer.
+        limit = within + grace if verdict.category == "nothing surfaced" else within
+        remaining = limit - elapsed
         if remaining <= 0:
             return obs, verdict, None
         page.wait_until_changed(key_js, surface_arg, key, remaining)

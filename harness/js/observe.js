@@ -12,6 +12,15 @@
   const text = (el) => (el ? (el.innerText || el.textContent || '').trim() : '');
   const LIVE = '[role=alert],[role=status],[aria-live=assertive],[aria-live=polite]';
 
+  // Transient user activation, as browsers define it for getUserMedia on iOS: navigator.userActivation
+  // where it exists, else a trusted click or key press in the last five seconds.
+  let lastTrustedInput = -Infinity;
+  for (const type of ['pointerdown', 'mousedown', 'keydown', 'touchend', 'click']) {
+    window.addEventListener(type, (e) => { if (e.isTrusted) lastTrustedInput = performance.now(); }, true);
+  }
+  const activation = () => (navigator.userActivation ? navigator.userActivation.isActive
+    : performance.now() - lastTrustedInput < 5000);
+
   function read(s) {
     const codeEl = s.code ? document.querySelector(s.code) : null;
     const msgEl = s.message ? document.querySelector(s.message) : null;
@@ -67,7 +76,7 @@
   }
 
   window.__mf = {
-    timeline, note, read, consoleLines, beacons,
+    timeline, note, read, consoleLines, beacons, activation,
     permissionState: (name) => (rawQuery ? rawQuery(name) : Promise.resolve('unsupported')),
     key: (s) => [JSON.stringify(read(s)), consoleLines.length, beacons.length, timeline.length].join('|'),
   };
@@ -76,7 +85,7 @@
   if (md && md.getUserMedia) {
     const original = md.getUserMedia;
     md.getUserMedia = function (constraints) {
-      note('getUserMedia', JSON.stringify(constraints));
+      note('getUserMedia', JSON.stringify(constraints) + (activation() ? ' (user gesture)' : ' (no user gesture)'));
       return original.call(this, constraints).then(
         (stream) => {
           note('getUserMedia resolved', stream.getAudioTracks().map((t) => t.label).join(', '));

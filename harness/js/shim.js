@@ -78,7 +78,7 @@
 
   md.getUserMedia = function (constraints) {
     const audio = constraints && constraints.audio;
-    if (cfg.gesture && !(navigator.userActivation && navigator.userActivation.isActive)) {
+    if (cfg.gesture && !(window.__mf && window.__mf.activation())) {
       return Promise.reject(domError('NotAllowedError'));
     }
     if (forcedState() === 'denied') return Promise.reject(domError('NotAllowedError'));
