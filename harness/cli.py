@@ -206,6 +206,15 @@ def cmd_variants(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print what this machine can run and how to fix what is missing."""
+    from harness.doctor import findings, render
+
+    items = findings()
+    print(render(items))
+    return 0 if any(f.ok for f in items if f.area.startswith("engine")) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render --help in the docs)."""
     from harness.model import ENGINES
@@ -264,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
     variants.add_argument("--engine", default="chromium", choices=ENGINES, help="engine (default: chromium)")
     variants.set_defaults(func=cmd_variants)
+
+    doctor = sub.add_parser(
+        "doctor", help="which engines, routes and tools are available here, and how to get the rest",
+        epilog="examples:\n  mediafault doctor\n\nexit status: 0 when at least one engine can run.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    doctor.set_defaults(func=cmd_doctor)
 
     docs = sub.add_parser("docs", help="regenerate docs/ (schema, format reference, support matrix)",
                           epilog="examples:\n  mediafault docs\n  mediafault docs --check   (exit 1 when stale)",

@@ -24,6 +24,7 @@ class Expected:
     console: TextMatch | None = None
     telemetry: bool | None = None
     within: float = 5.0
+    hold: float | None = None
     outcome: str | None = None
 
 
@@ -39,7 +40,8 @@ def resolve(expect: Expect, profile: Profile) -> Expected:
     return Expected(
         no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
         warning=expect.warning, microphone_request=expect.microphone_request,
-        console=expect.console, telemetry=expect.telemetry, within=expect.within, outcome=expect.outcome,
+        console=expect.console, telemetry=expect.telemetry, within=expect.within, hold=expect.hold,
+        outcome=expect.outcome,
     )
 
 
@@ -107,7 +109,8 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
     if expected.state is not None:
         checks.append(Check("state", repr(expected.state), _shown(snap.state), snap.state == expected.state))
     if expected.warning is not None:
-        checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), snap.warning == expected.warning))
+        want = None if expected.warning == "none" else expected.warning
+        checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), snap.warning == want))
     if expected.microphone_request is not None:
         checks.append(_microphone_request(expected.microphone_request, obs))
     if expected.console is not None:

@@ -240,13 +240,16 @@ class Expect(Strict):
     message: TextMatch | None = Field(None, description="The error message: a string (exact) or contains/regex.")
     alert: bool | None = Field(None, description="The message must be inside a role=alert / aria-live region.")
     state: str | None = Field(None, description="The app's state must become this (e.g. 'ready', 'failed').")
-    warning: str | None = Field(None, description="A warning code the app must show (e.g. 'mic-silent').")
+    warning: str | None = Field(None, description="A warning code the app must show (e.g. 'mic-silent'), or "
+                                "'none' for no warning.")
     microphone_request: Literal["never", "on-gesture"] | None = Field(
         None, description="never: the app must not call getUserMedia at all (e.g. it knows the permission is "
         "blocked); on-gesture: every getUserMedia call must come from a user gesture (not at load or from a timer).")
     console: TextMatch | None = Field(None, description="A console line the app must log.")
     telemetry: bool | None = Field(None, description="The error must be reported to the app's telemetry endpoint.")
     within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms').")
+    hold: Duration | None = Field(None, description="Once everything matches, it must keep matching this long "
+                                  "(e.g. no false warning, no error while a prompt stays open).")
 
     @field_validator("code", mode="before")
     @classmethod
@@ -256,10 +259,10 @@ class Expect(Strict):
             return str(value)
         return value
 
-    @field_validator("within", mode="before")
+    @field_validator("within", "hold", mode="before")
     @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
 
     @model_validator(mode="after")
     def _says_something(self) -> Expect:

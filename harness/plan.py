@@ -11,6 +11,7 @@ from harness.engines import LaunchSpec, Route, RouteInfo, pick_route
 from harness.errors import InputError
 from harness.judge import Expected, resolve
 from harness.loader import SourcedScenario
+from harness.model import AudioFile
 from harness.profiles import Profile
 
 
@@ -63,6 +64,11 @@ def expected_for(source: SourcedScenario, profile: Profile) -> Expected:
 def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None) -> CasePlan:
     """Choose route and mechanisms for ``source`` on ``engine``."""
     scenario = source.scenario
+    audio = scenario.given.device.audio
+    if isinstance(audio, AudioFile) and not (source.path.parent / audio.file).is_file():
+        raise InputError([source.doc.problem(
+            (*source.loc, "given", "device", "audio", "file"), f"no audio file at {audio.file!r}",
+            f"the path is relative to {source.path.name}'s directory; give a 16-bit PCM WAV file")])
     faults = [(f.do, f.after) for f in scenario.during]
     resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent)
     route, info = pick_route(engine, forced_route)

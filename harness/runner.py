@@ -340,16 +340,26 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
     grace = min(max(within, 1.0), 5.0)
     surface_arg = surface.model_dump()
     key_js = "(s) => window.__mf ? window.__mf.key(s) : ''"
+    hold = plan.expected.hold
+    held_from: float | None = None
     while True:
         key = page.evaluate(key_js, surface_arg)  # read before observing, so no change can slip between
         obs = _observe(page, surface, target, start)
         verdict = judge(plan.expected, obs, surface.console)
         elapsed = time.monotonic() - start
+        if held_from is not None and not verdict.passed:
+            broke = Check("hold", f"keeps matching for {hold:g}s", f"changed after {elapsed - held_from:.1f}s", False)
+            return obs, Verdict((*verdict.checks, broke), "did not hold"), None
         if verdict.passed:
-            if elapsed <= within:
+            if held_from is None:
+                if elapsed > within:
+                    late = Check("within", f"<= {within:g}s", f"at {elapsed:.1f}s", False)
+                    return obs, Verdict((*verdict.checks, late), "surfaced too late"), elapsed - within
+                held_from = elapsed
+            if not hold or elapsed - held_from >= hold:
                 return obs, verdict, None
-            late = Check("within", f"<= {within:g}s", f"at {elapsed:.1f}s", False)
-            return obs, Verdict((*verdict.checks, late), "surfaced too late"), elapsed - within
+            page.wait_until_changed(key_js, surface_arg, key, held_from + hold - elapsed)
+            continue
         # Past the deadline, keep watching only when nothing surfaced: a wrong code is already the answer.
         limit = within + grace if verdict.category == "nothing surfaced" else within
         remaining = limit - elapsed

@@ -23,7 +23,7 @@ from typing import Any
 
 from harness import xvfb
 from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo
-from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, _version_of
+from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, _profile_with_prefs, _version_of
 from harness.errors import EnvironmentProblem, HarnessError
 
 SESSION_TIMEOUT = 45.0
@@ -91,6 +91,7 @@ class SeleniumRoute(Route):
         from selenium.webdriver.common.proxy import Proxy, ProxyType
 
         env = dict(os.environ)
+        scratch: list[Path] = []  # directories to remove with the browser
         log = tempfile.NamedTemporaryFile(prefix=f"mediafault-{self.engine}-", suffix=".log", delete=False)  # noqa: SIM115
         options: Any
         if self.engine == "webkit":
@@ -113,7 +114,16 @@ class SeleniumRoute(Route):
 
             options = ChromeOptions()
             options.binary_location = info.executable
-            for arg in (*CHROMIUM_BASE_ARGS, *spec.args, "--no-sandbox", "--headless=new"):
+            extra = ["--no-sandbox"]
+            if spec.headed or headed:
+                env["DISPLAY"] = xvfb.display()
+            else:
+                extra.append("--headless=new")
+            if spec.profile_prefs:
+                profile = _profile_with_prefs(dict(spec.profile_prefs))
+                scratch.append(profile)
+                extra.append(f"--user-data-dir={profile}")
+            for arg in (*CHROMIUM_BASE_ARGS, *spec.args, *extra):
                 options.add_argument(arg)
             options.set_capability("acceptInsecureCerts", True)
             service = ChromeService(executable_path=shutil.which("chromedriver"), log_output=log.name, env=env,
@@ -139,7 +149,7 @@ class SeleniumRoute(Route):
                                      + (f" (driver log: {' | '.join(tail)})" if tail else ""))
         driver = result["driver"]
         driver.set_script_timeout(120)
-        return SeleniumBrowser(driver, service, info, self.engine, log.name)
+        return SeleniumBrowser(driver, service, info, self.engine, log.name, scratch)
 
 
 def _kill_group(service: Any) -> None:
@@ -178,8 +188,10 @@ def _webkit_version() -> str:
 class SeleniumBrowser(Browser):
     """One WebDriver session; each case gets a new window, closed afterwards."""
 
-    def __init__(self, driver: Any, service: Any, info: RouteInfo, engine: str, log: str) -> None:
+    def __init__(self, driver: Any, service: Any, info: RouteInfo, engine: str, log: str,
+                 scratch: list[Path]) -> None:
         self._driver = driver
+        self._scratch = scratch
         self._service = service
         self._log = log
         self.info = info
@@ -201,6 +213,8 @@ class SeleniumBrowser(Browser):
         _kill_group(self._service)
         with contextlib.suppress(OSError):
             os.unlink(self._log)
+        for directory in self._scratch:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 class SeleniumPage(Page):
@@ -222,15 +236,13 @@ class SeleniumPage(Page):
             "permission": {"name": name}, "setting": setting, "origin": origin})
 
     def add_init_script(self, script: str) -> None:
-        """chromedriver installs it through CDP; for WebKit the harness's server injects it."""
-        if self._engine == "chromium":
-            self._driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
-        else:
-            self._scripts.append(script)
+        """Kept for the harness's server to inject: WebKitWebDriver has no init-script command, and
+        chromedriver's CDP one does not reach cross-origin iframes (they are separate targets)."""
+        self._scripts.append(script)
 
     def server_injection(self) -> str | None:
-        """WebKit: the scripts the app server must put first in the app's HTML."""
-        return "\n;\n".join(self._scripts) if self._engine == "webkit" else None
+        """The scripts the app server must put first in the app's HTML."""
+        return "\n;\n".join(self._scripts)
 
     def use_frame(self, url_part: str | None) -> None:
         """Switch to the iframe whose src contains ``url_part`` (or back to the top page)."""
