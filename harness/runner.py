@@ -307,9 +307,14 @@ def _snapshot(page: Page, surface: Surface) -> Snapshot:
 
 
 def _observe(page: Page, surface: Surface, target: AppTarget, start: float) -> Observation:
+    return _observe_keyed(page, surface, target, start)[1]
+
+
+def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float) -> tuple[str, Observation]:
+    """The observer's change key and everything it saw, in one round trip."""
     raw: dict[str, Any] = page.evaluate(
-        "(s) => window.__mf ? ({snap: window.__mf.read(s), console: window.__mf.consoleLines,"
-        " beacons: window.__mf.beacons, timeline: window.__mf.timeline}) : null",
+        "(s) => window.__mf ? ({key: window.__mf.key(s), snap: window.__mf.read(s), console: "
+        "window.__mf.consoleLines, beacons: window.__mf.beacons, timeline: window.__mf.timeline}) : null",
         surface.model_dump(),
     ) or {}
     telemetry = []
@@ -319,7 +324,7 @@ def _observe(page: Page, surface: Surface, target: AppTarget, start: float) -> O
                 telemetry.append(json.loads(beacon.get("body") or "{}"))
             except json.JSONDecodeError:
                 telemetry.append({"raw": beacon.get("body")})
-    return Observation(
+    return str(raw.get("key", "")), Observation(
         snapshot=Snapshot.from_page(raw.get("snap")),
         elapsed=time.monotonic() - start,
         console=list(raw.get("console") or []),
@@ -343,8 +348,8 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
     hold = plan.expected.hold
     held_from: float | None = None
     while True:
-        key = page.evaluate(key_js, surface_arg)  # read before observing, so no change can slip between
-        obs = _observe(page, surface, target, start)
+        # Key and observation come from one evaluation, so no change can slip between them.
+        key, obs = _observe_keyed(page, surface, target, start)
         verdict = judge(plan.expected, obs, surface.console)
         elapsed = time.monotonic() - start
         if held_from is not None and not verdict.passed:

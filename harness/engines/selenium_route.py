@@ -27,6 +27,10 @@ from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, _profile_with_p
 from harness.errors import EnvironmentProblem, HarnessError
 
 SESSION_TIMEOUT = 45.0
+# Selenium Manager would try to download drivers and send usage statistics; the harness names its
+# drivers explicitly and must not talk to the internet.
+os.environ.setdefault("SE_AVOID_STATS", "true")
+os.environ.setdefault("SE_OFFLINE", "true")
 MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit2gtk-4.0/MiniBrowser",
                      "/usr/libexec/webkit2gtk-4.1/MiniBrowser")
 
