@@ -167,10 +167,13 @@ def variant_report(engine: str, names: list[str] | None = None,
             for name in names or list(variants):
                 root = BUNDLED_APP if name == "correct" else materialize(name, Path(tmp))
                 target = AppTarget(None, root, Surface().telemetry, profile_params=True)
+                with_network = name == "correct" or variants[name].network
+                chosen = [s for s in scenarios if with_network or s.scenario.given.network is None]
                 try:
-                    outcomes = run_batch(scenarios, [engine], target, Surface(), get_profile("generic"), pool)
+                    outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool)
                 finally:
                     target.stop()
+                    pool.discard_lab_browsers()  # they live in the lab that just stopped
                 failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
                 other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
                 expected = set(variants[name].caught_by) if name != "correct" else set()

@@ -48,6 +48,7 @@ class Mechanism:
     # mechanism that silently did nothing breaks the case instead of letting it pass for the wrong reason.
     query_state: str | None = None
     fault: str | None = None  # mid-call action: "permission-denied" (runtime permission) or "shim:<name>"
+    netlab: bool = False  # the browser runs inside the network lab
 
     def label(self) -> str:
         """``permission.microphone=denied: native (CDP …)``."""
@@ -297,6 +298,25 @@ def fault_unplug(engine: str, value: str, host: Host) -> Mechanism:
                      fault="shim:unplug", shim=(("faults", True),))
 
 
+LAB_ORIGIN_FLAG = "--unsafely-treat-insecure-origin-as-secure=http://10.237.0.2:8080"
+
+
+def network(engine: str, value: str, host: Host) -> Mechanism:
+    """``network``: the call runs through the lab (value: 'turn=… policy=… udp=… credentials=…')."""
+    c = "network"
+    if engine == "chromium":
+        how = ("browser in its own network namespace, aiortc peer and coturn in another, joined by a veth"
+               + ("; nftables drops every UDP packet on the link" if "udp=blocked" in value else ""))
+        # The app is served from the lab's address; that flag makes it a secure context as https would.
+        return _native(c, value, how, netlab=True, launch_args=(LAB_ORIGIN_FLAG,))
+    if engine == "firefox":
+        return _unsupported(c, value, "Playwright reaches Firefox over a TCP port (WebDriver BiDi), which a "
+                            "browser inside the lab's namespace does not share with the harness")
+    if engine == "webkit":
+        return _unsupported(c, value, "Debian's WebKitGTK is built without WebRTC (no RTCPeerConnection)")
+    return _unsupported(c, value, f"no route for {engine}")
+
+
 TABLE: dict[str, Resolver] = {
     "permission.microphone": permission_microphone,
     "device.microphone": device_microphone,
@@ -304,6 +324,7 @@ TABLE: dict[str, Resolver] = {
     "page.origin": page_origin,
     "page.embed": page_embed,
     "gesture": gesture,
+    "network": network,
     "during.revoke-permission": fault_revoke,
     "during.unplug-device": fault_unplug,
 }
@@ -327,6 +348,9 @@ def given_values(given: Given, base: Path | None = None) -> dict[str, str]:
     }
     if given.device.microphone == "default":
         values["device.audio"] = audio_value  # sound only matters when a microphone works
+    if given.network is not None:
+        n = given.network
+        values["network"] = f"turn={n.turn} policy={n.policy} udp={n.udp} credentials={n.credentials}"
     return values
 
 
@@ -380,6 +404,10 @@ def all_values() -> dict[str, tuple[str, ...]]:
         "page.origin": literal(PageSpec, "origin"),
         "page.embed": literal(PageSpec, "embed"),
         "gesture": ("not-required", "required"),
+        "network": ("turn=udp policy=relay udp=open credentials=valid",
+                    "turn=tcp policy=relay udp=blocked credentials=valid",
+                    "turn=none policy=all udp=blocked credentials=valid",
+                    "turn=udp policy=relay udp=open credentials=wrong"),
         "during.revoke-permission": ("after microphone-acquired",),
         "during.unplug-device": ("after microphone-acquired",),
     }

@@ -39,7 +39,9 @@ def format_reference() -> str:
     """docs/scenario-format.md: every section and key of a scenario, from the schema."""
     schema = scenario_schema()
     defs: dict[str, Any] = schema["$defs"]
-    order = ["Scenario", "Given", "Permission", "Device", "Step", "Expect", "TextMatch", "Link", "ScenarioFile"]
+    first = ["Scenario", "Given", "Permission", "Device", "AudioFile", "PageSpec", "Network", "Fault", "Step",
+             "Expect", "Connection", "TextMatch", "Link", "ScenarioFile"]
+    order = [n for n in first if n in defs] + sorted(n for n in defs if n not in first and "properties" in defs[n])
     out = [
         "# Scenario format reference",
         "",

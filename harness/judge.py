@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from harness.model import Expect, TextMatch
+from harness.model import Connection, Expect, TextMatch
 from harness.observation import Observation
 from harness.profiles import Profile
 
@@ -23,6 +24,7 @@ class Expected:
     microphone_request: str | None = None
     console: TextMatch | None = None
     telemetry: bool | None = None
+    connection: Connection | None = None
     within: float = 5.0
     hold: float | None = None
     outcome: str | None = None
@@ -40,8 +42,8 @@ def resolve(expect: Expect, profile: Profile) -> Expected:
     return Expected(
         no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
         warning=expect.warning, microphone_request=expect.microphone_request,
-        console=expect.console, telemetry=expect.telemetry, within=expect.within, hold=expect.hold,
-        outcome=expect.outcome,
+        console=expect.console, telemetry=expect.telemetry, connection=expect.connection, within=expect.within,
+        hold=expect.hold, outcome=expect.outcome,
     )
 
 
@@ -113,6 +115,8 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
         checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), snap.warning == want))
     if expected.microphone_request is not None:
         checks.append(_microphone_request(expected.microphone_request, obs))
+    if expected.connection is not None:
+        checks += _connection(expected.connection, obs.stats)
     if expected.console is not None:
         hit = next((line for line in obs.console if expected.console.matches(line)), None)
         last = obs.console[-1] if obs.console else None
@@ -125,6 +129,21 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
                                                                  if obs.telemetry else ""),
                             bool(sent) == expected.telemetry))
     return Verdict(tuple(checks), None if all(c.ok for c in checks) else _category(checks, snap.surfaced()))
+
+
+def _connection(want: Connection, stats: dict[str, Any]) -> list[Check]:
+    out = []
+    if want.candidate is not None:
+        got = stats.get("candidate")
+        out.append(Check("selected candidate", want.candidate, got or "no selected pair", got == want.candidate))
+    if want.relay_protocol is not None:
+        got = stats.get("relayProtocol")
+        out.append(Check("relay protocol", want.relay_protocol, got or "none", got == want.relay_protocol))
+    if want.media is not None:
+        packets = int(stats.get("packetsReceived") or 0)
+        out.append(Check("media received", "audio packets" if want.media else "none", f"{packets} packets",
+                         (packets > 0) == want.media))
+    return out
 
 
 def _microphone_request(rule: str, obs: Observation) -> Check:

@@ -174,12 +174,28 @@ class PageSpec(Strict):
     )
 
 
+class Network(Strict):
+    """The network between the browser and the app's media servers (the lab: real namespaces, a real
+    TURN server and an aiortc peer the call connects to)."""
+
+    turn: Literal["none", "udp", "tcp"] = Field("none", description="TURN server the app is given: none, or "
+                                                "coturn reached over UDP or TCP.")
+    policy: Literal["all", "relay"] = Field("all", description="The app's iceTransportPolicy: relay forces media "
+                                            "through TURN.")
+    udp: Literal["open", "blocked"] = Field("open", description="blocked: every UDP packet between browser and "
+                                            "servers is dropped (a corporate firewall, a VPN that breaks UDP).")
+    credentials: Literal["valid", "wrong"] = Field("valid", description="wrong: the app is given a bad TURN "
+                                                   "password (TURN answers 401).")
+
+
 class Given(Strict):
     """The conditions the case runs under."""
 
     permission: Permission = Field(Permission(), description="Permission states for the app's origin.")
     device: Device = Field(Device(), description="Capture devices the browser sees.")
     page: PageSpec = Field(PageSpec(), description="How the app is served and embedded.")
+    network: Network | None = Field(None, description="Run the call through the network lab with these "
+                                    "conditions (omit for cases without a call).")
     gesture: Literal["not-required", "required"] = Field(
         "not-required",
         description="required: getUserMedia outside a user gesture is rejected with NotAllowedError, as on iOS.",
@@ -228,6 +244,15 @@ class Step(Strict):
         return "?"
 
 
+class Connection(Strict):
+    """The media path of the call, read from RTCPeerConnection.getStats()."""
+
+    candidate: Literal["relay", "host", "srflx", "prflx"] | None = Field(
+        None, description="Type of the local candidate of the selected pair (relay: through TURN).")
+    relay_protocol: Literal["udp", "tcp"] | None = Field(None, description="How the browser reaches TURN.")
+    media: bool | None = Field(None, description="true: audio packets arrived from the peer.")
+
+
 class Expect(Strict):
     """What the app must show. ``outcome`` is looked up in the app profile; explicit keys override it."""
 
@@ -247,6 +272,8 @@ class Expect(Strict):
         "blocked); on-gesture: every getUserMedia call must come from a user gesture (not at load or from a timer).")
     console: TextMatch | None = Field(None, description="A console line the app must log.")
     telemetry: bool | None = Field(None, description="The error must be reported to the app's telemetry endpoint.")
+    connection: Connection | None = Field(None, description="What the call's selected ICE candidate pair must be "
+                                          "(from getStats).")
     within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms').")
     hold: Duration | None = Field(None, description="Once everything matches, it must keep matching this long "
                                   "(e.g. no false warning, no error while a prompt stays open).")
@@ -267,7 +294,7 @@ class Expect(Strict):
     @model_validator(mode="after")
     def _says_something(self) -> Expect:
         checks = ("outcome", "code", "message", "alert", "state", "warning", "microphone_request", "console",
-                  "telemetry")
+                  "telemetry", "connection")
         if all(getattr(self, k) is None for k in checks):
             raise ValueError(f"expect must check at least one of: {', '.join(checks)}")
         return self

@@ -38,3 +38,4 @@ class Observation:
     telemetry: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)  # the call's getStats summary (selected pair, media)

@@ -78,7 +78,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     profile_prefs: dict[str, Any] = {}
     shim: dict[str, Any] = {}
     permission = None
-    headed = False
+    headed = netlab = False
     for mech in resolution.mechanisms:
         args += [a for a in mech.launch_args if a not in args]
         prefs.update(mech.prefs)
@@ -86,8 +86,9 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
         shim.update(mech.shim)
         permission = mech.permission or permission
         headed = headed or mech.headed
+        netlab = netlab or mech.netlab
     launch = None
     if route:
         launch = LaunchSpec(engine, route.name, tuple(sorted(args)), tuple(sorted(prefs.items())),
-                            tuple(sorted(profile_prefs.items())), headed)
+                            tuple(sorted(profile_prefs.items())), headed, netlab)
     return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch, permission, shim)

@@ -5,6 +5,8 @@ Only wiring lives here; loading, planning, running and judging are in modules th
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # and the exit code is non-zero.
     config.option.continue_on_collection_errors = True
     config.pluginmanager.register(MatrixCollector(config), "mediafault-matrix")
+    _stop_cleanly_on_sigterm()
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistWiring(), "mediafault-xdist")
     try:
@@ -118,6 +121,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append(("expected", item.plan.expected.code or item.plan.expected.state or ""))
         if call.excinfo is not None and not isinstance(call.excinfo.value, ScenarioFailed | pytest.skip.Exception):
             report.user_properties.append(("status", "broken"))
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM (a CI timeout, a killed job) into the same clean stop as Ctrl-C, so browsers, servers
+    and the network lab are removed; Python's default would exit without running any cleanup."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 class XdistWiring:

@@ -81,6 +81,12 @@ def attach_result(item: pytest.Item, plan: CasePlan, result: CaseResult) -> None
         recorder.attach("console", "\n".join(obs.console), "text")
     if obs.timeline:
         recorder.attach("getUserMedia / permission timeline", json.dumps(obs.timeline, indent=2), "json")
+    if result.evidence:
+        evidence = dict(result.evidence)
+        turn_log = evidence.pop("turn log", [])
+        recorder.attach("network lab evidence", json.dumps(evidence, indent=2), "json")
+        if turn_log:
+            recorder.attach("TURN server log (this case)", "\n".join(turn_log), "text")
     first, text = plan.source.snippet()
     numbered = "\n".join(f"{first + i:>4}  {line}" for i, line in enumerate(text.splitlines()))
     recorder.attach(f"scenario ({plan.source.path.name}:{first})", numbered, "text")

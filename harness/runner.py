@@ -6,6 +6,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from harness.engines import Browser, LaunchSpec, Page
 from harness.errors import EnvironmentProblem, HarnessError, MediafaultError
 from harness.judge import Check, Verdict, judge
 from harness.model import Step
+from harness.netlab.lab import NetLab
 from harness.observation import Observation, Snapshot
 from harness.plan import CasePlan
 from harness.recorder import Recorder
@@ -40,17 +42,22 @@ class BrowserPool:
         self._browsers: dict[LaunchSpec, Browser] = {}
         self.launches = 0
 
-    def get(self, plan: CasePlan, recorder: Recorder) -> Browser:
-        """The browser for ``plan``'s launch spec."""
+    def get(self, plan: CasePlan, recorder: Recorder, wrap: Callable[[str], str] | None = None) -> Browser:
+        """The browser for ``plan``'s launch spec (``wrap``: see :meth:`Route.launch`)."""
         assert plan.launch is not None and plan.route is not None
         browser = self._browsers.get(plan.launch)
         if browser is None:
             flags = " ".join(plan.launch.args) or ", ".join(f"{k}={v}" for k, v in plan.launch.prefs)
             with recorder.step(f"launch {plan.engine} via {plan.route.name} ({flags or 'defaults'})"):
-                browser = plan.route.launch(plan.launch, headed=self.headed)
+                browser = plan.route.launch(plan.launch, headed=self.headed, wrap=wrap)
             self._browsers[plan.launch] = browser
             self.launches += 1
         return browser
+
+    def discard_lab_browsers(self) -> None:
+        """Close browsers living in a network lab (call when that lab is stopped)."""
+        for spec in [s for s in self._browsers if s.netlab]:
+            self.discard(spec)
 
     def discard(self, spec: LaunchSpec) -> None:
         """Forget (and close) a browser that misbehaved, so the next case starts a new one."""
@@ -79,6 +86,18 @@ class AppTarget:
         self.profile_params = profile_params  # the bundled app takes ?profile=&case=
         self._http: AppServer | None = None
         self._https: AppServer | None = None
+        self._lab: NetLab | None = None
+
+    def lab(self) -> NetLab:
+        """The network lab (started on first use; it serves the app's files itself)."""
+        if self._lab is None:
+            if self.root is None:
+                raise EnvironmentProblem("network scenarios need the harness to serve the app inside its lab: use "
+                                         "app.dir (or the bundled app) instead of a fixed app.url")
+            lab = NetLab(self.root)
+            lab.start()
+            self._lab = lab
+        return self._lab
 
     def server(self, https: bool) -> AppServer:
         """The http or https server (started on first use)."""
@@ -96,6 +115,15 @@ class AppTarget:
         ``inject`` is script the server must put in the app's HTML (routes without init scripts).
         """
         given = plan.source.scenario.given
+        if given.network is not None:
+            lab = self.lab()
+            net = given.network
+            lab_params = {"signal": f"{lab.app_origin}/offer",
+                          "ice": json.dumps(lab.ice_config(net.turn, net.policy, net.credentials == "wrong"))}
+            if self.profile_params:
+                lab_params.update({"profile": plan.profile, "case": token})
+            url = f"{lab.app_origin}/index.html?{urlencode(lab_params)}"
+            return Location(url, None, lab.app_origin, lab.redact(url))
         https = given.page.origin == "https"
         params: dict[str, str] = {}
         if inject is not None:
@@ -127,11 +155,14 @@ class AppTarget:
                 server.injections.pop(token, None)
 
     def stop(self) -> None:
-        """Stop the servers."""
+        """Stop the servers and the lab."""
         for server in (self._http, self._https):
             if server is not None:
                 server.stop()
         self._http = self._https = None
+        if self._lab is not None:
+            self._lab.stop()
+            self._lab = None
 
 
 def _origin(url: str) -> str:
@@ -146,6 +177,12 @@ class Location:
     page_url: str
     frame: str | None  # URL part of the app's frame when it is embedded
     permission_origin: str  # the top-level origin: browsers key permissions on it
+    shown_url: str = ""  # page_url with secrets (TURN credentials) removed: the one reports may show
+
+    @property
+    def display(self) -> str:
+        """The URL for people and reports."""
+        return self.shown_url or self.page_url
 
 
 @dataclass
@@ -159,13 +196,16 @@ class CaseResult:
     screenshot: bytes | None = None
     late: float | None = None  # seconds after ``within`` at which the expected surface finally appeared
     timings: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)  # network lab: counters, TURN log, ICE config
 
 
 def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder) -> CaseResult:
     """Run ``plan``: fresh context, conditions applied, steps performed, app watched until judged."""
     timings: dict[str, float] = {}
+    network = plan.source.scenario.given.network
+    lab = target.lab() if network is not None else None
     t = time.monotonic()
-    browser = pool.get(plan, recorder)
+    browser = pool.get(plan, recorder, lab.browser_wrapper if lab else None)
     timings["browser"] = time.monotonic() - t
     token = uuid.uuid4().hex[:12]
     t = time.monotonic()
@@ -180,6 +220,12 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
                 page.add_init_script(f"window.__mfShim = {json.dumps(_jsonable(plan.shim))};\n" + _script("shim.js"))
             page.add_init_script(_script("observe.js"))
             where = target.locate(plan, token, page.server_injection())
+            turn_mark = len(lab.turn_lines) if lab else 0
+            if lab is not None and network is not None:
+                link = "drop all UDP on the link" if network.udp == "blocked" else "link open"
+                with recorder.step(f"network lab: {link}, TURN {network.turn}, policy {network.policy}, "
+                                   f"credentials {network.credentials}"):
+                    lab.apply(block_udp=network.udp == "blocked")
             if plan.permission and not _insecure(plan):
                 try:
                     page.set_permission("microphone", plan.permission, where.permission_origin)
@@ -187,13 +233,14 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
                     raise HarnessError(f"could not set the microphone permission to {plan.permission!r} for "
                                        f"{where.permission_origin}: {str(exc).splitlines()[0]}") from exc
         t = time.monotonic()
-        with recorder.step(f"open {where.page_url}"):
+        with recorder.step(f"open {where.display}"):
             try:
                 page.goto(where.page_url, NAVIGATION_TIMEOUT)
             except MediafaultError:
                 raise
-            except Exception as exc:
-                raise EnvironmentProblem(f"could not open {where.page_url}: {str(exc).splitlines()[0]}") from exc
+            except Exception as exc:  # noqa: BLE001 - any navigation failure; its text may hold secrets
+                why = str(exc).splitlines()[0].replace(where.page_url, where.display)
+                raise EnvironmentProblem(f"could not open {where.display}: {why}") from None
         timings["page load"] = time.monotonic() - t
         # Checked in the top-level page, whose origin the permission is set for; a frame without
         # allow="microphone" rightly reports 'denied'.
@@ -207,14 +254,23 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
         faults = _inject_faults(page, plan, surface, where, recorder, start, mark)
         if faults is not None:  # a milestone never came: that is the verdict
             obs = _observe(page, surface, target, start)
-            return CaseResult(faults, obs, browser.version, where.page_url, _screenshot(page), None, timings)
+            return CaseResult(faults, obs, browser.version, where.display, _screenshot(page), None, timings)
         with recorder.step(f"watch the app for up to {plan.expected.within:g}s"):
             obs, verdict, late = _watch(page, plan, surface, target, start)
         timings["time to surface"] = obs.elapsed
-        return CaseResult(verdict, obs, browser.version, where.page_url, _screenshot(page), late, timings)
+        evidence: dict[str, Any] = {}
+        if lab is not None and network is not None:
+            evidence = {"ice config": lab.ice_config(network.turn, network.policy, network.credentials == "wrong"),
+                        "packet counters": lab.counters(), "turn log": lab.turn_log(turn_mark),
+                        "stats": obs.stats}
+            for server in evidence["ice config"]["iceServers"]:
+                server["credential"] = "***"
+        return CaseResult(verdict, obs, browser.version, where.display, _screenshot(page), late, timings, evidence)
     finally:
         page.close()
         target.forget(token)
+        if lab is not None:
+            lab.clear()
 
 
 def _jsonable(value: Any) -> Any:
@@ -313,8 +369,9 @@ def _observe(page: Page, surface: Surface, target: AppTarget, start: float) -> O
 def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float) -> tuple[str, Observation]:
     """The observer's change key and everything it saw, in one round trip."""
     raw: dict[str, Any] = page.evaluate(
-        "(s) => window.__mf ? ({key: window.__mf.key(s), snap: window.__mf.read(s), console: "
-        "window.__mf.consoleLines, beacons: window.__mf.beacons, timeline: window.__mf.timeline}) : null",
+        "async (s) => window.__mf ? ({key: window.__mf.key(s), snap: window.__mf.read(s), console: "
+        "window.__mf.consoleLines, beacons: window.__mf.beacons, timeline: window.__mf.timeline, "
+        "stats: await window.__mf.stats()}) : null",
         surface.model_dump(),
     ) or {}
     telemetry = []
@@ -331,6 +388,7 @@ def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float
         telemetry=telemetry,
         timeline=list(raw.get("timeline") or []),
         page_errors=list(page.events.errors),
+        stats=raw.get("stats") or {},
     )
 
 

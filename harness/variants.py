@@ -32,6 +32,8 @@ class Variant(Strict):
     bug: str = Field(min_length=1, description="What is wrong, in the words of a bug report.")
     patches: list[Patch] = Field(min_length=1)
     caught_by: list[str] = Field(min_length=1, description="Scenario names that must fail on this variant.")
+    network: bool = Field(False, description="The bug is in the call/network code: also run the (slow) network "
+                          "scenarios against it. Other variants skip them to keep the proof fast.")
 
 
 def load_variants(directory: Path = VARIANTS_DIR) -> dict[str, Variant]:

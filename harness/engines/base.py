@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +20,13 @@ class LaunchSpec:
     prefs: tuple[tuple[str, Any], ...] = ()
     profile_prefs: tuple[tuple[str, Any], ...] = ()  # Chromium profile Preferences: a persistent profile
     headed: bool = False
+    netlab: bool = False  # started inside the network lab's client namespace
 
     @property
     def key(self) -> str:
         """Short stable id, used to group cases onto one worker and to name the browser in logs."""
         blob = json.dumps([self.engine, self.route, sorted(self.args), sorted(self.prefs),
-                           sorted(self.profile_prefs), self.headed], default=str)
+                           sorted(self.profile_prefs), self.headed, self.netlab], default=str)
         return f"{self.engine}-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
 
 
@@ -125,5 +127,6 @@ class Route(ABC):
         """Can this route run here? Cheap: no browser is started."""
 
     @abstractmethod
-    def launch(self, spec: LaunchSpec, *, headed: bool = False) -> Browser:
-        """Start a browser for ``spec``."""
+    def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:
+        """Start a browser for ``spec``; ``wrap`` turns the browser's executable into one that runs it elsewhere
+        (inside the network lab)."""

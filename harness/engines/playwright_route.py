@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ class PlaywrightRoute(Route):
             return RouteInfo(self.engine, self.name, False, reason=why)
         return RouteInfo(self.engine, self.name, True, exe, _version_of(exe))
 
-    def launch(self, spec: LaunchSpec, *, headed: bool = False) -> Browser:
+    def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:
         """Start the browser with the spec's flags or prefs."""
         info = self.probe()
         if not info.available:
@@ -128,6 +129,8 @@ class PlaywrightRoute(Route):
         kwargs: dict[str, Any] = {"headless": not headed, "timeout": 60_000, "env": env}
         if not self.bundled:
             kwargs["executable_path"] = info.executable
+        if wrap is not None:
+            kwargs["executable_path"] = wrap(info.executable)
         if self.engine == "chromium":
             kwargs["args"] = [*CHROMIUM_BASE_ARGS, *spec.args]
         else:

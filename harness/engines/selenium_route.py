@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,13 @@ class SeleniumRoute(Route):
                              "them with 'apt-get install chromium chromium-driver'")
         return RouteInfo(self.engine, self.name, True, browser, _version_of(browser))
 
-    def launch(self, spec: LaunchSpec, *, headed: bool = False) -> Browser:
+    def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:
         """Start a WebDriver session (under a timeout: WebKitGTK hangs without a display)."""
         info = self.probe()
         if not info.available:
             raise EnvironmentProblem(f"{self.engine} via {self.name}: {info.reason}")
+        if wrap is not None:
+            raise EnvironmentProblem(f"the network lab needs a Playwright route; {self.name} cannot enter it")
         from selenium import webdriver
         from selenium.webdriver.common.proxy import Proxy, ProxyType
 

@@ -75,8 +75,52 @@
     };
   }
 
+  // Peer connections the app makes, tracked (not changed) so getStats can describe the media path.
+  const pcs = [];
+  if (window.RTCPeerConnection) {
+    const Original = window.RTCPeerConnection;
+    const Tracked = function (...args) {
+      const pc = new Original(...args);
+      pcs.push(pc);
+      pc.addEventListener('connectionstatechange', () => note('pc connectionState', pc.connectionState));
+      pc.addEventListener('iceconnectionstatechange', () => note('pc iceConnectionState', pc.iceConnectionState));
+      pc.addEventListener('icecandidateerror', (e) => note('icecandidateerror', `${e.errorCode} ${e.errorText || ''} ${e.url || ''}`.trim()));
+      // A remote track unmutes when its first packets arrive: the event that says media flows.
+      pc.addEventListener('track', (e) => e.track.addEventListener('unmute', () => note('remote media flowing', e.track.kind)));
+      return pc;
+    };
+    Tracked.prototype = Original.prototype;
+    Object.setPrototypeOf(Tracked, Original);
+    window.RTCPeerConnection = Tracked;
+  }
+
+  async function stats() {
+    const pc = pcs[pcs.length - 1];
+    if (!pc || pc.connectionState === 'closed') return pc ? { connectionState: 'closed' } : {};
+    const report = await pc.getStats();
+    const byId = new Map();
+    report.forEach((s) => byId.set(s.id, s));
+    let pair = null;
+    report.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId); });
+    if (!pair) report.forEach((s) => { if (s.type === 'candidate-pair' && (s.selected || (s.nominated && s.state === 'succeeded'))) pair = s; });
+    const local = pair ? byId.get(pair.localCandidateId) : null;
+    const out = { connectionState: pc.connectionState, iceConnectionState: pc.iceConnectionState };
+    if (local) {
+      out.candidate = local.candidateType;
+      out.relayProtocol = local.relayProtocol || null;
+      out.protocol = local.protocol;
+      out.rtt = pair.currentRoundTripTime ?? null;
+    }
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        out.packetsReceived = s.packetsReceived; out.packetsLost = s.packetsLost; out.jitter = s.jitter;
+      }
+    });
+    return out;
+  }
+
   window.__mf = {
-    timeline, note, read, consoleLines, beacons, activation,
+    timeline, note, read, consoleLines, beacons, activation, stats,
     permissionState: (name) => (rawQuery ? rawQuery(name) : Promise.resolve('unsupported')),
     key: (s) => [JSON.stringify(read(s)), consoleLines.length, beacons.length, timeline.length].join('|'),
   };
