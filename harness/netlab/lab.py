@@ -81,7 +81,8 @@ class NetLab:
         self.client_ns, self.server_ns = f"{self.tag}c", f"{self.tag}s"
         self.client_if, self.server_if = f"{self.tag}c0", f"{self.tag}s0"
         self.creds = Credentials("mf", secrets.token_urlsafe(12))
-        self.dir = Path(tempfile.mkdtemp(prefix="mediafault-lab-"))
+        # The tag is in every path and command line of the lab, so its processes can be found by it.
+        self.dir = Path(tempfile.mkdtemp(prefix=f"mediafault-lab-{self.tag}-"))
         self.turn_lines: list[str] = []
         self._procs: list[subprocess.Popen[str]] = []
         self._drains: list[threading.Thread] = []
@@ -148,7 +149,7 @@ class NetLab:
 
     def _start_peer(self) -> None:
         self._spawn([sys.executable, "-m", "harness.netlab.peer", "--root", str(self.app_root), "--host", SERVER_IP,
-                     "--port", str(APP_PORT)], "ready")
+                     "--port", str(APP_PORT), "--lab", self.tag], "ready")
 
     def _start_turn(self) -> None:
         # -n: no config file; coturn would otherwise read ./turnserver.conf or /etc/turnserver.conf.
