@@ -175,8 +175,11 @@ def variant_report(engine: str, names: list[str] | None = None,
                     target.stop()
                     pool.discard_lab_browsers()  # they live in the lab that just stopped
                 failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
-                other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
                 expected = set(variants[name].caught_by) if name != "correct" else set()
+                other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
+                # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
+                other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
+                          if o.status == "failed" and o.result and o.plan.source.scenario.name not in expected]
                 rows.append((name, failed, expected, other))
     finally:
         pool.close()

@@ -40,6 +40,9 @@ class CasePlan:
         """Why this case cannot run here (unsupported condition, engine missing), or None."""
         if self.route is None:
             return f"{self.engine} is not available here: {self.route_info.reason}"
+        if self.launch is not None and self.launch.netlab and not self.route_info.route.startswith("playwright"):
+            return (f"the network lab starts the browser inside its namespace, which the {self.route_info.route} "
+                    "route cannot do; use a Playwright route for network scenarios")
         unsupported = self.resolution.unsupported
         if unsupported:
             return "; ".join(f"{m.condition}={m.value} is unsupported on {self.engine}: {m.how}" for m in unsupported)
