@@ -10,6 +10,7 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import __version__
@@ -221,6 +222,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if any(f.ok for f in items if f.area.startswith("engine")) else 1
 
 
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+             func: Callable[[argparse.Namespace], int], summary: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help keeps the examples' line breaks."""
+    parser = sub.add_parser(name, help=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render --help in the docs)."""
     from harness.model import ENGINES
@@ -234,8 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mediafault {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run scenarios in real browsers (pytest underneath)", epilog=EPILOG_RUN,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = _command(sub, "run", cmd_run, "run scenarios in real browsers (pytest underneath)", EPILOG_RUN)
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: ./scenarios)")
     run.add_argument("--engine", action="append", choices=ENGINES, help="engine to run on; repeatable "
                      "(default: every engine available)")
@@ -244,54 +252,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--app-url", help="URL of your app (default: the bundled softphone)")
     run.add_argument("--reports", default="reports", help="where JUnit XML and Allure results go "
                      "(default: reports/)")
-    run.set_defaults(func=cmd_run)
 
-    validate = sub.add_parser(
-        "validate", help="check scenario files without running them",
-        epilog="examples:\n  mediafault validate scenarios/\n  mediafault validate my-scenario.yaml\n\n"
-        "exit status: 0 when every file is valid, 2 otherwise (messages are file:line:column).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    validate = _command(sub, "validate", cmd_validate, "check scenario files without running them",
+                        "examples:\n  mediafault validate scenarios/\n  mediafault validate my-scenario.yaml\n\n"
+                        "exit status: 0 when every file is valid, 2 otherwise (messages are file:line:column).")
     validate.add_argument("paths", nargs="*", help="files or directories (default: ./scenarios)")
-    validate.set_defaults(func=cmd_validate)
 
-    lister = sub.add_parser(
-        "list", help="show every case with the mechanism and fidelity each condition would use",
-        epilog="examples:\n  mediafault list\n  mediafault list scenarios/permission --engine firefox",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    lister = _command(sub, "list", cmd_list, "show every case with the mechanism and fidelity each condition "
+                      "would use", "examples:\n  mediafault list\n  mediafault list scenarios/permission --engine "
+                      "firefox")
     lister.add_argument("paths", nargs="*", help="files or directories (default: ./scenarios)")
     lister.add_argument("--engine", action="append", choices=ENGINES, help="only this engine; repeatable")
     lister.add_argument("--profile", help="app profile used to resolve outcomes (default: generic)")
-    lister.set_defaults(func=cmd_list)
 
-    schema = sub.add_parser(
-        "schema", help="print the JSON Schema of scenario files (for editor completion)",
-        epilog="examples:\n  mediafault schema > scenario.schema.json\n"
-        "  then start a scenario file with:\n  # yaml-language-server: $schema=scenario.schema.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    schema = _command(sub, "schema", cmd_schema, "print the JSON Schema of scenario files (for editor completion)",
+                      "examples:\n  mediafault schema > scenario.schema.json\n  then start a scenario file with:"
+                      "\n  # yaml-language-server: $schema=scenario.schema.json")
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")
-    schema.set_defaults(func=cmd_schema)
 
-    variants = sub.add_parser(
-        "variants", help="prove the catalogue catches bugs: run it on each broken variant of the bundled app",
-        epilog="examples:\n  mediafault variants\n  mediafault variants no-telemetry --engine firefox\n\n"
-        "exit status: 0 when the correct app passes and every variant fails exactly its expected scenarios.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    variants = _command(sub, "variants", cmd_variants, "prove the catalogue catches bugs: run it on each broken "
+                        "variant of the bundled app", "examples:\n  mediafault variants\n  mediafault variants "
+                        "no-telemetry --engine firefox\n\nexit status: 0 when the correct app passes and every "
+                        "variant fails exactly its expected scenarios.")
     variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
     variants.add_argument("--engine", default="chromium", choices=ENGINES, help="engine (default: chromium)")
-    variants.set_defaults(func=cmd_variants)
 
-    doctor = sub.add_parser(
-        "doctor", help="which engines, routes and tools are available here, and how to get the rest",
-        epilog="examples:\n  mediafault doctor\n\nexit status: 0 when at least one engine can run.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    doctor.set_defaults(func=cmd_doctor)
+    _command(sub, "doctor", cmd_doctor, "which engines, routes and tools are available here, and how to get the "
+             "rest", "examples:\n  mediafault doctor\n\nexit status: 0 when at least one engine can run.")
 
-    docs = sub.add_parser("docs", help="regenerate docs/ (schema, format reference, support matrix)",
-                          epilog="examples:\n  mediafault docs\n  mediafault docs --check   (exit 1 when stale)",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    docs = _command(sub, "docs", cmd_docs, "regenerate docs/ (schema, format reference, support matrix)",
+                    "examples:\n  mediafault docs\n  mediafault docs --check   (exit 1 when stale)")
     docs.add_argument("--dir", default=str(REPO_ROOT / "docs"), help="docs directory (default: the checkout's)")
     docs.add_argument("--check", action="store_true", help="only check; exit 1 when a file is stale")
-    docs.set_defaults(func=cmd_docs)
     return parser
 
 
