@@ -52,7 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--mf-app-url={args.app_url}")
     if args.n:
         pytest_args += ["-n", str(args.n)]
-    pytest_args += ["--mf-matrix", f"--junitxml={reports / 'junit.xml'}", f"--alluredir={allure_dir}",
+    pytest_args += ["--mf-matrix", f"--mf-surface-map={reports / 'error-surface.md'}",
+                    f"--junitxml={reports / 'junit.xml'}", f"--alluredir={allure_dir}",
                     "-p", "no:cacheprovider", "-q", "-rs", *args.pytest_args]
     return int(pytest.main(pytest_args))
 

@@ -22,6 +22,29 @@ class Cell:
     route: str = ""
 
 
+def surface_map(cells: list[Cell]) -> str:
+    """The error-surface map as Markdown: per scenario and engine, the code expected and the one surfaced."""
+    engines = [e for e in ENGINES if any(c.engine == e for c in cells)]
+    by = {(c.scenario, c.engine): c for c in cells}
+    lines = ["# Error-surface map", "", "Expected code (or state) → what the app surfaced, per engine. "
+             "`emulated`: the condition was reproduced by a page shim; `skip`: the engine cannot reproduce it.",
+             "", "| scenario | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
+    for scenario in dict.fromkeys(c.scenario for c in cells):
+        row = []
+        for engine in engines:
+            c = by.get((scenario, engine))
+            if c is None:
+                row.append("")
+            elif c.status == "skipped":
+                row.append("skip")
+            else:
+                mark = {"passed": "✅", "failed": "❌", "broken": "⚠️ broken"}.get(c.status, c.status)
+                text = f"{mark} `{c.expected or '—'}` → `{c.surfaced or 'nothing'}`"
+                row.append(text + (" (emulated)" if c.fidelity == "emulated" else ""))
+        lines.append(f"| {scenario} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render(cells: list[Cell]) -> str:
     """A text table: one row per scenario, one column per engine that appears."""
     if not cells:

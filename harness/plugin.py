@@ -16,7 +16,7 @@ import pytest
 from harness.appconfig import CONFIG_NAMES
 from harness.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.errors import InputError
-from harness.matrix import Cell, render
+from harness.matrix import Cell, render, surface_map
 from harness.model import ENGINES
 
 
@@ -37,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="show browser windows (needs a display; ini: mf_headed)")
     group.addoption("--mf-matrix", action="store_true", dest="mf_matrix", default=False,
                     help="print the scenario × engine matrix at the end (ini: mf_matrix)")
+    group.addoption("--mf-surface-map", dest="mf_surface_map", metavar="PATH",
+                    help="write the error-surface map (expected vs surfaced codes) as Markdown (ini: mf_surface_map)")
     parser.addini("mf_engine", type="args", default=[], help="engines to run on (default: all)")
     parser.addini("mf_route", type="args", default=[], help="forced routes, ENGINE=ROUTE")
     parser.addini("mf_config", type="string", default="", help="app config file")
@@ -44,6 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mf_profile", type="string", default="", help="app profile")
     parser.addini("mf_headed", type="bool", default=False, help="show browser windows")
     parser.addini("mf_matrix", type="bool", default=False, help="print the scenario × engine matrix")
+    parser.addini("mf_surface_map", type="string", default="", help="Markdown file for the error-surface map")
     parser.addini("mf_scenario_dirs", type="args", default=["scenarios"],
                   help="directory names whose YAML files are scenarios (default: scenarios)")
 
@@ -172,9 +175,17 @@ class MatrixCollector:
         """Print the scenario × engine matrix when asked."""
         from harness.session import option
 
-        if option(self.config, "matrix") and not hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput"):
+            return
+        if option(self.config, "matrix"):
             terminalreporter.write_sep("=", "mediafault: scenario × engine")
             terminalreporter.write_line(render(self.cells))
+        target = option(self.config, "surface_map")
+        if target and self.cells:
+            path = Path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(surface_map(self.cells), encoding="utf-8")
+            terminalreporter.write_line(f"error-surface map: {path}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

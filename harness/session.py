@@ -95,7 +95,8 @@ class RunState:
                         f"({self.app_config.url}); use app.dir, or run this scenario against a URL of that kind")
         result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder)
         item.user_properties.append(("browser", result.browser_version))
-        item.user_properties.append(("surfaced", result.observation.snapshot.code or ""))
+        snap = result.observation.snapshot
+        item.user_properties.append(("surfaced", snap.code or (f"{snap.state} (no error)" if snap.state else "")))
         from harness.reporting import attach_result
 
         attach_result(item, plan, result)

@@ -106,4 +106,6 @@ def test_run_is_the_main_job(tmp_path: Path) -> None:
     assert "mediafault: scenario × engine" in result.stdout
     assert re.search(r"^Microphone blocked for the site\s+pass$", result.stdout, re.MULTILINE), result.stdout
     assert (reports / "junit.xml").is_file()
+    surface = (reports / "error-surface.md").read_text(encoding="utf-8")
+    assert "| Microphone blocked for the site | ✅ `mic-permission-denied` → `mic-permission-denied` |" in surface
     assert list((reports / "allure-results").glob("*-result.json"))
