@@ -158,6 +158,30 @@ class MatrixCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.cells: list[Cell] = []
+        self.browsers: dict[str, str] = {}
+
+    def _alluredir(self) -> Path | None:
+        value = getattr(self.config.option, "allure_report_dir", None)
+        return Path(value) if value and not hasattr(self.config, "workerinput") else None
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A scenario file that failed to load still appears in the Allure report, as broken."""
+        directory = self._alluredir()
+        if report.failed and directory is not None and str(report.nodeid).endswith((".yaml", ".yml")):
+            from harness.allure_files import write_broken_file_result
+
+            write_broken_file_result(directory, report.nodeid, str(report.longreprtext))
+
+    def pytest_sessionfinish(self) -> None:
+        """Environment, categories and executor for the Allure report (once, on the controller)."""
+        directory = self._alluredir()
+        if directory is not None and self.cells:
+            from harness.allure_files import write_environment
+            from harness.session import run_state
+
+            state = run_state(self.config)
+            app = state.app.url or state.app.dir or "bundled softphone"
+            write_environment(directory, self.cells, self.browsers, app, state.profile.name)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Turn a case's call report (or its setup skip/error) into a cell."""
@@ -170,6 +194,8 @@ class MatrixCollector:
                 status = "broken"
             self.cells.append(Cell(props["scenario"], props["engine"], status, props.get("expected", ""),
                                    props.get("surfaced", ""), props.get("fidelity", ""), props.get("route", "")))
+            if props.get("browser"):
+                self.browsers[props["engine"]] = f"{props['browser']} via {props.get('route', '')}"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Print the scenario × engine matrix when asked."""

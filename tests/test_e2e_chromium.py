@@ -54,6 +54,10 @@ def test_correct_app_passes_the_catalogue(project: pytest.Pytester) -> None:
     assert {"screenshot", "expected vs observed", "console"} <= names
     assert any(n.startswith("scenario (denied.yaml:") for n in names)
     assert "denied.yaml:" in denied["description"]
+    environment = (project.path / "allure" / "environment.properties").read_text(encoding="utf-8")
+    assert "Browser.chromium=chromium " in environment and "Profile=generic" in environment
+    categories = json.loads((project.path / "allure" / "categories.json").read_text(encoding="utf-8"))
+    assert "Wrong code" in [c["name"] for c in categories]
 
 
 def test_swapped_codes_fail_with_expected_vs_observed(project: pytest.Pytester, broken_app: BrokenApp) -> None:

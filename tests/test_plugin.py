@@ -4,6 +4,7 @@ stopping the good ones."""
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 
@@ -84,7 +85,7 @@ def test_bad_file_fails_loudly_and_the_rest_still_runs(project: pytest.Pytester,
           outcome: permission-denied
     """)
     result = project.runpytest_subprocess("--mf-engine", "webkit", "--mf-route", "webkit=none", "-rs",
-                                          "--junitxml=junit.xml")
+                                          "--junitxml=junit.xml", "--alluredir=allure")
     result.stdout.fnmatch_lines([
         "*ERROR collecting scenarios/zz-bad.yaml*",
         "scenarios/zz-bad.yaml:3:3: unknown key 'permision' in given (did you mean 'permission'?)",
@@ -96,6 +97,10 @@ def test_bad_file_fails_loudly_and_the_rest_still_runs(project: pytest.Pytester,
     junit = ET.parse(project.path / "junit.xml").getroot()
     errors = [e.get("message", "") + (e.text or "") for e in junit.iter("error")]
     assert any("zz-bad.yaml:3:3: unknown key 'permision'" in e for e in errors), errors
+    results = [json.loads(p.read_text()) for p in (project.path / "allure").glob("*-result.json")]
+    broken = [r for r in results if r["status"] == "broken"]
+    assert len(broken) == 1, results  # the bad file is in the sign-off report too, not silently missing
+    assert "zz-bad.yaml:3:3: unknown key 'permision'" in broken[0]["statusDetails"]["message"]
 
 
 def test_duplicate_names_across_files_are_an_error(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
