@@ -88,7 +88,15 @@ def where(loc: Loc) -> str:
     return text or "the scenario"
 
 
+# Words people use for a value the language spells otherwise.
+SYNONYMS = {"blocked": "denied", "block": "denied", "deny": "denied", "allow": "granted", "allowed": "granted",
+            "grant": "granted", "ask": "prompt", "asking": "prompt", "missing": "none", "absent": "none",
+            "in-use": "busy", "used": "busy", "http": "http-insecure", "iframe-allowed": "iframe-allow"}
+
+
 def _suggest(word: str, choices: list[str]) -> str:
+    if SYNONYMS.get(word.lower()) in choices:
+        return f" (did you mean '{SYNONYMS[word.lower()]}'?)"
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

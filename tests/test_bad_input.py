@@ -38,6 +38,13 @@ CASES: list[tuple[str, str, str, str]] = [
         """ + GOOD_TAIL,
      "x.yaml:3:28: 'dennied' is not a valid value for given.permission.microphone (did you mean 'denied'?)",
      "*one of: granted, denied, dismissed*"),
+    ("synonym-value", """
+        name: A
+        given:
+          permission: {microphone: blocked}
+        """ + GOOD_TAIL,
+     "x.yaml:3:28: 'blocked' is not a valid value for given.permission.microphone (did you mean 'denied'?)",
+     "*one of: granted, denied, dismissed, policy, prompt*"),
     ("bad-engine", """
         name: A
         engines: [chrome]
