@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 
 from harness.engines import probe_all
+from harness.engines.base import install_hint
 from harness.model import ENGINES
 
 
@@ -76,8 +77,7 @@ def findings() -> list[Finding]:
 def _route_fix(engine: str, route: str) -> str:
     if route == "playwright":
         return f"optional: '.venv/bin/playwright install {engine}' where downloads are allowed"
-    return {"chromium": "apt-get install chromium chromium-driver", "firefox": "apt-get install firefox-esr",
-            "webkit": "apt-get install webkit2gtk-driver xvfb"}[engine]
+    return install_hint(engine)
 
 
 def render(items: list[Finding]) -> str:

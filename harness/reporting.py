@@ -40,7 +40,7 @@ class AllureRecorder:
         allure.attach(body, name=name, attachment_type=_KINDS[kind])
 
 
-def recorder_for(item: pytest.Item) -> Recorder | None:
+def recorder_for(item: pytest.Item) -> Recorder:
     """The recorder for ``item`` (Allure's, which does nothing without --alluredir)."""
     return AllureRecorder()
 
@@ -72,7 +72,7 @@ def title_case(plan: CasePlan) -> None:
 
 def attach_result(item: pytest.Item, plan: CasePlan, result: CaseResult) -> None:
     """Screenshot, expected-vs-observed, console, timeline and the scenario's YAML."""
-    recorder = AllureRecorder()
+    recorder = recorder_for(item)
     if result.screenshot:
         recorder.attach("screenshot", result.screenshot, "png")
     recorder.attach("expected vs observed", result.verdict.table(), "text")

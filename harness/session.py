@@ -13,7 +13,6 @@ from harness.matrix import Cell
 from harness.model import ENGINES
 from harness.plan import CasePlan
 from harness.profiles import Profile, get_profile
-from harness.recorder import NullRecorder, Recorder
 from harness.runner import AppTarget, BrowserPool, CaseResult, run_case
 
 _KEY = pytest.StashKey["RunState"]()
@@ -88,7 +87,7 @@ class RunState:
         """Run one case, with its evidence sent to the report."""
         from harness.reporting import recorder_for
 
-        recorder: Recorder = recorder_for(item) or NullRecorder()
+        recorder = recorder_for(item)
         origin = plan.source.scenario.given.page.origin
         if self.app_config.url and origin != "http-localhost":
             pytest.skip(f"page.origin={origin} needs the harness to serve the app, but app.url is fixed "

@@ -9,6 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# The Debian packages that bring each engine's system browser (and its driver): the one place for them.
+APT_PACKAGES = {"chromium": "chromium chromium-driver", "firefox": "firefox-esr", "webkit": "webkit2gtk-driver xvfb"}
+
+
+def install_hint(engine: str) -> str:
+    """The command that installs ``engine``'s system browser."""
+    return f"apt-get install {APT_PACKAGES[engine]}"
+
 
 @dataclass(frozen=True)
 class LaunchSpec:

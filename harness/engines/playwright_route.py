@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import xvfb
-from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo
+from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo, install_hint
 from harness.errors import EnvironmentProblem, HarnessError
 
 # Quiet, hermetic Chromium: no update checks or background requests (the network may be closed).
@@ -93,10 +93,6 @@ def _system_executable(engine: str) -> str:
     return ""
 
 
-INSTALL_HINT = {
-    "chromium": "install it with 'apt-get install chromium' (or 'playwright install chromium' where downloads work)",
-    "firefox": "install it with 'apt-get install firefox-esr' (or 'playwright install firefox' where downloads work)",
-}
 
 
 class PlaywrightRoute(Route):
@@ -112,7 +108,8 @@ class PlaywrightRoute(Route):
         exe = _bundled_executable(self.engine) if self.bundled else _system_executable(self.engine)
         if not exe:
             why = ("Playwright's own build is not installed" if self.bundled
-                   else f"no system {self.engine} found; {INSTALL_HINT[self.engine]}")
+                   else f"no system {self.engine} found; install it with '{install_hint(self.engine)}' (or "
+                        f"'playwright install {self.engine}' where downloads work)")
             return RouteInfo(self.engine, self.name, False, reason=why)
         return RouteInfo(self.engine, self.name, True, exe, _version_of(exe))
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import xvfb
-from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo
+from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo, install_hint
 from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, _profile_with_prefs, _version_of
 from harness.errors import EnvironmentProblem, HarnessError
 
@@ -75,7 +75,7 @@ class SeleniumRoute(Route):
             driver, browser = shutil.which("WebKitWebDriver"), _minibrowser()
             if not driver or not browser:
                 return RouteInfo(self.engine, self.name, False, reason="WebKitGTK's WebDriver is not installed; "
-                                 "install it with 'apt-get install webkit2gtk-driver xvfb'")
+                                 f"install it with '{install_hint('webkit')}'")
             if not os.environ.get("DISPLAY") and not shutil.which("Xvfb"):
                 return RouteInfo(self.engine, self.name, False, reason="WebKitGTK needs a display and Xvfb is "
                                  "missing; install it with 'apt-get install xvfb'")
@@ -84,7 +84,7 @@ class SeleniumRoute(Route):
         browser = shutil.which("chromium") or shutil.which("chromium-browser") or ""
         if not driver or not browser:
             return RouteInfo(self.engine, self.name, False, reason="chromedriver or chromium is missing; install "
-                             "them with 'apt-get install chromium chromium-driver'")
+                             f"them with '{install_hint('chromium')}'")
         return RouteInfo(self.engine, self.name, True, browser, _version_of(browser))
 
     def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:

@@ -139,7 +139,7 @@ class NetLab:
                 drain.start()
                 self._drains.append(drain)
                 return seen  # keeps filling with the process's output
-        tail = " | ".join(self._redact(x) for x in seen[-4:])
+        tail = " | ".join(self.redact(x) for x in seen[-4:])
         raise EnvironmentProblem(f"{Path(cmd[0]).name} did not start in the lab within {START_TIMEOUT:g}s: {tail}")
 
     def _drain(self, proc: subprocess.Popen[str], sink: list[str]) -> None:
@@ -244,12 +244,10 @@ class NetLab:
 
     def turn_log(self, since: int) -> list[str]:
         """coturn's lines since index ``since``, with the credentials removed."""
-        return [self._redact(line) for line in self.turn_lines[since:]]
+        return [self.redact(line) for line in self.turn_lines[since:]]
 
     def redact(self, text: str) -> str:
         """``text`` without the TURN password (plain or URL-encoded)."""
         for form in {self.creds.password, quote_plus(self.creds.password), quote(self.creds.password)}:
             text = text.replace(form, "***")
         return text
-
-    _redact = redact
