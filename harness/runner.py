@@ -302,9 +302,10 @@ def _do_step(page: Page, step: Step, surface: Surface) -> None:
 
 MILESTONES = {
     # milestone → JS predicate over the observer, given [surface, timeline index when the user started
-    # acting]: a getUserMedia the user's action led to resolved / the app says it is connected.
+    # acting]: a getUserMedia *requested* after the user acted resolved (an app that also asks at page
+    # load must not trigger the fault early) / the app says it is connected.
     "microphone-acquired": "([s, mark]) => window.__mf.timeline.slice(mark)"
-                           ".some((e) => e.event === 'getUserMedia resolved')",
+                           ".some((e) => e.event === 'getUserMedia resolved' && e.request >= mark)",
     "call-connected": "([s, mark]) => window.__mf.read(s).state === 'connected'",
 }
 

@@ -8,7 +8,12 @@
   // WebDriver routes wait in the page with a MutationObserver; non-DOM news (a console line, a beacon, a
   // timeline entry) wakes those waiters here. Playwright's waits poll and need no poke.
   const poke = () => (window.__mfWaiters || []).forEach((check) => check());
-  const note = (event, detail) => { timeline.push({ t: Math.round(performance.now() - t0), event, detail }); poke(); };
+  // Returns the entry's index so a later entry can name the one it answers (a resolution → its request).
+  const note = (event, detail, extra) => {
+    timeline.push({ t: Math.round(performance.now() - t0), event, detail, ...extra });
+    poke();
+    return timeline.length - 1;
+  };
   const text = (el) => (el ? (el.innerText || el.textContent || '').trim() : '');
   const LIVE = '[role=alert],[role=status],[aria-live=assertive],[aria-live=polite]';
 
@@ -129,14 +134,14 @@
   if (md && md.getUserMedia) {
     const original = md.getUserMedia;
     md.getUserMedia = function (constraints) {
-      note('getUserMedia', JSON.stringify(constraints) + (activation() ? ' (user gesture)' : ' (no user gesture)'));
+      const request = note('getUserMedia', JSON.stringify(constraints) + (activation() ? ' (user gesture)' : ' (no user gesture)'));
       return original.call(this, constraints).then(
         (stream) => {
-          note('getUserMedia resolved', stream.getAudioTracks().map((t) => t.label).join(', '));
+          note('getUserMedia resolved', stream.getAudioTracks().map((t) => t.label).join(', '), { request });
           stream.getTracks().forEach((t) => t.addEventListener('ended', () => note('track ended', t.label)));
           return stream;
         },
-        (err) => { note('getUserMedia rejected', `${err.name}: ${err.message}`); throw err; });
+        (err) => { note('getUserMedia rejected', `${err.name}: ${err.message}`, { request }); throw err; });
     };
   }
   let rawQuery = null;
