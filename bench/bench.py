@@ -6,7 +6,9 @@
    permission, open the app, click Call, wait for the error code);
 3. KITE-style: a new Selenium + chromedriver session per case.
 
-Also the cost split of a mediafault case. Run: .venv/bin/python bench/bench.py [--cases N]
+Also the cost split of a mediafault case, and how a whole run scales from one pytest-xdist worker to
+two (the permission and device scenarios on Chromium, wall clock of ``mediafault run -n 1`` / ``-n 2``).
+Run: .venv/bin/python bench/bench.py [--cases N] [--no-scaling]
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -112,9 +116,26 @@ def selenium_per_case(n: int) -> list[float]:
     return times
 
 
+def run_scaling() -> dict[str, float]:
+    """Wall-clock seconds of the same run with one and with two workers."""
+    paths = [str(REPO / "scenarios" / "permission"), str(REPO / "scenarios" / "device")]
+    out = {}
+    for workers in ("1", "2"):
+        with tempfile.TemporaryDirectory(prefix="mediafault-bench-") as tmp:
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", *paths, "--engine", "chromium",
+                                   "-n", workers, "--reports", tmp], capture_output=True, text=True, check=False)
+            out[f"-n {workers}"] = time.perf_counter() - t
+            if proc.returncode != 0:
+                print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
+                raise SystemExit(f"the -n {workers} run failed (exit {proc.returncode})")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=15, help="cases per way (default 15)")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the -n 1 / -n 2 comparison")
     args = parser.parse_args()
     floor = playwright_floor(args.cases)
     ours, split = mediafault_cases(args.cases)
@@ -126,6 +147,11 @@ def main() -> int:
         print(f"  {name:<27} {value:6.3f} s   ({value / med['playwright floor']:.2f}x the floor)")
     print("mediafault cost split (median s): " + ", ".join(
         f"{k} {statistics.median(v):.3f}" for k, v in split.items()))
+    if not args.no_scaling:
+        wall = run_scaling()
+        print("whole run, permission + device scenarios on Chromium (wall clock, browser launches included): "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in wall.items())
+              + f" (speed-up {wall['-n 1'] / wall['-n 2']:.2f}x)")
     return 0
 
 

@@ -25,7 +25,7 @@ class Surface(Strict):
     state_attribute: str | None = Field("data-state", description="Read the state from this attribute.")
     warning: str | None = Field("#warning", description="Element holding a non-fatal warning (e.g. silent mic).")
     warning_attribute: str | None = Field("data-warning-code", description="Read the warning code from this "
-                                          "attribute.")
+                                          "attribute (several active warnings: codes separated by spaces).")
     console: str | None = Field(
         r"^\[softphone\] error (?P<code>\S+): (?P<message>.*)$",
         description="Regex for the console line the app logs on an error (named groups code, message).",

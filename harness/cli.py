@@ -22,6 +22,17 @@ EPILOG_RUN = """examples:
   mediafault run scenarios/permission --engine chromium
   mediafault run -n 2 --profile twilio-voice@2
   mediafault run scenarios/ -- -k dismissed -x     anything after -- goes to pytest
+  mediafault run --report                          and build the HTML report (reports/html, single file)
+  mediafault run --repeat 20 --engine chromium     soak: 20 repetitions, flaky cases in reports/flakes.md
+"""
+EPILOG_REPORT = """examples:
+  mediafault report                        reports/allure-results → reports/html (serve it: --open)
+  mediafault report --single-file          also reports/mediafault-report.html (opens from file://)
+  mediafault report --results ci/allure-results --out ci/html --name "release 1.4 sign-off"
+
+The trend is kept in history.jsonl beside the output directory (one line per run); the output
+directory is replaced on every build. Needs Node.js and Allure 3: './bootstrap setup' installs them.
+exit status: 0 when the report was built, 1 when it could not be, 2 on bad arguments.
 """
 
 
@@ -50,12 +61,98 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--mf-profile={args.profile}")
     if args.app_url:
         pytest_args.append(f"--mf-app-url={args.app_url}")
+    if args.grid_url:
+        pytest_args.append(f"--mf-grid-url={args.grid_url}")
     if args.n:
         pytest_args += ["-n", str(args.n)]
     pytest_args += ["--mf-matrix", f"--mf-surface-map={reports / 'error-surface.md'}",
                     f"--junitxml={reports / 'junit.xml'}", f"--alluredir={allure_dir}",
                     "-p", "no:cacheprovider", "-q", "-rs", *args.pytest_args]
-    return int(pytest.main(pytest_args))
+    code = _soak(args.repeat, pytest_args, reports) if args.repeat > 1 else int(pytest.main(pytest_args))
+    if args.report:
+        report = build_html_report(allure_dir, reports / "html", single_file=True)
+        # Failing cases keep pytest's exit status; a report that could not be built makes a green run red.
+        return code or report
+    return code
+
+
+def _soak(times: int, pytest_args: list[str], reports: Path) -> int:
+    """Run the same pytest session ``times`` times (each in its own process, so nothing carries over) and
+    report the cases whose outcome changed: 0 only when every repetition passed."""
+    import subprocess
+
+    from harness.flakes import Soak, read_junit
+
+    soak = Soak()
+    repeat_dir = reports / "repeat"
+    shutil.rmtree(repeat_dir, ignore_errors=True)
+    repeat_dir.mkdir(parents=True)
+    worst = 0
+    for i in range(1, times + 1):
+        print(f"--- repetition {i} of {times}", flush=True)
+        junit = repeat_dir / f"junit-{i}.xml"
+        args = [a if not a.startswith("--junitxml=") else f"--junitxml={junit}" for a in pytest_args]
+        code = subprocess.run([sys.executable, "-m", "pytest", *args], check=False).returncode
+        if code in (2, 3, 4) or not junit.is_file():  # interrupted, internal or usage error: stop here
+            print(f"repetition {i} did not complete (pytest exit {code}); the soak stops", file=sys.stderr)
+            return code or 1
+        worst = max(worst, code)
+        soak.runs.append(read_junit(junit))
+        shutil.copy(junit, reports / "junit.xml")
+    text = soak.markdown()
+    (reports / "flakes.md").write_text(text, encoding="utf-8")
+    print("\n" + text + f"(also in {reports / 'flakes.md'}; each repetition's JUnit XML in {repeat_dir})")
+    return 1 if soak.flaky() or worst else 0
+
+
+def build_html_report(results: Path, out: Path, *, single_file: bool, name: str | None = None) -> int:
+    """Build the HTML report and say where it is; 0 when built, 1 (with what to do) when not."""
+    from harness import htmlreport
+    from harness.errors import MediafaultError
+
+    history = out.parent / "history.jsonl"
+    single = out.parent / htmlreport.SINGLE_FILE_NAME if single_file else None
+    try:
+        built = htmlreport.build_report(results, out, history=history, single_file=single,
+                                        name=name or htmlreport.DEFAULT_NAME,
+                                        surface_map=results.parent / htmlreport.SURFACE_MAP_NAME)
+    except MediafaultError as exc:
+        print(f"HTML report not built: {exc}", file=sys.stderr)
+        return 1
+    size = htmlreport.sizes(built)
+    print(f"HTML report: {built.out / 'index.html'} ({size['report'] / 1e6:.1f} MB; it needs HTTP: "
+          f"'mediafault report --open' serves it)")
+    if built.single_file is not None:
+        print(f"single file: {built.single_file} ({size['single file'] / 1e6:.1f} MB; opens from file://, "
+              "attach it to the release ticket)")
+    again = "" if built.appended else " (these results were already in it: no new point)"
+    print(f"trend: {built.history_runs} run(s) in {built.history}{again}; built in {built.seconds:.1f}s")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build the HTML report from Allure results, offline; optionally serve it."""
+    out = Path(args.out)
+    code = build_html_report(Path(args.results), out, single_file=args.single_file, name=args.name)
+    if code or not args.open:
+        return code
+    import threading
+    import webbrowser
+
+    from harness.htmlreport import serve
+
+    server = serve(out, args.port)
+    url = f"http://127.0.0.1:{server.server_port}/index.html"
+    print(f"serving {out} at {url} (Ctrl-C stops)")
+    webbrowser.open(url)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -67,6 +164,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
+    errors += _config_errors()
     for error in errors:
         print(error, file=sys.stderr)
     files = len({s.path for s in scenarios})
@@ -77,6 +175,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2
     print(f"{len(scenarios)} scenario(s) in {files} file(s): all valid.")
     return 0
+
+
+def _config_errors() -> list[InputError]:
+    """Problems in the mediafault.yaml that applies here and in the profile it names (checked by validate too)."""
+    from harness.appconfig import find_config, load_config
+    from harness.profiles import get_profile
+
+    try:
+        app, path = load_config(find_config(Path.cwd()))
+        if path is not None:
+            dirs = (path.parent / app.profiles_dir,) if app.profiles_dir else ()
+            get_profile(app.profile, dirs, path)
+    except InputError as exc:
+        return [exc]
+    return []
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -99,7 +212,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for engine in source.scenario.engines:
             if engine not in engines:
                 continue
-            plan = plan_case(source, engine, profile)
+            plan = plan_case(source, engine, profile, grid=args.grid_url)
             skip = plan.skip_reason
             head = f"{plan.name}  [{'SKIP' if skip else plan.fidelity.value}]"
             route = f"{plan.route_info.route} ({plan.route_info.version})" if plan.route else "no route"
@@ -214,6 +327,37 @@ def cmd_variants(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_grid(args: argparse.Namespace) -> int:
+    """Start, stop or show the local Selenium Grid."""
+    from harness.grid import command
+
+    return command(args.action, args.port, args.engine, args.timeout)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write mediafault.yaml and starter scenarios for the user's app (asking on a terminal)."""
+    from harness import scaffold
+
+    flags = {k: getattr(args, k) for k in ("url", "app_dir", "profile", "call_button", "code", "code_attribute",
+                                           "message", "console", "telemetry")}
+    ask = scaffold.terminal_ask if sys.stdin.isatty() and not args.no_input else None
+    target = Path(args.dir)
+    try:
+        answers = scaffold.gather(flags, ask)
+        written = scaffold.write(scaffold.files_for(answers, target), args.force)
+    except scaffold.InitError as exc:
+        print(f"mediafault init: {exc}", file=sys.stderr)
+        return 2
+    except (EOFError, KeyboardInterrupt):
+        print("\nmediafault init: stopped; nothing was written", file=sys.stderr)
+        return 130
+    for path in written:
+        print(f"wrote {path}")
+    print("\nnext:\n  mediafault validate            check the scenarios\n"
+          "  mediafault run --engine chromium   run them (then change an expect: and see it fail)")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Print what this machine can run and how to fix what is missing."""
     from harness.doctor import findings, render
@@ -251,8 +395,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-n", type=str, metavar="N", help="parallel workers (a number or 'auto')")
     run.add_argument("--profile", help="app profile (generic, twilio-voice@1, twilio-voice@2, acs-calling)")
     run.add_argument("--app-url", help="URL of your app (default: the bundled softphone)")
+    run.add_argument("--grid-url", metavar="URL", help="run on the Selenium Grid 4 at URL (see 'mediafault grid')")
     run.add_argument("--reports", default="reports", help="where JUnit XML and Allure results go "
                      "(default: reports/)")
+    run.add_argument("--report", action="store_true", help="then build the HTML report (REPORTS/html and the "
+                     "single file REPORTS/mediafault-report.html; see 'mediafault report')")
+    run.add_argument("--repeat", type=int, default=1, metavar="N", help="soak: run everything N times and report "
+                     "the cases whose outcome changed (REPORTS/flakes.md); exit 1 on any flake or failure")
+
+    report = _command(sub, "report", cmd_report, "build the HTML report (Allure 3) from the Allure results, "
+                      "offline", EPILOG_REPORT)
+    report.add_argument("--results", default="reports/allure-results", help="Allure results directory "
+                        "(default: reports/allure-results)")
+    report.add_argument("--out", default="reports/html", help="report directory, replaced on every build "
+                        "(default: reports/html)")
+    report.add_argument("--single-file", action="store_true", help="also write one self-contained HTML file "
+                        "beside OUT (mediafault-report.html) that opens from file://")
+    report.add_argument("--name", help="report name shown in its header (default: 'mediafault: scenario × engine')")
+    report.add_argument("--open", action="store_true", help="then serve the report on 127.0.0.1 and open a browser")
+    report.add_argument("--port", type=int, default=0, help="port for --open (default: any free one)")
 
     validate = _command(sub, "validate", cmd_validate, "check scenario files without running them",
                         "examples:\n  mediafault validate scenarios/\n  mediafault validate my-scenario.yaml\n\n"
@@ -265,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("paths", nargs="*", help="files or directories (default: ./scenarios)")
     lister.add_argument("--engine", action="append", choices=ENGINES, help="only this engine; repeatable")
     lister.add_argument("--profile", help="app profile used to resolve outcomes (default: generic)")
+    lister.add_argument("--grid-url", metavar="URL", help="plan the cases for the Selenium Grid at URL")
 
     schema = _command(sub, "schema", cmd_schema, "print the JSON Schema of scenario files (for editor completion)",
                       "examples:\n  mediafault schema > scenario.schema.json\n  then start a scenario file with:"
@@ -277,6 +439,38 @@ def build_parser() -> argparse.ArgumentParser:
                         "variant fails exactly its expected scenarios.")
     variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
     variants.add_argument("--engine", default="chromium", choices=ENGINES, help="engine (default: chromium)")
+
+    grid = _command(sub, "grid", cmd_grid, "start, stop or show a local Selenium Grid 4 (Java) to run on",
+                    "examples:\n  mediafault grid up                       chromium and webkit (firefox with a "
+                    "geckodriver) on 127.0.0.1:4444\n  mediafault run --grid-url http://127.0.0.1:4444\n"
+                    "  mediafault grid status\n  mediafault grid down\n\nexit status: 0 on success; status: "
+                    "1 when not ready, 3 when no Grid runs.")
+    grid.add_argument("action", choices=["up", "down", "status"])
+    grid.add_argument("--port", type=int, default=4444, help="port on 127.0.0.1 (default: 4444)")
+    grid.add_argument("--engine", action="append", choices=ENGINES, help="offer only this engine; repeatable "
+                      "(default: every engine this machine has a driver for)")
+    grid.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the Grid to be ready "
+                      "(default: 60)")
+
+    init = _command(sub, "init", cmd_init, "write mediafault.yaml and starter scenarios for your app",
+                    "examples:\n  mediafault init                                   asks (on a terminal)\n"
+                    "  mediafault init --url http://localhost:5173/call --profile twilio-voice@2 \\\n"
+                    "      --code '.call-error' --code-attribute data-code --message '.call-error p'\n"
+                    "  mediafault init --app-dir dist/ --profile my-widget   (a new profile to fill in)\n\n"
+                    "without a terminal (CI) nothing is asked: flags and defaults are used.")
+    init.add_argument("--dir", default=".", help="where to write (default: the current directory)")
+    init.add_argument("--url", help="the running app's URL")
+    init.add_argument("--app-dir", help="a directory of static files (with index.html) the harness serves")
+    init.add_argument("--profile", help="a built-in profile, or a new name to start your own from 'generic'")
+    init.add_argument("--call-button", help="CSS selector of the button that starts a call (default: #call)")
+    init.add_argument("--code", help="CSS selector of the element showing the error code")
+    init.add_argument("--code-attribute", help="attribute holding the code ('-' to read the element's text)")
+    init.add_argument("--message", help="CSS selector of the element showing the error message")
+    init.add_argument("--console", help="regex for the console line logged on an error, with (?P<code>…) "
+                      "and (?P<message>…) ('-' for none)")
+    init.add_argument("--telemetry", help="path or URL part of the error-reporting endpoint ('-' for none)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.add_argument("--no-input", action="store_true", help="never ask, even on a terminal")
 
     _command(sub, "doctor", cmd_doctor, "which engines, routes and tools are available here, and how to get the "
              "rest", "examples:\n  mediafault doctor\n\nexit status: 0 when at least one engine can run.")

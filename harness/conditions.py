@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.media import media_file
-from harness.model import AudioFile, Device, Given, PageSpec, Permission
+from harness.model import SHAPES, AudioFile, Device, Given, PageSpec, Permission
+from harness.netlab.lab import APP_PORT, SERVER_IP
 
 
 class Fidelity(StrEnum):
@@ -291,6 +292,16 @@ def fault_revoke(engine: str, value: str, host: Host) -> Mechanism:
                      fault="shim:revoke", shim=(("faults", True),))
 
 
+def fault_drop_network(engine: str, value: str, host: Host) -> Mechanism:
+    """``during: drop-network`` (the scenario has a lab call, checked when it is loaded)."""
+    c = "during.drop-network"
+    lab = network(engine, "", host)
+    if lab.fidelity is not Fidelity.native:
+        return replace(lab, condition=c, value=value)
+    return _native(c, value, "nftables drops every packet on the lab's link in both directions (the "
+                   "restore, if any, deletes that rule)", fault="drop-network", netlab=True)
+
+
 def fault_unplug(engine: str, value: str, host: Host) -> Mechanism:
     """``during: unplug-device``."""
     return Mechanism("during.unplug-device", value, Fidelity.emulated, "page shim: the track ends, "
@@ -298,20 +309,23 @@ def fault_unplug(engine: str, value: str, host: Host) -> Mechanism:
                      fault="shim:unplug", shim=(("faults", True),))
 
 
-LAB_ORIGIN_FLAG = "--unsafely-treat-insecure-origin-as-secure=http://10.237.0.2:8080"
+LAB_ORIGIN_FLAG = f"--unsafely-treat-insecure-origin-as-secure=http://{SERVER_IP}:{APP_PORT}"
 
 
 def network(engine: str, value: str, host: Host) -> Mechanism:
     """``network``: the call runs through the lab (value: 'turn=… policy=… udp=… credentials=…')."""
     c = "network"
+    how = ("browser in its own network namespace, aiortc peer and coturn in another, joined by a veth"
+           + ("; nftables drops every UDP packet on the link" if "udp=blocked" in value else "")
+           + ("; the link is impaired in both directions by tc netem, or by the lab's user-space NFQUEUE "
+              "shaper where the kernel has no netem" if "shape=" in value else ""))
     if engine == "chromium":
-        how = ("browser in its own network namespace, aiortc peer and coturn in another, joined by a veth"
-               + ("; nftables drops every UDP packet on the link" if "udp=blocked" in value else ""))
         # The app is served from the lab's address; that flag makes it a secure context as https would.
         return _native(c, value, how, netlab=True, launch_args=(LAB_ORIGIN_FLAG,))
     if engine == "firefox":
-        return _unsupported(c, value, "Playwright reaches Firefox over a TCP port (WebDriver BiDi), which a "
-                            "browser inside the lab's namespace does not share with the harness")
+        # Firefox's BiDi port is inside the namespace; the lab's wrapper bridges it back to the harness.
+        return _native(c, value, how + "; the automation port is bridged out of the namespace", netlab=True,
+                       prefs=(("dom.securecontext.allowlist", SERVER_IP),))
     if engine == "webkit":
         return _unsupported(c, value, "Debian's WebKitGTK is built without WebRTC (no RTCPeerConnection)")
     return _unsupported(c, value, f"no route for {engine}")
@@ -327,6 +341,7 @@ TABLE: dict[str, Resolver] = {
     "network": network,
     "during.revoke-permission": fault_revoke,
     "during.unplug-device": fault_unplug,
+    "during.drop-network": fault_drop_network,
 }
 ROUTED_ENGINES: tuple[str, ...] = ("chromium", "firefox", "webkit")
 
@@ -351,6 +366,8 @@ def given_values(given: Given, base: Path | None = None) -> dict[str, str]:
     if given.network is not None:
         n = given.network
         values["network"] = f"turn={n.turn} policy={n.policy} udp={n.udp} credentials={n.credentials}"
+        if n.shape is not None:
+            values["network"] += f" shape={n.shape if isinstance(n.shape, str) else 'custom'}"
     return values
 
 
@@ -407,7 +424,9 @@ def all_values() -> dict[str, tuple[str, ...]]:
         "network": ("turn=udp policy=relay udp=open credentials=valid",
                     "turn=tcp policy=relay udp=blocked credentials=valid",
                     "turn=none policy=all udp=blocked credentials=valid",
-                    "turn=udp policy=relay udp=open credentials=wrong"),
+                    "turn=udp policy=relay udp=open credentials=wrong",
+                    *(f"turn=none policy=all udp=open credentials=valid shape={name}" for name in SHAPES)),
         "during.revoke-permission": ("after microphone-acquired",),
         "during.unplug-device": ("after microphone-acquired",),
+        "during.drop-network": ("after call-connected",),
     }

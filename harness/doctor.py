@@ -60,17 +60,23 @@ def findings() -> list[Finding]:
                                             else "neither root nor user namespaces"),
                        "" if root or _userns() else "run as root, or allow user namespaces "
                        "(sysctl kernel.unprivileged_userns_clone=1)"))
+    # iptables: its NFQUEUE target feeds the lab's user-space shaper (kernels without sch_netem).
     for tool, flag, package in (("ip", "-V", "iproute2"), ("nft", "--version", "nftables"),
-                                ("turnserver", "--version", "coturn")):
+                                ("iptables", "--version", "iptables"), ("turnserver", "--version", "coturn")):
         path = shutil.which(tool)
         out.append(Finding("network lab", tool, bool(path), _run(tool, flag) or path or "missing",
                            "" if path else f"apt-get install {package}"))
-    java = shutil.which("java")
-    out.append(Finding("selenium grid", "java", bool(java), _run("java", "-version") or "missing",
-                       "" if java else "apt-get install default-jre-headless"))
-    node = shutil.which("node")
-    out.append(Finding("html report", "node", bool(node), _run("node", "--version") or "missing",
-                       "" if node else "apt-get install nodejs npm"))
+    from harness.grid import JAR_INSTALL, JAVA_INSTALL, find_jar, java_version
+
+    java = java_version()
+    out.append(Finding("selenium grid", "java", bool(java), java or "missing", "" if java else JAVA_INSTALL))
+    jar = find_jar()
+    out.append(Finding("selenium grid", "server jar", jar is not None, str(jar) if jar else "missing",
+                       "" if jar else JAR_INSTALL))
+    from harness.htmlreport import SETUP_COMMAND, tools_state
+
+    for item, ok, detail in tools_state():
+        out.append(Finding("html report", item, ok, detail, "" if ok else SETUP_COMMAND))
     return out
 
 

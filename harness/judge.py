@@ -20,6 +20,7 @@ class Expected:
     message: TextMatch | None = None
     alert: bool | None = None
     state: str | None = None
+    states: tuple[str, ...] | None = None
     warning: str | None = None
     microphone_request: str | None = None
     console: TextMatch | None = None
@@ -41,7 +42,8 @@ def resolve(expect: Expect, profile: Profile) -> Expected:
         message = message if message is not None else surface.message
     return Expected(
         no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
-        warning=expect.warning, microphone_request=expect.microphone_request,
+        states=tuple(expect.states) if expect.states is not None else None, warning=expect.warning,
+        microphone_request=expect.microphone_request,
         console=expect.console, telemetry=expect.telemetry, connection=expect.connection, within=expect.within,
         hold=expect.hold, outcome=expect.outcome,
     )
@@ -110,9 +112,12 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
                             snap.region or "not in a live region", in_alert == expected.alert))
     if expected.state is not None:
         checks.append(Check("state", repr(expected.state), _shown(snap.state), snap.state == expected.state))
+    if expected.states is not None:
+        checks.append(_states(expected.states, obs.states))
     if expected.warning is not None:
-        want = None if expected.warning == "none" else expected.warning
-        checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), snap.warning == want))
+        shown = snap.warnings()
+        ok = not shown if expected.warning == "none" else expected.warning in shown
+        checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), ok))
     if expected.microphone_request is not None:
         checks.append(_microphone_request(expected.microphone_request, obs))
     if expected.connection is not None:
@@ -144,6 +149,15 @@ def _connection(want: Connection, stats: dict[str, Any]) -> list[Check]:
         out.append(Check("media received", "audio packets" if want.media else "none", f"{packets} packets",
                          (packets > 0) == want.media))
     return out
+
+
+def _states(wanted: tuple[str, ...], seen: list[str]) -> Check:
+    """The wanted states appear in ``seen`` in this order (others may come between)."""
+    position = 0
+    for state in seen:
+        if position < len(wanted) and state == wanted[position]:
+            position += 1
+    return Check("states", " → ".join(wanted), " → ".join(seen) or "(none)", position == len(wanted))
 
 
 def _microphone_request(rule: str, obs: Observation) -> Check:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from harness import yamlpos
 from harness.errors import InputError, Position, Problem
+from harness.expand import expand, load_library, resolve_uses
 from harness.model import Scenario, ScenarioFile
 from harness.validation import problems_from
 from harness.yamlpos import Loc, Located
@@ -21,6 +23,11 @@ class SourcedScenario:
     scenario: Scenario
     doc: Located
     loc: Loc
+    row: Position | None = None  # for a case of a matrix: the row it was expanded from
+
+    def case_note(self) -> str:
+        """`` (matrix row at line 12)`` for a matrix case, else empty: which row to look at in a failure."""
+        return f" (matrix row at line {self.row.line})" if self.row else ""
 
     @property
     def path(self) -> Path:
@@ -42,27 +49,65 @@ class SourcedScenario:
 
 
 def load_file(path: Path) -> list[SourcedScenario]:
-    """Load and validate every scenario in ``path``; raise :class:`InputError` listing all problems."""
+    """Load and validate every scenario in ``path``; raise :class:`InputError` listing all problems.
+
+    A scenario with a ``matrix`` becomes one :class:`SourcedScenario` per case and ``given.use`` is
+    replaced by the shared blocks it names (see :mod:`harness.expand`). A ``givens.yaml`` holds no
+    scenarios: it is checked and gives an empty list.
+    """
     doc = yamlpos.load(path)
     data = doc.data
     if not isinstance(data, dict):
         raise InputError([doc.problem((), "a scenario file must be a mapping (a scenario) or have 'scenarios:'",
                                       "start the file with 'name: ...' or 'scenarios:'")])
+    if "givens" in data and "scenarios" not in data and "name" not in data:
+        load_library(path)
+        return []
+    written: list[tuple[Any, Loc]]
     if "scenarios" in data:
-        try:
-            parsed = ScenarioFile.model_validate(data)
-        except ValidationError as exc:
-            raise InputError(problems_from(exc, doc, ScenarioFile)) from None
-        out = [SourcedScenario(s, doc, ("scenarios", i)) for i, s in enumerate(parsed.scenarios)]
+        items = data["scenarios"]
+        extra = [k for k in data if k != "scenarios"]
+        if not isinstance(items, list) or not items or extra:
+            try:
+                ScenarioFile.model_validate(data)
+            except ValidationError as exc:
+                raise InputError(problems_from(exc, doc, ScenarioFile)) from None
+        written = [(item, ("scenarios", i)) for i, item in enumerate(items)]
     else:
+        written = [(data, ())]
+    out: list[SourcedScenario] = []
+    problems: list[Problem] = []
+    for item, loc in written:
+        if not isinstance(item, dict):
+            # Let the model say what a scenario must be; positions are the same as without expansion.
+            problems += _validate(item, doc, loc)[1]
+            continue
         try:
-            out = [SourcedScenario(Scenario.model_validate(data), doc, ())]
-        except ValidationError as exc:
-            raise InputError(problems_from(exc, doc, Scenario)) from None
+            expanded, clashes = expand(item, doc, loc)
+            problems += clashes
+            cases = [resolve_uses(case, path, loc) for case in expanded]
+        except InputError as exc:
+            problems += exc.problems
+            continue
+        for case in cases:
+            scenario, found = _validate(case.data, case.doc, loc)
+            problems += [p for p in found if p not in problems]  # a template's mistake shows once, not per case
+            if scenario is not None:
+                out.append(SourcedScenario(scenario, case.doc, loc, case.row))
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: (str(p.position.path), p.position.line, p.position.column)))
     problems = duplicate_names(out, {})
     if problems:
         raise InputError(problems)
     return out
+
+
+def _validate(data: Any, doc: Located, loc: Loc) -> tuple[Scenario | None, list[Problem]]:
+    """One scenario's data → the model, or the positioned problems."""
+    try:
+        return Scenario.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_from(exc, doc, Scenario, loc)
 
 
 def duplicate_names(scenarios: list[SourcedScenario], seen: dict[str, SourcedScenario]) -> list[Problem]:
@@ -92,10 +137,12 @@ def load_paths(paths: list[Path]) -> tuple[list[SourcedScenario], list[InputErro
         except InputError as exc:
             errors.append(exc)
             continue
+        before = set(seen)
         dup = duplicate_names(loaded, seen)
         if dup:
             errors.append(InputError(dup))
-        scenarios += [s for s in loaded if not any(p.position == s.position for p in dup)]
+        # A case whose name was already taken (by another file) is left out; the others still run.
+        scenarios += [s for s in loaded if s.scenario.name.casefold() not in before]
     return scenarios, errors
 
 

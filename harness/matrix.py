@@ -45,6 +45,53 @@ def surface_map(cells: list[Cell]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_HTML_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em; color: #1f2328; }
+table { border-collapse: collapse; } th, td { border: 1px solid #d0d7de; padding: .4em .7em; text-align: left; }
+th { background: #f6f8fa; } td.passed { background: #dafbe1; } td.failed { background: #ffd8d3; }
+td.broken { background: #fff1c2; } td.skipped { color: #656d76; background: #f6f8fa; }
+code { font: 12px ui-monospace, monospace; } .status { font-weight: 600; margin-right: .3em; }
+.totals { margin-top: .8em; color: #656d76; }
+"""
+
+
+def surface_map_html(cells: list[Cell]) -> str:
+    """The error-surface map as a standalone HTML page (for the HTML report and for people without Markdown)."""
+    from html import escape
+
+    engines = [e for e in ENGINES if any(c.engine == e for c in cells)]
+    by = {(c.scenario, c.engine): c for c in cells}
+    head = "".join(f"<th>{escape(e)}</th>" for e in engines)
+    rows = []
+    for scenario in dict.fromkeys(c.scenario for c in cells):
+        tds = []
+        for engine in engines:
+            c = by.get((scenario, engine))
+            if c is None:
+                tds.append("<td></td>")
+            elif c.status == "skipped":
+                tds.append('<td class="skipped">skip</td>')
+            else:
+                word = SYMBOL.get(c.status, c.status)
+                detail = (f"<code>{escape(c.expected or '—')}</code> → <code>{escape(c.surfaced or 'nothing')}</code>"
+                          + (" (emulated)" if c.fidelity == "emulated" else ""))
+                tds.append(f'<td class="{escape(c.status)}"><span class="status">{escape(word)}</span>{detail}</td>')
+        rows.append(f"<tr><th>{escape(scenario)}</th>{''.join(tds)}</tr>")
+    totals: dict[str, int] = {}
+    for c in cells:
+        totals[c.status] = totals.get(c.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(totals.items()))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Error-surface map</title>'
+        f"<style>{_HTML_STYLE}</style></head><body>\n<h1>Error-surface map</h1>\n"
+        "<p>Per scenario and engine: the code (or state) the scenario expects → what the app surfaced. "
+        "<em>emulated</em>: a page shim reproduced the condition; <em>skip</em>: the engine cannot reproduce "
+        "it here.</p>\n"
+        f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>\n" + "\n".join(rows)
+        + f"\n</tbody></table>\n<p class=\"totals\">{escape(summary)}</p>\n</body></html>\n"
+    )
+
+
 def render(cells: list[Cell]) -> str:
     """A text table: one row per scenario, one column per engine that appears."""
     if not cells:
@@ -72,4 +119,7 @@ def render(cells: list[Cell]) -> str:
         totals[c.status] = totals.get(c.status, 0) + 1
     lines.append("")
     lines.append(", ".join(f"{n} {s}" for s, n in sorted(totals.items())))
+    routes = {e: sorted({c.route for c in cells if c.engine == e and c.route}) for e in engines}
+    if any(routes.values()):
+        lines.append("routes: " + ", ".join(f"{e} via {' / '.join(r)}" for e, r in routes.items() if r))
     return "\n".join(lines)

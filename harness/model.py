@@ -174,6 +174,91 @@ class PageSpec(Strict):
     )
 
 
+# Named link conditions, one-way figures applied in each direction (so round-trip delay is twice the
+# latency). Chosen to land on either side of the quality thresholds voice SDKs warn at (Twilio Voice:
+# RTT > 400 ms, jitter > 30 ms, packet loss > 1 %).
+SHAPES: dict[str, dict[str, str]] = {
+    "3g": {"latency": "200ms", "jitter": "20ms", "loss": "2%", "bandwidth": "750kbit",
+           "about": "a mobile 3G link: slow (about 450 ms round trip), some loss, capped bandwidth"},
+    "lossy-wifi": {"latency": "10ms", "jitter": "10ms", "loss": "15%",
+                   "about": "congested Wi-Fi far from the access point: one packet in seven lost"},
+    "satellite": {"latency": "300ms", "jitter": "5ms", "loss": "0.5%", "bandwidth": "2mbit",
+                  "about": "a geostationary satellite hop: over 600 ms round trip"},
+}
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kbit|mbit)\s*$", re.IGNORECASE)
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
+
+
+def _milliseconds(value: Any) -> float:
+    """A delay that may be zero: ``"150ms"``, ``"0.2s"``, or a number of milliseconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        ms = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"'{value}' is not a delay; write it like '150ms' or '0.3s'")
+        number, unit = float(match.group(1)), match.group(2) or "ms"
+        ms = number if unit == "ms" else number * 1000 if unit == "s" else number * 60000
+    if not 0 <= ms <= 5000:
+        raise ValueError(f"{ms:g} ms is outside 0–5000 ms")
+    return ms
+
+
+class Shape(Strict):
+    """Link impairment in each direction between browser and servers: latency, jitter, loss, bandwidth."""
+
+    latency: float = Field(0.0, description="One-way delay added in each direction, e.g. '150ms' (a number "
+                           "is milliseconds).", json_schema_extra={"type": ["string", "number"]})
+    jitter: float = Field(0.0, description="Random variation of that delay (standard deviation), e.g. '30ms'.",
+                          json_schema_extra={"type": ["string", "number"]})
+    loss: float = Field(0.0, description="Percent of packets dropped in each direction, e.g. '5%'.",
+                        json_schema_extra={"type": ["string", "number"]})
+    bandwidth: float | None = Field(None, description="Rate cap in each direction, e.g. '750kbit' or '2mbit' "
+                                    "(a number is kbit/s).", json_schema_extra={"type": ["string", "number"]})
+
+    @field_validator("latency", "jitter", mode="before")
+    @classmethod
+    def _delay(cls, value: Any) -> float:
+        return _milliseconds(value)
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> float:
+        match = _PERCENT.match(str(value)) if not isinstance(value, bool) else None
+        if not match or not 0 <= float(match.group(1)) <= 100:
+            raise ValueError(f"'{value}' is not a loss percentage; write it like '5%' (0–100)")
+        return float(match.group(1))
+
+    @field_validator("bandwidth", mode="before")
+    @classmethod
+    def _rate(cls, value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            kbit = float(value)
+        else:
+            match = _RATE.match(str(value))
+            if not match:
+                raise ValueError(f"'{value}' is not a rate; write it like '750kbit' or '2mbit'")
+            kbit = float(match.group(1)) * (1000 if match.group(2).lower() == "mbit" else 1)
+        if not 8 <= kbit <= 1_000_000:
+            raise ValueError(f"{kbit:g} kbit/s is outside 8 kbit/s – 1 Gbit/s")
+        return kbit
+
+    def describe(self) -> str:
+        """``latency 150ms, jitter 30ms, loss 1%, 750kbit``."""
+        parts = [f"latency {self.latency:g}ms" if self.latency else "", f"jitter {self.jitter:g}ms" if self.jitter
+                 else "", f"loss {self.loss:g}%" if self.loss else "", f"{self.bandwidth:g}kbit" if self.bandwidth
+                 else ""]
+        return ", ".join(p for p in parts if p) or "no impairment"
+
+
+def named_shape(name: str) -> Shape:
+    """The :data:`SHAPES` entry as a :class:`Shape`."""
+    return Shape(**{k: v for k, v in SHAPES[name].items() if k != "about"})
+
+
 class Network(Strict):
     """The network between the browser and the app's media servers (the lab: real namespaces, a real
     TURN server and an aiortc peer the call connects to)."""
@@ -186,6 +271,14 @@ class Network(Strict):
                                             "servers is dropped (a corporate firewall, a VPN that breaks UDP).")
     credentials: Literal["valid", "wrong"] = Field("valid", description="wrong: the app is given a bad TURN "
                                                    "password (TURN answers 401).")
+    shape: Shape | Literal[tuple(SHAPES)] | None = Field(  # type: ignore[valid-type]
+        None, description="Impair the link: a named profile (" + ", ".join(f"{k}: {v['about']}" for k, v in
+                                                               SHAPES.items())
+        + ") or your own latency / jitter / loss / bandwidth.")
+
+    def link_shape(self) -> Shape | None:
+        """The impairment as numbers (a named profile looked up)."""
+        return named_shape(self.shape) if isinstance(self.shape, str) else self.shape
 
 
 class Given(Strict):
@@ -200,6 +293,9 @@ class Given(Strict):
         "not-required",
         description="required: getUserMedia outside a user gesture is rejected with NotAllowedError, as on iOS.",
     )
+    use: str | list[str] | None = Field(None, description="Start from shared given blocks, by name: blocks are "
+                                        "defined under 'givens:' in a givens.yaml next to the scenario or in a "
+                                        "parent directory; keys written here win.")
 
 
 class Fault(Strict):
@@ -208,10 +304,24 @@ class Fault(Strict):
     after: Literal["microphone-acquired", "call-connected"] = Field(
         "microphone-acquired", description="When to inject it: once the app holds the microphone, or once the "
         "call is connected (the app's state becomes 'connected').")
-    do: Literal["revoke-permission", "unplug-device"] = Field(
+    do: Literal["revoke-permission", "unplug-device", "drop-network"] = Field(
         description="revoke-permission: the user withdraws the microphone permission (the track ends, "
         "PermissionStatus fires 'change'); unplug-device: the microphone is unplugged (the track ends, "
-        "'devicechange' fires, no microphone is listed).")
+        "'devicechange' fires, no microphone is listed); drop-network: every packet between browser and "
+        "servers is dropped (Wi-Fi lost, a train in a tunnel) — needs given.network.")
+    for_: Duration | None = Field(None, alias="for", description="drop-network only: restore the network "
+                                  "after this long (e.g. '5s'); without it the network stays down.")
+
+    @field_validator("for_", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _for_needs_a_drop(self) -> Fault:
+        if self.for_ is not None and self.do != "drop-network":
+            raise ValueError(f"'for' only applies to drop-network (the network comes back after it), not to {self.do}")
+        return self
 
 
 class Step(Strict):
@@ -267,6 +377,9 @@ class Expect(Strict):
     state: str | None = Field(None, description="The app's state must become this (e.g. 'ready', 'failed').")
     warning: str | None = Field(None, description="A warning code the app must show (e.g. 'mic-silent'), or "
                                 "'none' for no warning.")
+    states: list[str] | None = Field(None, description="States the app must pass through, in this order "
+                                     "(others may come between), e.g. [reconnecting, connected] for a call that "
+                                     "recovers.")
     microphone_request: Literal["never", "on-gesture"] | None = Field(
         None, description="never: the app must not call getUserMedia at all (e.g. it knows the permission is "
         "blocked); on-gesture: every getUserMedia call must come from a user gesture (not at load or from a timer).")
@@ -293,12 +406,14 @@ class Expect(Strict):
 
     @model_validator(mode="after")
     def _says_something(self) -> Expect:
-        checks = ("outcome", "code", "message", "alert", "state", "warning", "microphone_request", "console",
-                  "telemetry", "connection")
+        checks = ("outcome", "code", "message", "alert", "state", "states", "warning", "microphone_request",
+                  "console", "telemetry", "connection")
         if all(getattr(self, k) is None for k in checks):
             raise ValueError(f"expect must check at least one of: {', '.join(checks)}")
         return self
 
+
+MatrixValue = str | int | float | bool | None  # one value a matrix variable takes
 
 _TAG = re.compile(r"^[a-z][a-z0-9_-]*$")
 _RESERVED_TAGS = {"and", "or", "not", "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"}
@@ -330,6 +445,10 @@ class Scenario(Strict):
     )
     during: list[Fault] = Field(default_factory=list, description="Faults injected mid-call, in order.")
     expect: Expect = Field(description="What the app must show.")
+    matrix: dict[str, list[MatrixValue]] | list[dict[str, MatrixValue]] | None = Field(
+        None, description="Expand this scenario into one case per value (a mapping of variable → list of values: "
+        "every combination) or per row (a list of variable: value mappings); '{variable}' in any text is "
+        "replaced, and the name must tell the cases apart.")
 
     @field_validator("name")
     @classmethod
@@ -356,8 +475,21 @@ class Scenario(Strict):
             raise ValueError("an engine is listed twice")
         return value
 
+    @model_validator(mode="after")
+    def _network_faults_need_the_lab(self) -> Scenario:
+        if self.given.network is None and any(f.do == "drop-network" for f in self.during):
+            raise ValueError("drop-network needs a call through the network lab: add given.network "
+                             "(e.g. network: {turn: none})")
+        return self
+
 
 class ScenarioFile(Strict):
     """A file holding several scenarios (a file may also be one scenario at top level)."""
 
     scenarios: list[Scenario] = Field(min_length=1)
+
+
+class SharedGivens(Strict):
+    """A givens.yaml: named given blocks that scenarios in this directory and below reuse with 'use:'."""
+
+    givens: dict[str, Given] = Field(min_length=1, description="Block name → the conditions it sets.")

@@ -14,7 +14,7 @@ class Snapshot:
     message: str | None = None
     region: str | None = None  # the live region around the message: "role=alert", "aria-live=polite", …
     state: str | None = None
-    warning: str | None = None
+    warning: str | None = None  # the warning code(s) shown; several are separated by spaces
 
     @classmethod
     def from_page(cls, raw: dict[str, Any] | None) -> Snapshot:
@@ -22,6 +22,10 @@ class Snapshot:
         raw = raw or {}
         return cls(raw.get("code") or None, raw.get("message") or None, raw.get("region") or None,
                    raw.get("state") or None, raw.get("warning") or None)
+
+    def warnings(self) -> list[str]:
+        """Every warning code shown."""
+        return (self.warning or "").split()
 
     def surfaced(self) -> bool:
         """Whether the app shows any error at all."""
@@ -39,3 +43,4 @@ class Observation:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)  # the call's getStats summary (selected pair, media)
+    states: list[str] = field(default_factory=list)  # the app's states in the order they appeared

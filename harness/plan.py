@@ -40,6 +40,9 @@ class CasePlan:
         """Why this case cannot run here (unsupported condition, engine missing), or None."""
         if self.route is None:
             return f"{self.engine} is not available here: {self.route_info.reason}"
+        route_reason = self.route.cannot_run(self.launch) if self.launch is not None else None
+        if route_reason:
+            return f"{self.route.name}: {route_reason}"
         if self.launch is not None and self.launch.netlab and not self.route_info.route.startswith("playwright"):
             return (f"the network lab starts the browser inside its namespace, which the {self.route_info.route} "
                     "route cannot do; use a Playwright route for network scenarios")
@@ -64,8 +67,9 @@ def expected_for(source: SourcedScenario, profile: Profile) -> Expected:
             "give 'code:' and 'message:' explicitly, or add the outcome to the profile")]) from None
 
 
-def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None) -> CasePlan:
-    """Choose route and mechanisms for ``source`` on ``engine``."""
+def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None,
+              grid: str | None = None) -> CasePlan:
+    """Choose route and mechanisms for ``source`` on ``engine`` (on the Selenium Grid at ``grid``, if given)."""
     scenario = source.scenario
     audio = scenario.given.device.audio
     if isinstance(audio, AudioFile) and not (source.path.parent / audio.file).is_file():
@@ -74,7 +78,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
             f"the path is relative to {source.path.name}'s directory; give a 16-bit PCM WAV file")])
     faults = [(f.do, f.after) for f in scenario.during]
     resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent)
-    route, info = pick_route(engine, forced_route)
+    route, info = pick_route(engine, forced_route, grid)
     expected = expected_for(source, profile)
     args: list[str] = []
     prefs: dict[str, Any] = {}

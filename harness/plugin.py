@@ -16,7 +16,7 @@ import pytest
 from harness.appconfig import CONFIG_NAMES
 from harness.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.errors import InputError
-from harness.matrix import Cell, render, surface_map
+from harness.matrix import Cell, render, surface_map, surface_map_html
 from harness.model import ENGINES
 
 
@@ -35,18 +35,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="app profile: generic, twilio-voice@1, twilio-voice@2, acs-calling (ini: mf_profile)")
     group.addoption("--mf-headed", action="store_true", dest="mf_headed", default=False,
                     help="show browser windows (needs a display; ini: mf_headed)")
+    group.addoption("--mf-trace", dest="mf_trace", choices=["on-failure", "off"],
+                    help="Playwright trace of each case, attached to the report when the case fails "
+                    "(default: on-failure; ini: mf_trace)")
     group.addoption("--mf-matrix", action="store_true", dest="mf_matrix", default=False,
                     help="print the scenario × engine matrix at the end (ini: mf_matrix)")
+    group.addoption("--mf-grid-url", dest="mf_grid_url", metavar="URL",
+                    help="run on the Selenium Grid 4 at URL (e.g. one started by 'mediafault grid up'; "
+                    "ini: mf_grid_url)")
     group.addoption("--mf-surface-map", dest="mf_surface_map", metavar="PATH",
-                    help="write the error-surface map (expected vs surfaced codes) as Markdown (ini: mf_surface_map)")
+                    help="write the error-surface map (expected vs surfaced codes) as Markdown, and as HTML beside it "
+                    "(ini: mf_surface_map)")
+    group.addoption("--mf-case-timeout", dest="mf_case_timeout", metavar="SECONDS", type=float,
+                    help="kill a case's browser when the case runs longer than this; the case is reported "
+                    "broken with what was last seen (default: every bound the case waits on + 30 s; "
+                    "ini: mf_case_timeout)")
     parser.addini("mf_engine", type="args", default=[], help="engines to run on (default: all)")
+    parser.addini("mf_case_timeout", type="string", default="", help="seconds before a hung case's browser is "
+                  "killed (default: computed per case)")
     parser.addini("mf_route", type="args", default=[], help="forced routes, ENGINE=ROUTE")
     parser.addini("mf_config", type="string", default="", help="app config file")
     parser.addini("mf_app_url", type="string", default="", help="URL of the app under test")
     parser.addini("mf_profile", type="string", default="", help="app profile")
     parser.addini("mf_headed", type="bool", default=False, help="show browser windows")
+    parser.addini("mf_trace", type="string", default="on-failure", help="Playwright trace: on-failure or off")
     parser.addini("mf_matrix", type="bool", default=False, help="print the scenario × engine matrix")
     parser.addini("mf_surface_map", type="string", default="", help="Markdown file for the error-surface map")
+    parser.addini("mf_grid_url", type="string", default="", help="URL of a Selenium Grid 4 to run on")
     parser.addini("mf_scenario_dirs", type="args", default=["scenarios"],
                   help="directory names whose YAML files are scenarios (default: scenarios)")
 
@@ -210,8 +225,12 @@ class MatrixCollector:
         if target and self.cells:
             path = Path(target)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(surface_map(self.cells), encoding="utf-8")
-            terminalreporter.write_line(f"error-surface map: {path}")
+            # The HTML twin is what the HTML report attaches (mediafault report finds it beside the results).
+            page = path.with_suffix(".html")
+            if path != page:
+                path.write_text(surface_map(self.cells), encoding="utf-8")
+            page.write_text(surface_map_html(self.cells), encoding="utf-8")
+            terminalreporter.write_line(f"error-surface map: {path}" + (f" and {page.name}" if path != page else ""))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -231,4 +250,5 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     state = run_state(config)
     app = state.app.url or "bundled softphone (fixtures/app)"
-    return [f"mediafault: engines {', '.join(state.engines)}; app {app}; profile {state.profile.name}"]
+    grid = f"; Selenium Grid {state.grid_url}" if state.grid_url else ""
+    return [f"mediafault: engines {', '.join(state.engines)}; app {app}; profile {state.profile.name}{grid}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from functools import cache
 from pathlib import Path
 
@@ -43,9 +44,38 @@ def load_profile(path: Path) -> Profile:
         raise InputError(problems_from(exc, doc, Profile)) from None
     unknown = [o for o in profile.outcomes if o not in OUTCOMES]
     if unknown:
-        raise InputError([doc.problem(("outcomes", o), f"unknown outcome '{o}' in profile '{profile.name}'",
+        raise InputError([doc.problem(("outcomes", o), f"unknown outcome '{o}' in profile '{profile.name}'"
+                                      f"{_near(o, list(OUTCOMES))}",
                                       f"outcomes are: {', '.join(OUTCOMES)}", key=True) for o in unknown])
     return profile
+
+
+def _near(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def user_profiles(directory: Path) -> dict[str, Profile]:
+    """The profiles in a user's profiles directory, by name; two files with one name is an error."""
+    if not directory.is_dir():
+        raise InputError([Problem(Position(directory, 0, 0), "the profiles directory does not exist",
+                                  "create it, or fix 'profiles_dir' in mediafault.yaml (it is relative to that "
+                                  "file)")])
+    found: dict[str, tuple[Profile, Path]] = {}
+    problems: list[Problem] = []
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        try:
+            profile = load_profile(path)
+        except InputError as exc:
+            problems += exc.problems
+            continue
+        if profile.name in found:
+            problems.append(Problem(Position(path, 1, 1), f"profile '{profile.name}' is defined twice (also in "
+                                    f"{found[profile.name][1].name})", "give each profile its own 'name:'"))
+        found.setdefault(profile.name, (profile, path))
+    if problems:
+        raise InputError(problems)
+    return {name: profile for name, (profile, _) in found.items()}
 
 
 @cache
@@ -55,15 +85,26 @@ def builtin_profiles() -> dict[str, Profile]:
     return {p.name: p for p in profiles}
 
 
-def get_profile(name: str, extra_dirs: tuple[Path, ...] = ()) -> Profile:
-    """A profile by name: user profile directories first, then the built-in ones."""
+def get_profile(name: str, extra_dirs: tuple[Path, ...] = (), config: Path | None = None) -> Profile:
+    """A profile by name: user profile directories first, then the built-in ones. An unknown name is
+    reported at ``app.profile`` of ``config`` when it is given."""
+    mine: dict[str, Profile] = {}
     for directory in extra_dirs:
-        for path in sorted(directory.glob("*.yaml")):
-            profile = load_profile(path)
-            if profile.name == name:
-                return profile
+        for found, profile in user_profiles(directory).items():
+            mine.setdefault(found, profile)
+    if name in mine:
+        return mine[name]
     profiles = builtin_profiles()
     if name not in profiles:
-        raise InputError([Problem(Position(Path("<profile>"), 0, 0), f"unknown app profile '{name}'",
-                                  f"built-in profiles: {', '.join(profiles)}")])
+        known = [*mine, *profiles]
+        hint = f"built-in profiles: {', '.join(profiles)}"
+        if extra_dirs:
+            hint += f"; yours ({', '.join(str(d) for d in extra_dirs)}): {', '.join(mine) or 'none'}"
+        else:
+            hint += "; for your own, set 'profiles_dir' in mediafault.yaml and put <name>.yaml there"
+        message = f"unknown app profile '{name}'{_near(name, known)}"
+        if config is not None and config.is_file():
+            doc = yamlpos.load(config)
+            raise InputError([doc.problem(("app", "profile"), message, hint)])
+        raise InputError([Problem(Position(Path("<profile>"), 0, 0), message, hint)])
     return profiles[name]

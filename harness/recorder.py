@@ -14,7 +14,7 @@ class Recorder(Protocol):
         """A named step; exceptions inside mark it failed."""
 
     def attach(self, name: str, body: str | bytes, kind: str) -> None:
-        """Evidence: ``kind`` is one of png, text, json, yaml, html."""
+        """Evidence: ``kind`` is one of png, text, json, yaml, html, zip."""
 
 
 class NullRecorder:

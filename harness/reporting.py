@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from harness.runner import CaseResult
 
 _KINDS = {"png": AttachmentType.PNG, "text": AttachmentType.TEXT, "json": AttachmentType.JSON,
-          "yaml": AttachmentType.YAML, "html": AttachmentType.HTML}
+          "yaml": AttachmentType.YAML, "html": AttachmentType.HTML, "zip": AttachmentType.ZIP}
 
 
 class AllureRecorder:
@@ -50,6 +50,8 @@ def label_case(plan: CasePlan) -> None:
     scenario = plan.source.scenario
     dynamic: Any = allure.dynamic  # allure-python has no type hints
     dynamic.feature(scenario.tags[0] if scenario.tags else "scenarios")
+    # The story is the scenario, so the HTML report groups area → scenario → one result per engine.
+    dynamic.story(scenario.name)
     dynamic.severity(allure.severity_level(scenario.severity.value))
     for tag in scenario.tags:
         dynamic.tag(tag)

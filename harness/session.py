@@ -52,8 +52,26 @@ class RunState:
         profile_dirs: tuple[Path, ...] = ()
         if self.app_config.profiles_dir and self.config_path:
             profile_dirs = (self.config_path.parent / self.app_config.profiles_dir,)
-        self.profile: Profile = get_profile(profile_name, profile_dirs)
+        # An unknown name from mediafault.yaml is reported at its 'profile:' line.
+        self.profile: Profile = get_profile(profile_name, profile_dirs,
+                                            None if option(config, "profile") else self.config_path)
         self.headed = bool(option(config, "headed"))
+        timeout = option(config, "case_timeout")
+        try:
+            self.case_timeout: float | None = float(timeout) if timeout not in (None, "") else None
+        except ValueError:
+            raise pytest.UsageError(f"mf_case_timeout must be a number of seconds, got {timeout!r}") from None
+        trace = str(option(config, "trace") or "on-failure")
+        if trace not in ("on-failure", "off"):
+            raise pytest.UsageError(f"mf_trace must be 'on-failure' or 'off', got {trace!r}")
+        self.trace = trace == "on-failure"
+        self.grid_url: str | None = option(config, "grid_url") or None
+        if self.grid_url:
+            from harness.engines.grid_route import check_grid_url
+
+            bad = check_grid_url(self.grid_url)
+            if bad:
+                raise pytest.UsageError(f"--mf-grid-url: {bad}")
         self.names: dict[str, SourcedScenario] = {}
         self.cells: list[Cell] = []
         self._pool: BrowserPool | None = None
@@ -80,7 +98,7 @@ class RunState:
     def pool(self) -> BrowserPool:
         """This process's browsers."""
         if self._pool is None:
-            self._pool = BrowserPool(headed=self.headed)
+            self._pool = BrowserPool(headed=self.headed, trace=self.trace)
         return self._pool
 
     def run(self, plan: CasePlan, item: pytest.Item) -> CaseResult:
@@ -92,7 +110,7 @@ class RunState:
         if self.app_config.url and origin != "http-localhost":
             pytest.skip(f"page.origin={origin} needs the harness to serve the app, but app.url is fixed "
                         f"({self.app_config.url}); use app.dir, or run this scenario against a URL of that kind")
-        result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder)
+        result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder, self.case_timeout)
         item.user_properties.append(("browser", result.browser_version))
         snap = result.observation.snapshot
         item.user_properties.append(("surfaced", snap.code or (f"{snap.state} (no error)" if snap.state else "")))
@@ -105,7 +123,7 @@ class RunState:
         """The failure message: where, what kind, and the expected-vs-observed table."""
         verdict = result.verdict
         lines = [
-            f"{plan.source.position_of('expect')}: {plan.name}: {verdict.category}",
+            f"{plan.source.position_of('expect')}: {plan.name}: {verdict.category}{plan.source.case_note()}",
             f"  engine {plan.engine} via {plan.route_info.route} ({result.browser_version}), "
             f"conditions {plan.fidelity.value}, profile {plan.profile}",
             verdict.table(),

@@ -48,6 +48,10 @@ def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
                 return None
             current = typing.get_args(candidates[0])[0]
             continue
+        mappings = [t for t in _unwrap(current) if typing.get_origin(t) is dict]
+        if mappings:  # dict[str, Model]: any key leads to the value's model (givens.<name>)
+            current = typing.get_args(mappings[0])[1]
+            continue
         models = [t for t in _unwrap(current) if isinstance(t, type) and issubclass(t, BaseModel)]
         if not models or part not in models[0].model_fields:
             return None
@@ -101,12 +105,37 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+_MISMATCH = {"model_type", "model_attributes_type", "dict_type", "string_type"}
+
+
+def _untagged(root: type[BaseModel], loc: Loc) -> tuple[Loc, bool]:
+    """``loc`` without pydantic's union-member tags ('Shape', "literal['3g',…]"), and whether it had one."""
+    out: list[str | int] = []
+    tagged = False
+    for part in loc:
+        if isinstance(part, str) and out and _model_at(root, tuple(out)) is not None:
+            model = _model_at(root, tuple(out))
+            if model is not None and part not in model.model_fields and (part == model.__name__ or "[" in part):
+                tagged = True
+                continue
+        elif isinstance(part, str) and (part.startswith("literal[") or part in ("str", "int", "float", "bool")):
+            tagged = True
+            continue
+        out.append(part)
+    return tuple(out), tagged
+
+
 def problems_from(exc: ValidationError, doc: Located, root: type[BaseModel], prefix: Loc = ()) -> list[Problem]:
     """One :class:`Problem` per pydantic error, positioned via ``doc`` (``prefix`` is where ``root`` sits)."""
     out: list[Problem] = []
     seen: set[tuple[Loc, str]] = set()
     for err in exc.errors(include_url=False):
-        loc: Loc = tuple(err["loc"])
+        loc, tagged = _untagged(root, tuple(err["loc"]))
+        # For a value a union rejects, each member complains; keep the member the value was written for
+        # (a name → the name's list, a mapping → its keys), not "must be a mapping" from the other.
+        if tagged and (err["type"] in _MISMATCH or (err["type"] == "literal_error" and not isinstance(
+                err.get("input"), str))):
+            continue
         full = (*prefix, *loc)
         kind = err["type"]
         if kind == "extra_forbidden":

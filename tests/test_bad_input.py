@@ -108,6 +108,37 @@ CASES: list[tuple[str, str, str, str]] = [
         """ + GOOD_TAIL,
      "x.yaml:5:7: YAML syntax error: expected ',' or '}', but got ':' "
      "(while parsing a flow mapping that starts at line 3)", "*indentation and quoting*"),
+    ("unknown-link-profile", """
+        name: A
+        given:
+          network: {turn: none, shape: 4g}
+        """ + GOOD_TAIL,
+     "x.yaml:3:32: '4g' is not a valid value for given.network.shape", "*3g, lossy-wifi, satellite*"),
+    ("bad-loss", """
+        name: A
+        given:
+          network: {turn: none, shape: {loss: 120%}}
+        """ + GOOD_TAIL,
+     "x.yaml:3:*: *'120%' is not a loss percentage; write it like '5%' (0–100)*", ""),
+    ("bad-bandwidth", """
+        name: A
+        given:
+          network:
+            shape: {bandwidth: 2 megabits}
+        """ + GOOD_TAIL,
+     "x.yaml:4:*: *'2 megabits' is not a rate; write it like '750kbit' or '2mbit'*", ""),
+    ("for-without-drop", """
+        name: A
+        during:
+          - {after: microphone-acquired, do: revoke-permission, for: 5s}
+        """ + GOOD_TAIL,
+     "x.yaml:3:5: during[0]: 'for' only applies to drop-network*", ""),
+    ("drop-without-lab", """
+        name: A
+        during:
+          - {after: call-connected, do: drop-network}
+        """ + GOOD_TAIL,
+     "x.yaml:1:1: *drop-network needs a call through the network lab: add given.network*", ""),
     ("empty-file", "", "x.yaml:1:1: the file is empty", "*'name', 'given' and 'expect'*"),
     ("top-level-list", """
         - name: A

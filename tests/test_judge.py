@@ -71,3 +71,25 @@ def test_regex_and_exact_matching() -> None:
     assert not TextMatch.model_validate("Microphone access needed").matches("Microphone access needed!")
     assert TextMatch(regex=r"^Error .* \(.*\)$").matches("Error occurred: NotFoundError (x)")
     assert not TextMatch(contains="x").matches(None)
+
+
+def test_states_must_appear_in_order() -> None:
+    """A call that recovers passes through reconnecting and back; other states may come between."""
+    exp = Expected(states=("connected", "reconnecting", "connected"))
+    seen = ["idle", "connecting", "connected", "reconnecting", "connected"]
+    assert judge(exp, Observation(states=seen)).passed
+    never_back = judge(exp, Observation(states=seen[:-1]))
+    assert not never_back.passed
+    (check,) = never_back.checks
+    assert check.expected == "connected → reconnecting → connected"
+    assert check.observed == "idle → connecting → connected → reconnecting"
+    assert not judge(exp, Observation(states=["reconnecting", "connected"])).passed  # never connected first
+
+
+def test_warning_is_one_of_the_codes_shown() -> None:
+    """An app may show several warnings at once (space-separated codes); 'none' means none at all."""
+    both = Observation(snapshot=Snapshot(warning="high-rtt high-packet-loss"))
+    assert judge(Expected(warning="high-packet-loss"), both).passed
+    assert not judge(Expected(warning="high-jitter"), both).passed
+    assert not judge(Expected(warning="none"), both).passed
+    assert judge(Expected(warning="none"), Observation()).passed

@@ -89,7 +89,7 @@ def test_bad_file_fails_loudly_and_the_rest_still_runs(project: pytest.Pytester,
     result.stdout.fnmatch_lines([
         "*ERROR collecting scenarios/zz-bad.yaml*",
         "scenarios/zz-bad.yaml:3:3: unknown key 'permision' in given (did you mean 'permission'?)",
-        "*hint: allowed keys in given: permission, device, page, network, gesture",
+        "*hint: allowed keys in given: permission, device, page, network, gesture, use",
     ])
     result.assert_outcomes(skipped=1, errors=1)
     assert result.ret == 1

@@ -63,3 +63,109 @@ def test_interrupt_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Sig
     assert not {f"{tag}c", f"{tag}s"} & _netns(), output
     assert not _processes_with(tag), output
     assert "Traceback" not in output
+
+
+HUNG_APP = """<!doctype html><title>hangs</title>
+<div id="status" data-state="idle">idle</div>
+<button id="call" onclick="document.getElementById('status').dataset.state = 'calling';
+  setTimeout(() => { while (true) {} }, 100)">Call</button>
+"""
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_hung_page_is_killed_and_the_next_case_runs(pytester: pytest.Pytester) -> None:
+    """An app that freezes its page: the case is broken after its timeout, saying where it was and what it
+    last saw; its browser is killed by PID and the next case gets a new one."""
+    pytester.makefile(".ini", pytest="[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "app").mkdir()
+    (pytester.path / "app" / "index.html").write_text(HUNG_APP, encoding="utf-8")
+    pytester.makefile(".yaml", mediafault="app:\n  dir: app\n")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "hang.yaml").write_text(
+        "scenarios:\n"
+        "  - name: App freezes after the click\n    engines: [chromium]\n"
+        "    expect: {code: x, message: y, within: 2s}\n"
+        "  - name: Next case still runs\n    engines: [chromium]\n    when: []\n"
+        "    expect: {state: idle, within: 3s}\n", encoding="utf-8")
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("scenarios", "--mf-case-timeout", "10", "-p", "no:randomly",
+                                           "--junitxml", "junit.xml")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*App freezes after the click[[]chromium[]] could not run (EnvironmentProblem): the "
+                                 "case did not finish within 10s while watching the app (last seen: state "
+                                 "'calling', no error): the page stopped answering*the browser was killed*"])
+    assert time.monotonic() - started < 90
+    junit = (pytester.path / "junit.xml").read_text(encoding="utf-8")
+    assert "did not finish within 10s" in junit
+    assert not _orphan_browsers(time.monotonic() - started), "a browser of the run survived it"
+
+
+def _orphan_browsers(younger_than: float) -> list[str]:
+    """Browser processes re-parented to init that started within the last ``younger_than`` seconds."""
+    out = subprocess.run(["ps", "-eww", "-o", "ppid=,etimes=,args="], capture_output=True, text=True,
+                         check=False).stdout
+    found = []
+    for line in out.splitlines():
+        ppid, age, args = line.split(None, 2)
+        if ppid == "1" and int(age) <= younger_than and "chrome_crashpad" not in args and (
+                "chromium" in args.split()[0] or "chrome" in args.split()[0]):
+            found.append(line)
+    return found
+
+
+def _holders() -> list[str]:
+    return [line for line in _processes_with(" infinity") if line.split()[1].startswith("mf")]
+
+
+@pytest.mark.skipif(not __import__("harness.netlab.lab", fromlist=["x"]).userns_available(),
+                    reason="unprivileged user namespaces are not allowed here")
+def test_stale_rootless_lab_from_a_killed_run_is_removed() -> None:
+    """A rootless lab lives as long as its holder processes; holders of a dead run are killed at the next start."""
+    name = f"mf{0x3FFFFD:x}s"  # above pid_max: its owner cannot be alive
+    code = f"import os; os.execvp('sleep', [{name!r}, 'infinity'])"
+    holder = subprocess.Popen(["unshare", "-Urn", sys.executable, "-c", code], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(name in line for line in _holders()):
+            assert time.monotonic() < deadline, "the holder never started"
+            time.sleep(0.05)  # test-side polling of an external fact
+        assert name in cleanup_stale()
+        assert holder.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=10)
+
+
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.skipif(not __import__("harness.netlab.lab", fromlist=["x"]).userns_available(),
+                    reason="unprivileged user namespaces are not allowed here")
+def test_rootless_lab_runs_network_cases_and_leaves_nothing(pytester: pytest.Pytester,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user-namespace lab (what a non-root user gets; forced here with MEDIAFAULT_LAB=userns): a call
+    through TURN over TCP with UDP blocked connects, in Chromium and Firefox, and no holder, namespace or
+    server survives the run."""
+    monkeypatch.setenv("MEDIAFAULT_LAB", "userns")
+    pytester.makefile(".ini", pytest="[pytest]\naddopts = -p no:cacheprovider\n")
+    before = _netns()
+    result = pytester.runpytest_subprocess(str(REPO / "scenarios" / "network" / "relay.yaml"), "-k",
+                                           "Corporate", "--mf-engine", "chromium", "--mf-engine", "firefox",
+                                           "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 2 or outcomes == {"passed": 1, "skipped": 1}, result.stdout.str()
+    assert _netns() == before  # rootless labs never create named namespaces
+    assert not _orphans(_holders() + _processes_with("harness.netlab.peer") + _processes_with("turnserver"))
+
+
+def _orphans(lines: list[str]) -> list[str]:
+    """Lab processes whose run (the PID in their lab tag, mf<hex>) is gone; other runs may be live."""
+    import re
+
+    out = []
+    for line in lines:
+        tag = re.search(r"mf([0-9a-f]+)", line)
+        if tag and not Path(f"/proc/{int(tag.group(1), 16)}").exists():
+            out.append(line)
+    return out

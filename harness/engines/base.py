@@ -104,6 +104,14 @@ class Page(ABC):
     def screenshot(self) -> bytes:
         """A PNG of the viewport."""
 
+    def start_trace(self) -> bool:
+        """Start recording a trace of this page's context, where the route can; False when it cannot."""
+        return False
+
+    def stop_trace(self, keep: bool) -> bytes | None:
+        """Stop recording; the trace (a zip) when ``keep``, else None and nothing is written."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Close the page and its context."""
@@ -129,10 +137,16 @@ class Route(ABC):
 
     engine: str
     name: str
+    # A Grid has a fixed number of slots: the pool keeps one browser of such a route open per engine.
+    limited_slots = False
 
     @abstractmethod
     def probe(self) -> RouteInfo:
         """Can this route run here? Cheap: no browser is started."""
+
+    def cannot_run(self, spec: LaunchSpec) -> str | None:
+        """Why a case with ``spec`` cannot run on this route (e.g. it needs a file only this machine has)."""
+        return None
 
     @abstractmethod
     def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:

@@ -132,7 +132,9 @@ class PlaywrightRoute(Route):
             kwargs["args"] = [*CHROMIUM_BASE_ARGS, *spec.args]
         else:
             kwargs["firefox_user_prefs"] = {**FIREFOX_BASE_PREFS, **dict(spec.prefs)}
-            kwargs["env"] = {**env, **FIREFOX_ENV}
+            # The lab's app is on a non-loopback address, which that guard variable forbids; inside the
+            # lab's namespace there is nowhere else to connect to anyway.
+            kwargs["env"] = env if spec.netlab else {**env, **FIREFOX_ENV}
             if not self.bundled:
                 kwargs["channel"] = "moz-firefox"
         browser_type = getattr(pw, self.engine)
@@ -217,6 +219,7 @@ class PlaywrightPage(Page):
         self._engine = engine
         self._owns_context = owns_context
         self._cdp: Any = None
+        self._tracing = False
         self.events = PageEvents()
         page.on("console", lambda m: self.events.console.append(m.text))
         page.on("pageerror", lambda e: self.events.errors.append(str(e)))
@@ -291,6 +294,33 @@ class PlaywrightPage(Page):
         """PNG of the viewport."""
         data: bytes = self._page.screenshot(timeout=10_000)
         return data
+
+    def start_trace(self) -> bool:
+        """Trace the context: actions, DOM snapshots, console and network (no screencast: it is what makes
+        tracing expensive, and the case's screenshot is attached anyway)."""
+        try:
+            self._context.tracing.start(snapshots=True, screenshots=False, sources=False)
+        except Exception:  # noqa: BLE001 - a trace is evidence, never a reason for the case to break
+            return False
+        self._tracing = True
+        return True
+
+    def stop_trace(self, keep: bool) -> bytes | None:
+        """The trace zip when ``keep``; else the recording is dropped without writing anything."""
+        if not self._tracing:
+            return None
+        self._tracing = False
+        if not keep:
+            with contextlib.suppress(Exception):  # the browser may have crashed; nothing to keep then
+                self._context.tracing.stop()
+            return None
+        with tempfile.TemporaryDirectory(prefix="mediafault-trace-") as tmp:
+            path = Path(tmp) / "trace.zip"
+            try:
+                self._context.tracing.stop(path=str(path))
+                return path.read_bytes()
+            except Exception:  # noqa: BLE001 - as above
+                return None
 
     def close(self) -> None:
         """Close the context (and so the page)."""

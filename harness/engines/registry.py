@@ -5,12 +5,15 @@ from __future__ import annotations
 from functools import cache
 
 from harness.engines.base import Route, RouteInfo
+from harness.engines.grid_route import SeleniumGridRoute
 from harness.engines.playwright_route import PlaywrightRoute
 from harness.engines.selenium_route import SeleniumRoute
 
 
-def routes_for(engine: str) -> list[Route]:
-    """Routes for ``engine``, most preferred first."""
+def routes_for(engine: str, grid: str | None = None) -> list[Route]:
+    """Routes for ``engine``, most preferred first; with a Grid URL, the Grid is the only route."""
+    if grid:
+        return [SeleniumGridRoute(engine, grid)]
     if engine == "chromium":
         return [PlaywrightRoute(engine, bundled=True), PlaywrightRoute(engine, bundled=False), SeleniumRoute(engine)]
     if engine == "firefox":
@@ -21,13 +24,13 @@ def routes_for(engine: str) -> list[Route]:
 
 
 @cache
-def pick_route(engine: str, forced: str | None = None) -> tuple[Route | None, RouteInfo]:
+def pick_route(engine: str, forced: str | None = None, grid: str | None = None) -> tuple[Route | None, RouteInfo]:
     """The first available route (or the forced one) with its probe; None and the reasons when none is."""
-    candidates = routes_for(engine)
+    candidates = routes_for(engine, grid)
     if forced:
         candidates = [r for r in candidates if r.name == forced]
         if not candidates:
-            names = ", ".join(r.name for r in routes_for(engine)) or "none"
+            names = ", ".join(r.name for r in routes_for(engine, grid)) or "none"
             return None, RouteInfo(engine, forced, False, reason=f"no route '{forced}' for {engine} (routes: {names})")
     reasons = []
     for route in candidates:

@@ -30,8 +30,10 @@ from harness.errors import EnvironmentProblem, HarnessError
 SESSION_TIMEOUT = 45.0
 # Selenium Manager would try to download drivers and send usage statistics; the harness names its
 # drivers explicitly and must not talk to the internet.
-os.environ.setdefault("SE_AVOID_STATS", "true")
-os.environ.setdefault("SE_OFFLINE", "true")
+# The same settings reach the Java Grid that ``mediafault grid up`` starts.
+SELENIUM_OFFLINE_ENV = {"SE_AVOID_STATS": "true", "SE_OFFLINE": "true"}
+for _key, _value in SELENIUM_OFFLINE_ENV.items():
+    os.environ.setdefault(_key, _value)
 MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit2gtk-4.0/MiniBrowser",
                      "/usr/libexec/webkit2gtk-4.1/MiniBrowser")
 
@@ -95,68 +97,103 @@ class SeleniumRoute(Route):
         if wrap is not None:
             raise EnvironmentProblem(f"the network lab needs a Playwright route; {self.name} cannot enter it")
         from selenium import webdriver
-        from selenium.webdriver.common.proxy import Proxy, ProxyType
 
         env = dict(os.environ)
         scratch: list[Path] = []  # directories to remove with the browser
         log = tempfile.NamedTemporaryFile(prefix=f"mediafault-{self.engine}-", suffix=".log", delete=False)  # noqa: SIM115
         options: Any
         if self.engine == "webkit":
-            from selenium.webdriver.webkitgtk.options import Options as WebKitOptions
             from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
             env["DISPLAY"] = xvfb.display()
-            options = WebKitOptions()
-            options.binary_location = info.executable
-            options.add_argument("--automation")
-            options.add_argument("--enable-mock-capture-devices=true")
-            options.set_capability("acceptInsecureCerts", True)
-            proxy = _proxy()
-            options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": proxy})
+            options = webkit_options(info.executable)
             service: Any = WebKitService(log_output=log.name, env=env, popen_kw={"start_new_session": True})
             factory: Any = webdriver.WebKitGTK
         else:
-            from selenium.webdriver.chrome.options import Options as ChromeOptions
             from selenium.webdriver.chrome.service import Service as ChromeService
 
-            options = ChromeOptions()
-            options.binary_location = info.executable
-            extra = ["--no-sandbox"]
-            if spec.headed or headed:
+            options, scratch, display = chrome_options(spec, headed, binary=info.executable, remote=False)
+            if display:
                 env["DISPLAY"] = xvfb.display()
-            else:
-                extra.append("--headless=new")
-            if spec.profile_prefs:
-                profile = _profile_with_prefs(dict(spec.profile_prefs))
-                scratch.append(profile)
-                extra.append(f"--user-data-dir={profile}")
-            for arg in (*CHROMIUM_BASE_ARGS, *spec.args, *extra):
-                options.add_argument(arg)
-            options.set_capability("acceptInsecureCerts", True)
             service = ChromeService(executable_path=shutil.which("chromedriver"), log_output=log.name, env=env,
                                     popen_kw={"start_new_session": True})
             factory = webdriver.Chrome
-        result: dict[str, Any] = {}
 
-        def create() -> None:
-            try:
-                result["driver"] = factory(options=options, service=service)
-            except Exception as exc:  # noqa: BLE001 - reported below with the driver's log
-                result["error"] = exc
-
-        worker = threading.Thread(target=create, daemon=True)
-        worker.start()
-        worker.join(SESSION_TIMEOUT)
-        if "driver" not in result:
+        def failed(why: str) -> EnvironmentProblem:
             _kill_group(service)
-            why = (f"no session after {SESSION_TIMEOUT:g}s" if worker.is_alive()
-                   else str(result.get("error", "")).strip().splitlines()[0:1])
             tail = Path(log.name).read_text(errors="replace").strip().splitlines()[-3:]
-            raise EnvironmentProblem(f"could not start {self.engine} via {self.name}: {why}"
-                                     + (f" (driver log: {' | '.join(tail)})" if tail else ""))
-        driver = result["driver"]
-        driver.set_script_timeout(120)
+            return EnvironmentProblem(f"could not start {self.engine} via {self.name}: {why}"
+                                      + (f" (driver log: {' | '.join(tail)})" if tail else ""))
+
+        driver = start_session(lambda: factory(options=options, service=service), SESSION_TIMEOUT, failed)
         return SeleniumBrowser(driver, service, info, self.engine, log.name, scratch)
+
+
+def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote: bool) -> tuple[Any, list[Path], bool]:
+    """chromedriver options for ``spec``: (options, scratch directories, whether it needs a display).
+
+    ``remote``: the browser starts on a Grid node, where no file of this machine exists, so profile
+    preferences go through chromedriver's ``prefs`` (it writes them into the node's fresh profile) instead of
+    a prepared ``--user-data-dir``, and the browser binary is the node's own (its stereotype names it).
+    """
+    from selenium.webdriver.chrome.options import Options as ChromeOptions
+
+    options = ChromeOptions()
+    if binary:
+        options.binary_location = binary
+    scratch: list[Path] = []
+    extra = ["--no-sandbox"]
+    display = spec.headed or headed
+    if not display:
+        extra.append("--headless=new")
+    if spec.profile_prefs and remote:
+        options.add_experimental_option("prefs", dict(spec.profile_prefs))
+    elif spec.profile_prefs:
+        profile = _profile_with_prefs(dict(spec.profile_prefs))
+        scratch.append(profile)
+        extra.append(f"--user-data-dir={profile}")
+    for arg in (*CHROMIUM_BASE_ARGS, *spec.args, *extra):
+        options.add_argument(arg)
+    options.set_capability("acceptInsecureCerts", True)
+    return options, scratch, display
+
+
+def webkit_options(binary: str | None) -> Any:
+    """WebKitWebDriver options: MiniBrowser in automation mode with mock capture devices, reaching the
+    insecure-origin host (``app.test``) through the harness's loopback proxy."""
+    from selenium.webdriver.common.proxy import Proxy, ProxyType
+    from selenium.webdriver.webkitgtk.options import Options as WebKitOptions
+
+    options = WebKitOptions()
+    if binary:
+        options.binary_location = binary
+    options.add_argument("--automation")
+    options.add_argument("--enable-mock-capture-devices=true")
+    options.set_capability("acceptInsecureCerts", True)
+    options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": _proxy()})
+    return options
+
+
+def start_session(create: Callable[[], Any], timeout: float, failed: Callable[[str], Exception]) -> Any:
+    """Run ``create`` (a new WebDriver session) under ``timeout``: a session request can hang (WebKitGTK
+    without a display, a Grid without a free slot). ``failed(why)`` cleans up and builds the error."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["driver"] = create()
+        except Exception as exc:  # noqa: BLE001 - reported by the caller with its own context
+            result["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if "driver" not in result:
+        error = str(result.get("error", "")).strip().splitlines()
+        raise failed(f"no session after {timeout:g}s" if worker.is_alive() else (error[0] if error else "?"))
+    driver = result["driver"]
+    driver.set_script_timeout(120)
+    return driver
 
 
 def _kill_group(service: Any) -> None:
@@ -195,7 +232,7 @@ def _webkit_version() -> str:
 class SeleniumBrowser(Browser):
     """One WebDriver session; each case gets a new window, closed afterwards."""
 
-    def __init__(self, driver: Any, service: Any, info: RouteInfo, engine: str, log: str,
+    def __init__(self, driver: Any, service: Any, info: RouteInfo, engine: str, log: str | None,
                  scratch: list[Path]) -> None:
         self._driver = driver
         self._scratch = scratch
@@ -218,8 +255,9 @@ class SeleniumBrowser(Browser):
         with contextlib.suppress(Exception):
             self._driver.quit()
         _kill_group(self._service)
-        with contextlib.suppress(OSError):
-            os.unlink(self._log)
+        if self._log:
+            with contextlib.suppress(OSError):
+                os.unlink(self._log)
         for directory in self._scratch:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -239,8 +277,9 @@ class SeleniumPage(Page):
         """chromedriver: the W3C permissions command; WebKitWebDriver has none."""
         if self._engine != "chromium":
             raise HarnessError("WebKitWebDriver has no permission command")
-        self._driver.execute_cdp_cmd("Browser.setPermission", {
-            "permission": {"name": name}, "setting": setting, "origin": origin})
+        # The command behind execute_cdp_cmd, so it works on webdriver.Chrome and on a Grid's Remote alike.
+        self._driver.execute("executeCdpCommand", {"cmd": "Browser.setPermission", "params": {
+            "permission": {"name": name}, "setting": setting, "origin": origin}})
 
     def add_init_script(self, script: str) -> None:
         """Kept for the harness's server to inject: WebKitWebDriver has no init-script command, and

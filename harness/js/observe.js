@@ -124,10 +124,22 @@
     return out;
   }
 
+  // The app's states in order, recorded on every DOM change once the harness says where the state is,
+  // so a state that lasts less than one of the harness's polls (a brief 'reconnecting') is not missed.
+  const states = [];
+  function follow(s) {
+    const record = () => {
+      const state = read(s).state;
+      if (state && states[states.length - 1] !== state) { states.push(state); poke(); }
+    };
+    record();
+    new MutationObserver(record).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  }
+
   window.__mf = {
-    timeline, note, read, consoleLines, beacons, activation, stats,
+    timeline, note, read, consoleLines, beacons, activation, stats, states, follow,
     permissionState: (name) => (rawQuery ? rawQuery(name) : Promise.resolve('unsupported')),
-    key: (s) => [JSON.stringify(read(s)), consoleLines.length, beacons.length, timeline.length].join('|'),
+    key: (s) => [JSON.stringify(read(s)), consoleLines.length, beacons.length, timeline.length, states.length].join('|'),
   };
 
   const md = navigator.mediaDevices;

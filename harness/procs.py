@@ -1,0 +1,58 @@
+"""This process's descendants, read from /proc: which processes a browser launch started, so a hung
+browser can be killed by PID without touching anything the harness did not start."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+
+def _parents() -> dict[int, int]:
+    """Every visible process → its parent."""
+    out: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces and parentheses; the fields after the last ')' do not.
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(entry.name)] = int(stat[1])
+    return out
+
+
+def descendants(root: int | None = None) -> set[int]:
+    """Every process below ``root`` (default: this process)."""
+    root = os.getpid() if root is None else root
+    parents = _parents()
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        children = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
+        found |= children
+        frontier = children
+    return found
+
+
+def started_by(before: set[int]) -> set[int]:
+    """Processes below this one that were not there in ``before``, except its direct children.
+
+    Direct children are shared services (the Playwright driver, a WebDriver server, Xvfb); what a launch
+    adds below them is the browser.
+    """
+    mine = os.getpid()
+    parents = _parents()
+    return {pid for pid in descendants() - before if parents.get(pid) != mine}
+
+
+def kill_tree(pids: set[int]) -> int:
+    """SIGKILL ``pids`` and everything below them that is still ours; returns how many were signalled."""
+    ours = descendants()
+    targets = {p for p in pids if p in ours}
+    for pid in list(targets):
+        targets |= descendants(pid) & ours
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return len(targets)
