@@ -102,13 +102,14 @@ def test_hung_page_is_killed_and_the_next_case_runs(pytester: pytest.Pytester) -
 
 
 def _orphan_browsers(younger_than: float) -> list[str]:
-    """Browser processes re-parented to init that started within the last ``younger_than`` seconds."""
-    out = subprocess.run(["ps", "-eww", "-o", "ppid=,etimes=,args="], capture_output=True, text=True,
+    """Live browser processes re-parented to init that started within the last ``younger_than`` seconds
+    (a killed one that init has not reaped yet is a zombie, not a browser left running)."""
+    out = subprocess.run(["ps", "-eww", "-o", "ppid=,etimes=,stat=,args="], capture_output=True, text=True,
                          check=False).stdout
     found = []
     for line in out.splitlines():
-        ppid, age, args = line.split(None, 2)
-        if ppid == "1" and int(age) <= younger_than and "chrome_crashpad" not in args and (
+        ppid, age, stat, args = line.split(None, 3)
+        if ppid == "1" and int(age) <= younger_than and not stat.startswith("Z") and "chrome_crashpad" not in args and (
                 "chromium" in args.split()[0] or "chrome" in args.split()[0]):
             found.append(line)
     return found
