@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.media import media_file
 from harness.model import SHAPES, AudioFile, Device, Given, PageSpec, Permission
-from harness.netlab.lab import APP_PORT, SERVER_IP
+from harness.netlab.lab import APP_PORT, SERVER_IP, userns_available
 
 
 class Fidelity(StrEnum):
@@ -63,6 +63,7 @@ class Host:
     capture_device: bool = False  # real sound-capture hardware: "no microphone" cannot be native
     display: bool = True  # a virtual display can be started: headed browsers possible
     pulse: bool = False  # a PulseAudio/PipeWire server: Chromium ignores its ALSA device switch
+    namespaces: bool = True  # root, or unprivileged user namespaces: the network lab can be built
 
     @classmethod
     def here(cls) -> Host:
@@ -74,7 +75,8 @@ class Host:
 def _host_here() -> Host:
     pulse = bool(os.environ.get("PULSE_SERVER")) or bool(glob.glob("/run/user/*/pulse/native"))
     return Host(capture_device=bool(glob.glob("/dev/snd/pcmC*D*c")),
-                display=bool(os.environ.get("DISPLAY")) or shutil.which("Xvfb") is not None, pulse=pulse)
+                display=bool(os.environ.get("DISPLAY")) or shutil.which("Xvfb") is not None, pulse=pulse,
+                namespaces=os.geteuid() == 0 or userns_available())
 
 
 # What each engine's getUserMedia says, word for word, so emulation is indistinguishable to the app.
@@ -319,6 +321,10 @@ def network(engine: str, value: str, host: Host) -> Mechanism:
            + ("; nftables drops every UDP packet on the link" if "udp=blocked" in value else "")
            + ("; the link is impaired in both directions by tc netem, or by the lab's user-space NFQUEUE "
               "shaper where the kernel has no netem" if "shape=" in value else ""))
+    if engine in ("chromium", "firefox") and not host.namespaces:
+        return _unsupported(c, value, "the network lab needs root or unprivileged user namespaces, and this "
+                            "machine allows neither (see 'mediafault doctor'); browser-level policies cannot "
+                            "reproduce a real firewall or a lossy link")
     if engine == "chromium":
         # The app is served from the lab's address; that flag makes it a secure context as https would.
         return _native(c, value, how, netlab=True, launch_args=(LAB_ORIGIN_FLAG,))

@@ -170,3 +170,17 @@ def _orphans(lines: list[str]) -> list[str]:
         if tag and not Path(f"/proc/{int(tag.group(1), 16)}").exists():
             out.append(line)
     return out
+
+
+def test_without_root_or_user_namespaces_network_cases_skip_with_the_reason() -> None:
+    """No lab is possible: network conditions (and a mid-call drop) are unsupported, never run half-way."""
+    from harness.conditions import Fidelity, Host, resolve_value
+
+    nowhere = Host(namespaces=False)
+    for condition, value in (("network", "turn=tcp policy=relay udp=blocked credentials=valid"),
+                             ("during.drop-network", "after call-connected")):
+        for engine in ("chromium", "firefox"):
+            mech = resolve_value(engine, condition, value, nowhere)
+            assert mech.fidelity is Fidelity.unsupported
+            assert "needs root or unprivileged user namespaces" in mech.how
+        assert resolve_value("chromium", condition, value, Host()).fidelity is Fidelity.native

@@ -225,7 +225,12 @@ class NetLab:
                 self._drains.append(drain)
                 return seen  # keeps filling with the process's output
         tail = " | ".join(self.redact(x) for x in seen[-4:])
-        raise EnvironmentProblem(f"{Path(cmd[0]).name} did not start in the lab within {START_TIMEOUT:g}s: {tail}")
+        what = " ".join(Path(part).name for part in cmd[:3])
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)  # its output ended: it is exiting, or it only closed its output
+        if proc.poll() is not None:
+            raise EnvironmentProblem(f"{what} exited in the lab (status {proc.returncode}) before it was ready: {tail}")
+        raise EnvironmentProblem(f"{what} did not start in the lab within {START_TIMEOUT:g}s: {tail}")
 
     def _drain(self, proc: subprocess.Popen[str], sink: list[str]) -> None:
         assert proc.stdout is not None
