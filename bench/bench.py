@@ -36,10 +36,11 @@ from harness.runner import AppTarget, BrowserPool, run_case  # noqa: E402
 SCENARIO = REPO / "scenarios" / "permission" / "denied.yaml"
 
 
-def mediafault_cases(n: int) -> tuple[list[float], dict[str, list[float]]]:
+def mediafault_cases(n: int, trace: bool = True) -> tuple[list[float], dict[str, list[float]]]:
+    """The harness's own runner; ``trace``: record a Playwright trace per case (the default, kept on failure)."""
     source = load_file(SCENARIO)[0]
     plan = plan_case(source, "chromium", get_profile("generic"), "playwright-system")
-    pool, target = BrowserPool(), AppTarget(None, BUNDLED_APP, "/telemetry", True)
+    pool, target = BrowserPool(trace=trace), AppTarget(None, BUNDLED_APP, "/telemetry", True)
     split: dict[str, list[float]] = {}
     times = []
     try:
@@ -139,9 +140,11 @@ def main() -> int:
     args = parser.parse_args()
     floor = playwright_floor(args.cases)
     ours, split = mediafault_cases(args.cases)
+    untraced, _ = mediafault_cases(args.cases, trace=False)
     kite = selenium_per_case(args.cases)
     med = {name: statistics.median(v) for name, v in
-           (("playwright floor", floor), ("mediafault", ours), ("selenium session per case", kite))}
+           (("playwright floor", floor), ("mediafault", ours), ("mediafault --mf-trace off", untraced),
+            ("selenium session per case", kite))}
     print(f"denied-microphone case on Chromium, {args.cases} cases each, median seconds per case")
     for name, value in med.items():
         print(f"  {name:<27} {value:6.3f} s   ({value / med['playwright floor']:.2f}x the floor)")
