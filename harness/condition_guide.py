@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.model import SHAPES
+
 
 @dataclass(frozen=True)
 class ValueGuide:
@@ -168,6 +170,18 @@ GUIDE: dict[str, ConditionGuide] = {
                 "Expired or wrong TURN credentials: TURN answers 401 and no relay candidate is gathered.",
                 "Notices the 401 (icecandidateerror) or the missing relay candidates and reports the relay "
                 "problem instead of hanging."),
+            "turn=none policy=all udp=open credentials=valid": ValueGuide(
+                "A plain direct call on a healthy network: the baseline that mid-call faults (a dropped "
+                "network) start from.",
+                "Connects directly and carries audio."),
+            **{f"turn=none policy=all udp=open credentials=valid shape={name}": ValueGuide(
+                f"{shape['about'][0].upper()}{shape['about'][1:]}.",
+                "Keeps the call up and warns the user about the quality they will hear (delay, breaking up), "
+                "the way Twilio's high-rtt / high-packet-loss warnings do, instead of staying silent.")
+               for name, shape in SHAPES.items()},
+            "turn=udp policy=relay udp=open credentials=valid shape=custom": ValueGuide(
+                "An impairment given in numbers (latency, jitter, loss, bandwidth), here on a relayed call.",
+                "Warns about the quality whatever the media path; loss on the way to the relay counts too."),
         },
     ),
     "during.revoke-permission": ConditionGuide(
@@ -211,6 +225,9 @@ GUIDE: dict[str, ConditionGuide] = {
                 "The Wi-Fi drops, the laptop changes networks, or a train enters a tunnel during a call.",
                 "Shows that it is reconnecting, recovers if the network comes back, and reports a media "
                 "connection failure if it does not."),
+            "after microphone-acquired": ValueGuide(
+                "The network goes away while the call is still being set up.",
+                "Does not hang on 'Connecting…': reports the media connection failure."),
         },
     ),
 }
