@@ -14,7 +14,7 @@ import pytest
 from harness.netlab.lab import cleanup_stale
 from tests.conftest import REPO, needs_chromium
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root in this version")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="named-namespace labs (the mode these tests check) need root")
 
 
 def _netns() -> set[str]:
