@@ -14,10 +14,10 @@ def read_junit(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for case in ET.parse(path).getroot().iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
-        if case.find("failure") is not None:
+        failure = case.find("failure")
+        if failure is not None:
             # The plugin words harness and environment problems "could not run"; those are broken.
-            text = (case.find("failure").get("message") or "")  # type: ignore[union-attr]
-            out[name] = "broken" if "could not run" in text else "failed"
+            out[name] = "broken" if "could not run" in (failure.get("message") or "") else "failed"
         elif case.find("error") is not None:
             out[name] = "broken"
         elif case.find("skipped") is not None:

@@ -206,18 +206,17 @@ def grid_config(port: int, engines: list[str], webkit_port: int | None) -> str:
              "[logging]", "tracing = false", "",
              "[node]", "detect-drivers = false", "selenium-manager = false",
              f"max-sessions = {sum(SLOTS[e] for e in engines)}", "override-max-sessions = true", ""]
-    if "chromium" in engines:
-        chromium = shutil.which("chromium") or shutil.which("chromium-browser") or ""
-        stereotype = {"browserName": GRID_BROWSER_NAMES["chromium"], "goog:chromeOptions": {"binary": chromium}}
-        lines += ["[[node.driver-configuration]]", f"display-name = {_toml('chromium')}",
-                  f"webdriver-executable = {_toml(shutil.which('chromedriver'))}",
-                  f"max-sessions = {SLOTS['chromium']}", f"stereotype = {_toml(json.dumps(stereotype))}", ""]
-    if "firefox" in engines:
-        firefox = shutil.which("firefox-esr") or shutil.which("firefox") or ""
-        stereotype = {"browserName": GRID_BROWSER_NAMES["firefox"], "moz:firefoxOptions": {"binary": firefox}}
-        lines += ["[[node.driver-configuration]]", f"display-name = {_toml('firefox')}",
-                  f"webdriver-executable = {_toml(shutil.which('geckodriver'))}",
-                  f"max-sessions = {SLOTS['firefox']}", f"stereotype = {_toml(json.dumps(stereotype))}", ""]
+    # engine → (its WebDriver server, the capability that names the browser binary, the binary's names)
+    drivers = {"chromium": ("chromedriver", "goog:chromeOptions", ("chromium", "chromium-browser")),
+               "firefox": ("geckodriver", "moz:firefoxOptions", ("firefox-esr", "firefox"))}
+    for engine, (driver, options, binaries) in drivers.items():
+        if engine not in engines:
+            continue
+        binary = next((found for name in binaries if (found := shutil.which(name))), "")
+        stereotype = {"browserName": GRID_BROWSER_NAMES[engine], options: {"binary": binary}}
+        lines += ["[[node.driver-configuration]]", f"display-name = {_toml(engine)}",
+                  f"webdriver-executable = {_toml(shutil.which(driver))}",
+                  f"max-sessions = {SLOTS[engine]}", f"stereotype = {_toml(json.dumps(stereotype))}", ""]
     if "webkit" in engines and webkit_port:
         stereotype = {"browserName": GRID_BROWSER_NAMES["webkit"], "platformName": "linux"}
         lines += ["[relay]", f"url = {_toml(f'http://127.0.0.1:{webkit_port}')}",

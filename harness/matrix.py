@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from harness.model import ENGINES
@@ -22,17 +23,29 @@ class Cell:
     route: str = ""
 
 
-def surface_map(cells: list[Cell]) -> str:
-    """The error-surface map as Markdown: per scenario and engine, the code expected and the one surfaced."""
+def _grid(cells: list[Cell]) -> tuple[list[str], list[tuple[str, list[Cell | None]]]]:
+    """The engines that appear, and per scenario (in first-seen order) its cell on each of them (or None)."""
     engines = [e for e in ENGINES if any(c.engine == e for c in cells)]
     by = {(c.scenario, c.engine): c for c in cells}
+    return engines, [(scenario, [by.get((scenario, e)) for e in engines])
+                     for scenario in dict.fromkeys(c.scenario for c in cells)]
+
+
+def _totals(cells: list[Cell]) -> str:
+    """``73 passed, 17 skipped``."""
+    totals = Counter(c.status for c in cells)
+    return ", ".join(f"{n} {s}" for s, n in sorted(totals.items()))
+
+
+def surface_map(cells: list[Cell]) -> str:
+    """The error-surface map as Markdown: per scenario and engine, the code expected and the one surfaced."""
+    engines, grid = _grid(cells)
     lines = ["# Error-surface map", "", "Expected code (or state) → what the app surfaced, per engine. "
              "`emulated`: the condition was reproduced by a page shim; `skip`: the engine cannot reproduce it.",
              "", "| scenario | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
-    for scenario in dict.fromkeys(c.scenario for c in cells):
+    for scenario, row_cells in grid:
         row = []
-        for engine in engines:
-            c = by.get((scenario, engine))
+        for c in row_cells:
             if c is None:
                 row.append("")
             elif c.status == "skipped":
@@ -59,14 +72,12 @@ def surface_map_html(cells: list[Cell]) -> str:
     """The error-surface map as a standalone HTML page (for the HTML report and for people without Markdown)."""
     from html import escape
 
-    engines = [e for e in ENGINES if any(c.engine == e for c in cells)]
-    by = {(c.scenario, c.engine): c for c in cells}
+    engines, grid = _grid(cells)
     head = "".join(f"<th>{escape(e)}</th>" for e in engines)
     rows = []
-    for scenario in dict.fromkeys(c.scenario for c in cells):
+    for scenario, row_cells in grid:
         tds = []
-        for engine in engines:
-            c = by.get((scenario, engine))
+        for c in row_cells:
             if c is None:
                 tds.append("<td></td>")
             elif c.status == "skipped":
@@ -77,10 +88,7 @@ def surface_map_html(cells: list[Cell]) -> str:
                           + (" (emulated)" if c.fidelity == "emulated" else ""))
                 tds.append(f'<td class="{escape(c.status)}"><span class="status">{escape(word)}</span>{detail}</td>')
         rows.append(f"<tr><th>{escape(scenario)}</th>{''.join(tds)}</tr>")
-    totals: dict[str, int] = {}
-    for c in cells:
-        totals[c.status] = totals.get(c.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(totals.items()))
+    summary = _totals(cells)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Error-surface map</title>'
         f"<style>{_HTML_STYLE}</style></head><body>\n<h1>Error-surface map</h1>\n"
@@ -96,9 +104,7 @@ def render(cells: list[Cell]) -> str:
     """A text table: one row per scenario, one column per engine that appears."""
     if not cells:
         return "no cases ran"
-    engines = [e for e in ENGINES if any(c.engine == e for c in cells)]
-    scenarios = list(dict.fromkeys(c.scenario for c in cells))
-    by = {(c.scenario, c.engine): c for c in cells}
+    engines, grid = _grid(cells)
 
     def cell_text(c: Cell | None) -> str:
         if c is None:
@@ -110,15 +116,12 @@ def render(cells: list[Cell]) -> str:
             text += " (emulated)"
         return text
 
-    rows = [["scenario", *engines]] + [[s, *(cell_text(by.get((s, e))) for e in engines)] for s in scenarios]
+    rows = [["scenario", *engines]] + [[s, *(cell_text(c) for c in row)] for s, row in grid]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    totals: dict[str, int] = {}
-    for c in cells:
-        totals[c.status] = totals.get(c.status, 0) + 1
     lines.append("")
-    lines.append(", ".join(f"{n} {s}" for s, n in sorted(totals.items())))
+    lines.append(_totals(cells))
     routes = {e: sorted({c.route for c in cells if c.engine == e and c.route}) for e in engines}
     if any(routes.values()):
         lines.append("routes: " + ", ".join(f"{e} via {' / '.join(r)}" for e, r in routes.items() if r))

@@ -268,22 +268,20 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
     watchdog = threading.Timer(budget, fire)
     watchdog.daemon = True
     watchdog.start()
+    hung = (f"the case did not finish within {budget:g}s {{}}: the page stopped answering (a hung app or "
+            "browser); the browser was killed and the next case starts a new one")
     try:
         return _run_case(plan, pool, target, surface, recorder, watch)
     except MediafaultError:
         if watch.fired:
             pool.discard(spec)
-            raise EnvironmentProblem(f"the case did not finish within {budget:g}s {watch.describe()}: the page "
-                                     "stopped answering (a hung app or browser); the browser was killed and the "
-                                     "next case starts a new one") from None
+            raise EnvironmentProblem(hung.format(watch.describe())) from None
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the browser itself, reported as broken
         pool.discard(spec)
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
         if watch.fired:
-            raise EnvironmentProblem(f"the case did not finish within {budget:g}s {watch.describe()}: the page "
-                                     "stopped answering (a hung app or browser); the browser was killed and the "
-                                     "next case starts a new one") from None
+            raise EnvironmentProblem(hung.format(watch.describe())) from None
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise EnvironmentProblem(f"the browser failed {watch.describe()}: {first}; it was discarded and the next "
                                  "case starts a new one") from None
     finally:
@@ -371,7 +369,6 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
             for server in evidence["ice config"]["iceServers"]:
                 server["credential"] = "***"
             shaped = lab.clear()  # stops the shaper, which then reports what it did
-            shape = network.link_shape()
             if shape is not None:
                 evidence["link impairment"] = {"asked": shape.describe(), "method": lab.shaping_method(), **shaped}
         passed = verdict.passed

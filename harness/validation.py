@@ -113,9 +113,9 @@ def _untagged(root: type[BaseModel], loc: Loc) -> tuple[Loc, bool]:
     out: list[str | int] = []
     tagged = False
     for part in loc:
-        if isinstance(part, str) and out and _model_at(root, tuple(out)) is not None:
-            model = _model_at(root, tuple(out))
-            if model is not None and part not in model.model_fields and (part == model.__name__ or "[" in part):
+        model = _model_at(root, tuple(out)) if isinstance(part, str) and out else None
+        if model is not None:
+            if part not in model.model_fields and (part == model.__name__ or "[" in str(part)):
                 tagged = True
                 continue
         elif isinstance(part, str) and (part.startswith("literal[") or part in ("str", "int", "float", "bool")):
