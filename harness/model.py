@@ -178,8 +178,8 @@ class PageSpec(Strict):
 # latency). Chosen to land on either side of the quality thresholds voice SDKs warn at (Twilio Voice:
 # RTT > 400 ms, jitter > 30 ms, packet loss > 1 %).
 SHAPES: dict[str, dict[str, str]] = {
-    "3g": {"latency": "200ms", "jitter": "20ms", "loss": "2%", "bandwidth": "750kbit",
-           "about": "a mobile 3G link: slow (about 450 ms round trip), some loss, capped bandwidth"},
+    "3g": {"latency": "250ms", "jitter": "20ms", "loss": "2%", "bandwidth": "750kbit",
+           "about": "a mobile 3G link: slow (about 550 ms round trip), some loss, capped bandwidth"},
     "lossy-wifi": {"latency": "10ms", "jitter": "10ms", "loss": "15%",
                    "about": "congested Wi-Fi far from the access point: one packet in seven lost"},
     "satellite": {"latency": "300ms", "jitter": "5ms", "loss": "0.5%", "bandwidth": "2mbit",
