@@ -64,6 +64,29 @@ GUIDE: dict[str, ConditionGuide] = {
                 "an error nor a connected call while getUserMedia is pending."),
         },
     ),
+    "permission.camera": ConditionGuide(
+        "The camera permission",
+        "given:\n  permission: {camera: VALUE}\nwhen:\n  - click: '#video-call'",
+        "The camera permission for the app's origin, in a case that uses the camera (writing a camera key "
+        "makes the camera part of the case). Browsers keep it apart from the microphone's, so a user can "
+        "allow one and block the other.",
+        {
+            "granted": ValueGuide("The user allowed the camera.", _NOT_A_FAILURE),
+            "denied": ValueGuide(
+                "The user blocked the camera for the site but not the microphone (ACS cameraPermissionDenied).",
+                "Says the camera is blocked and how to allow it, and offers a voice-only call; it must not "
+                "report a microphone problem or refuse the whole call."),
+            "dismissed": ValueGuide(
+                "The user closed the camera prompt without answering (Chromium: 'Permission dismissed').",
+                "Says the camera is needed for video and lets the user try again or join with voice only."),
+            "policy": ValueGuide(
+                "A managed browser blocks cameras for every site (common on company laptops).",
+                "Explains the block and keeps voice working; no retry loop."),
+            "prompt": ValueGuide(
+                "The camera prompt is open and nobody answers.",
+                "Shows that it is waiting for camera access; no error and no frozen self-view."),
+        },
+    ),
     "device.microphone": ConditionGuide(
         "The microphone device",
         "given:\n  device: {microphone: VALUE}",
@@ -85,6 +108,25 @@ GUIDE: dict[str, ConditionGuide] = {
                 "Bluetooth headset was unplugged or came back under a new id: OverconstrainedError.",
                 "Says the selected microphone is unavailable, lists the microphones there are "
                 "(`enumerateDevices`) and lets the user pick one, or falls back to the default device."),
+        },
+    ),
+    "device.camera": ConditionGuide(
+        "The camera device",
+        "given:\n  device: {camera: VALUE}\nwhen:\n  - click: '#video-call'",
+        "Which camera the browser finds once the permission allows it, in a case that uses the camera.",
+        {
+            "default": ValueGuide("A working camera is present.", _NOT_A_FAILURE),
+            "none": ValueGuide(
+                "A desktop without a webcam, or a laptop closed on a dock: NotFoundError for video.",
+                "Says there is no camera (not that the microphone is missing) and offers a voice-only call."),
+            "busy": ValueGuide(
+                "Another application holds the camera: NotReadableError 'Could not start video source' "
+                "(ACS cameraStartFailed).",
+                "Says the camera is in use by another application and offers a voice-only call."),
+            "overconstrained": ValueGuide(
+                "The app asks for the camera picked last time, which is gone or came back under a new id: "
+                "OverconstrainedError.",
+                "Falls back to another camera or says the chosen one is not available."),
         },
     ),
     "device.audio": ConditionGuide(
@@ -214,6 +256,16 @@ GUIDE: dict[str, ConditionGuide] = {
                 "The headset disconnects while the call is connected.",
                 "Says the microphone was disconnected and offers another one; the call must not silently go on "
                 "without a microphone."),
+        },
+    ),
+    "during.unplug-camera": ConditionGuide(
+        "Camera unplugged mid-call",
+        "during:\n  - {after: camera-acquired, do: unplug-camera}",
+        "The camera disappears while the app shows it.",
+        {
+            "after camera-acquired": ValueGuide(
+                "The USB webcam is pulled out during a video call (ACS cameraStoppedUnexpectedly).",
+                "Says the camera was disconnected and keeps the voice call going; no frozen last frame."),
         },
     ),
     "during.drop-network": ConditionGuide(

@@ -61,6 +61,7 @@ class Host:
     """Facts about the machine that change how a condition is reproduced."""
 
     capture_device: bool = False  # real sound-capture hardware: "no microphone" cannot be native
+    camera_device: bool = False  # a real camera (/dev/video*): Firefox's "no camera" switch is unproven there
     display: bool = True  # a virtual display can be started: headed browsers possible
     pulse: bool = False  # a PulseAudio/PipeWire server: Chromium ignores its ALSA device switch
     namespaces: bool = True  # root, or unprivileged user namespaces: the network lab can be built
@@ -74,7 +75,7 @@ class Host:
 @cache
 def _host_here() -> Host:
     pulse = bool(os.environ.get("PULSE_SERVER")) or bool(glob.glob("/run/user/*/pulse/native"))
-    return Host(capture_device=bool(glob.glob("/dev/snd/pcmC*D*c")),
+    return Host(capture_device=bool(glob.glob("/dev/snd/pcmC*D*c")), camera_device=bool(glob.glob("/dev/video*")),
                 display=bool(os.environ.get("DISPLAY")) or shutil.which("Xvfb") is not None, pulse=pulse,
                 namespaces=os.geteuid() == 0 or userns_available())
 
@@ -96,11 +97,20 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# Where a camera failure is worded differently from the microphone's.
+VIDEO_MESSAGES: dict[str, dict[str, str]] = {
+    "chromium": {"NotReadableError": "Could not start video source"},
+    "firefox": {"NotReadableError": "Failed to allocate videosource"},
+    "webkit": {},
+}
+
+
 def _shim(engine: str, condition: str, value: str, how: str, **settings: Any) -> Mechanism:
     """An emulated mechanism: the page shim, speaking this engine's exact error messages."""
     messages = tuple(sorted(MESSAGES[engine].items()))
+    video = tuple(sorted(VIDEO_MESSAGES[engine].items()))
     return Mechanism(condition, value, Fidelity.emulated, f"page shim: {how}",
-                     shim=(*tuple(sorted(settings.items())), ("messages", messages)))
+                     shim=(*tuple(sorted(settings.items())), ("messages", messages), ("videoMessages", video)))
 
 
 def _unsupported(condition: str, value: str, reason: str) -> Mechanism:
@@ -113,12 +123,52 @@ def _native(condition: str, value: str, how: str, **kw: Any) -> Mechanism:
 
 Resolver = Callable[[str, str, Host], Mechanism]  # (engine, value, host) → mechanism
 
+FAKE_DEVICES = "--use-fake-device-for-media-stream"  # Chromium's fake capture devices; may carry options
+
+
+def merge_switches(args: Sequence[str]) -> list[str]:
+    """Chromium switches in order, without repeats; a switch given with options (``--x=a``) replaces the
+    same switch given bare (``--x``), since Chromium would keep only one of them."""
+    named = {a.split("=", 1)[0] for a in args if "=" in a}
+    out: list[str] = []
+    for arg in args:
+        if arg not in out and arg not in named:
+            out.append(arg)
+    return out
+
 # ------------------------------------------------------------------------------------------ permission
 
 
-def permission_microphone(engine: str, value: str, host: Host) -> Mechanism:
-    """``permission.microphone``."""
-    c = "permission.microphone"
+@dataclass(frozen=True)
+class Capture:
+    """The names one capture kind goes by in each browser's machinery (microphone or camera)."""
+
+    permission: str  # Permissions API / CDP / WebDriver name
+    chromium_setting: str  # Chromium content setting
+    chromium_policy: str  # the enterprise policies that enforce a block
+    firefox_pref: str
+    firefox_policy: str
+    shim: dict[str, str]  # condition value → page-shim setting
+
+    def shim_key(self, what: str) -> str:
+        """The shim setting for ``deny`` / ``prompt`` / ``none`` / ``busy`` / ``overconstrained``."""
+        return self.shim[what]
+
+
+CAPTURE: dict[str, Capture] = {
+    "microphone": Capture("microphone", "media_stream_mic", "DefaultMediaStreamSetting / AudioCaptureAllowed",
+                          "permissions.default.microphone", "Permissions.Microphone.BlockNewRequests",
+                          {"deny": "deny", "prompt": "prompt", "none": "noMicrophone", "busy": "busy",
+                           "overconstrained": "overconstrained"}),
+    "camera": Capture("camera", "media_stream_camera", "DefaultMediaStreamSetting / VideoCaptureAllowed",
+                      "permissions.default.camera", "Permissions.Camera.BlockNewRequests",
+                      {"deny": "cameraDeny", "prompt": "cameraPrompt", "none": "noCamera", "busy": "cameraBusy",
+                       "overconstrained": "cameraOverconstrained"}),
+}
+
+
+def _permission(kind: Capture, engine: str, value: str, host: Host) -> Mechanism:
+    c = f"permission.{kind.permission}"
     if engine == "chromium":
         if value in ("granted", "denied", "dismissed"):
             setting = {"granted": "granted", "denied": "denied", "dismissed": "prompt"}[value]
@@ -127,15 +177,15 @@ def permission_microphone(engine: str, value: str, host: Host) -> Mechanism:
                    "dismissed": "CDP Browser.setPermission(prompt): Chromium answers 'Permission dismissed'"}[value]
             return _native(c, value, how, permission=setting, query_state=setting)
         if value == "policy":
-            return _native(c, value, "profile default setting media_stream_mic=block (what the "
-                           "DefaultMediaStreamSetting / AudioCaptureAllowed policies enforce)",
-                           profile_prefs=(("profile.default_content_setting_values.media_stream_mic", 2),),
+            return _native(c, value, f"profile default setting {kind.chromium_setting}=block (what the "
+                           f"{kind.chromium_policy} policies enforce)",
+                           profile_prefs=((f"profile.default_content_setting_values.{kind.chromium_setting}", 2),),
                            query_state="denied")
         if host.display:
             return _native(c, value, "headed Chromium on a virtual display: the real permission bubble "
                            "stays open", headed=True, query_state="prompt")
         return _shim(engine, c, value, "getUserMedia never settles, permissions.query says 'prompt' "
-                     "(no virtual display for a real bubble)", prompt=True)
+                     "(no virtual display for a real bubble)", **{kind.shim_key("prompt"): True})
     if engine == "firefox":
         if value == "dismissed":
             return _unsupported(c, value, "Firefox over WebDriver BiDi cannot answer or dismiss its permission "
@@ -144,22 +194,32 @@ def permission_microphone(engine: str, value: str, host: Host) -> Mechanism:
             return _native(c, value, "no permission preference: Firefox shows its prompt and nobody answers",
                            query_state="prompt")
         pref = 1 if value == "granted" else 2
-        how = f"pref permissions.default.microphone={pref} at launch"
+        how = f"pref {kind.firefox_pref}={pref} at launch"
         if value == "policy":
-            how += " (what the Permissions.Microphone.BlockNewRequests enterprise policy sets)"
-        return _native(c, value, how, prefs=(("permissions.default.microphone", pref),),
+            how += f" (what the {kind.firefox_policy} enterprise policy sets)"
+        return _native(c, value, how, prefs=((kind.firefox_pref, pref),),
                        query_state="granted" if value == "granted" else "denied")
     if engine == "webkit":
         if value == "granted":
             return _native(c, value, "automation sessions grant getUserMedia")
         if value in ("denied", "policy"):
             return _shim(engine, c, value, "getUserMedia rejects NotAllowedError and permissions.query says "
-                         "'denied' (WebKitWebDriver has no permission command)", deny=True)
+                         "'denied' (WebKitWebDriver has no permission command)", **{kind.shim_key("deny"): True})
         if value == "prompt":
             return _shim(engine, c, value, "getUserMedia never settles, permissions.query says 'prompt'",
-                         prompt=True)
+                         **{kind.shim_key("prompt"): True})
         return _unsupported(c, value, "WebKit does not tell a dismissed prompt from a denial")
     return _unsupported(c, value, f"no route for {engine}")
+
+
+def permission_microphone(engine: str, value: str, host: Host) -> Mechanism:
+    """``permission.microphone``."""
+    return _permission(CAPTURE["microphone"], engine, value, host)
+
+
+def permission_camera(engine: str, value: str, host: Host) -> Mechanism:
+    """``permission.camera`` (only for scenarios that use the camera)."""
+    return _permission(CAPTURE["camera"], engine, value, host)
 
 
 # -------------------------------------------------------------------------------------------- devices
@@ -174,7 +234,7 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
     if engine == "chromium":
         if value == "default":
             return _native(c, value, "fake capture device (--use-fake-device-for-media-stream)",
-                           launch_args=("--use-fake-device-for-media-stream",))
+                           launch_args=(FAKE_DEVICES,))
         if value == "none":
             if not host.capture_device:
                 return _native(c, value, "no fake device and no capture hardware on this machine: NotFoundError")
@@ -206,6 +266,43 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
                          "reports OverconstrainedError for a missing device)", noMicrophone=True)
         return _shim(engine, c, value, "getUserMedia rejects NotReadableError (WebKit mock devices cannot be "
                      "busy)", busy=True)
+    return _unsupported(c, value, f"no route for {engine}")
+
+
+def device_camera(engine: str, value: str, host: Host) -> Mechanism:
+    """``device.camera`` (only for scenarios that use the camera)."""
+    c = "device.camera"
+    kind = CAPTURE["camera"]
+    if value == "overconstrained":
+        return _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId') for "
+                     "video", **{kind.shim_key("overconstrained"): True})
+    if value == "busy":
+        return _shim(engine, c, value, "getUserMedia rejects NotReadableError for video (no browser has a "
+                     "switch for a camera in use)", **{kind.shim_key("busy"): True})
+    if engine == "chromium":
+        if value == "default":
+            return _native(c, value, "fake capture device (--use-fake-device-for-media-stream): a test-pattern "
+                           "camera", launch_args=(FAKE_DEVICES,))
+        return _native(c, value, "fake devices without a camera (--use-fake-device-for-media-stream="
+                       "device-count=0 removes the video devices only): NotFoundError",
+                       launch_args=(f"{FAKE_DEVICES}=device-count=0",))
+    if engine == "firefox":
+        if value == "default":
+            return _native(c, value, "fake stream (pref media.navigator.streams.fake): a coloured test picture",
+                           prefs=(("media.navigator.streams.fake", True),))
+        if not host.camera_device:
+            # The fake microphone stays; the video source is looked for under a name no device has.
+            return _native(c, value, "fake streams with the video loopback device pointed at a device that "
+                           "does not exist (pref media.video_loopback_dev): NotFoundError, no camera listed",
+                           prefs=(("media.navigator.streams.fake", True),
+                                  ("media.video_loopback_dev", "mediafault-no-camera")))
+        return _shim(engine, c, value, "getUserMedia rejects NotFoundError for video, no camera is listed (this "
+                     "machine has a real camera)", **{kind.shim_key("none"): True})
+    if engine == "webkit":
+        if value == "default":
+            return _native(c, value, "WebKit mock capture devices: 'Mock video device 1'")
+        return _shim(engine, c, value, "getUserMedia rejects NotFoundError for video, no camera is listed (WebKit's "
+                     "mock devices are one switch for microphone and camera)", **{kind.shim_key("none"): True})
     return _unsupported(c, value, f"no route for {engine}")
 
 
@@ -311,6 +408,13 @@ def fault_unplug(engine: str, value: str, host: Host) -> Mechanism:
                      fault="shim:unplug", shim=(("faults", True),))
 
 
+def fault_unplug_camera(engine: str, value: str, host: Host) -> Mechanism:
+    """``during: unplug-camera``."""
+    return Mechanism("during.unplug-camera", value, Fidelity.emulated, "page shim: the video track ends, "
+                     "'devicechange' fires and no camera is listed (no browser can unplug a fake device)",
+                     fault="shim:unplug-camera", shim=(("faults", True),))
+
+
 LAB_ORIGIN_FLAG = f"--unsafely-treat-insecure-origin-as-secure=http://{SERVER_IP}:{APP_PORT}"
 
 
@@ -339,7 +443,9 @@ def network(engine: str, value: str, host: Host) -> Mechanism:
 
 TABLE: dict[str, Resolver] = {
     "permission.microphone": permission_microphone,
+    "permission.camera": permission_camera,
     "device.microphone": device_microphone,
+    "device.camera": device_camera,
     "device.audio": device_audio,
     "page.origin": page_origin,
     "page.embed": page_embed,
@@ -347,6 +453,7 @@ TABLE: dict[str, Resolver] = {
     "network": network,
     "during.revoke-permission": fault_revoke,
     "during.unplug-device": fault_unplug,
+    "during.unplug-camera": fault_unplug_camera,
     "during.drop-network": fault_drop_network,
 }
 ROUTED_ENGINES: tuple[str, ...] = ("chromium", "firefox", "webkit")
@@ -369,6 +476,9 @@ def given_values(given: Given, base: Path | None = None) -> dict[str, str]:
     }
     if given.device.microphone == "default":
         values["device.audio"] = audio_value  # sound only matters when a microphone works
+    if given.uses_camera:
+        values["permission.camera"] = given.permission.camera
+        values["device.camera"] = given.device.camera
     if given.network is not None:
         n = given.network
         values["network"] = f"turn={n.turn} policy={n.policy} udp={n.udp} credentials={n.credentials}"
@@ -422,7 +532,9 @@ def all_values() -> dict[str, tuple[str, ...]]:
 
     return {
         "permission.microphone": literal(Permission, "microphone"),
+        "permission.camera": literal(Permission, "camera"),
         "device.microphone": literal(Device, "microphone"),
+        "device.camera": literal(Device, "camera"),
         "device.audio": (*literal(Device, "audio"), "file.wav"),
         "page.origin": literal(PageSpec, "origin"),
         "page.embed": literal(PageSpec, "embed"),
@@ -434,5 +546,6 @@ def all_values() -> dict[str, tuple[str, ...]]:
                     *(f"turn=none policy=all udp=open credentials=valid shape={name}" for name in SHAPES)),
         "during.revoke-permission": ("after microphone-acquired",),
         "during.unplug-device": ("after microphone-acquired",),
+        "during.unplug-camera": ("after camera-acquired",),
         "during.drop-network": ("after call-connected",),
     }

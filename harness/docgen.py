@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.conditions import TABLE, Host, all_values, resolve_value
+from harness.conditions import ROUTED_ENGINES, Host, all_values, resolve_value
 from harness.model import ENGINES, OUTCOMES, AudioFile, Scenario
 from harness.schema import scenario_schema
 
@@ -232,7 +232,7 @@ def support_matrix() -> str:
         "exists, `device.microphone: none` switches to a page shim and is labelled emulated;",
         "`mediafault list` shows what this machine will use.",
         "",
-        f"Engines with a route in this version: {', '.join(TABLE)}.",
+        f"Engines with a route in this version: {', '.join(ROUTED_ENGINES)}.",
         "",
     ]
     return "\n".join(out)

@@ -29,6 +29,12 @@ OUTCOMES: dict[str, str] = {
     "relay-unreachable": "the TURN relay could not be used (bad credentials, blocked)",
     "permission-revoked": "the permission was withdrawn during the call",
     "device-unplugged": "the microphone went away during the call",
+    "camera-denied": "the camera permission is blocked (by the user, the browser or a policy)",
+    "camera-dismissed": "the user closed the camera prompt without answering",
+    "camera-not-found": "there is no camera",
+    "camera-busy": "the camera exists but cannot be started (another app holds it)",
+    "camera-constraint": "the requested camera (deviceId or constraint) does not exist",
+    "camera-unplugged": "the camera went away during the call",
 }
 
 
@@ -125,15 +131,21 @@ class TextMatch(Strict):
         return f"matches /{self.regex}/"
 
 
+PermissionState = Literal["granted", "denied", "dismissed", "policy", "prompt"]
+_PERMISSION_STATES = ("granted: allowed; denied: blocked for the site (NotAllowedError 'Permission denied'); "
+                      "dismissed: the user closes the prompt (NotAllowedError 'Permission dismissed'); policy: "
+                      "blocked by an administrator's browser policy; prompt: the browser asks and nobody answers "
+                      "(getUserMedia stays pending).")
+CaptureState = Literal["default", "none", "busy", "overconstrained"]
+
+
 class Permission(Strict):
     """Permission state the browser holds for the app's origin before the case starts."""
 
-    microphone: Literal["granted", "denied", "dismissed", "policy", "prompt"] = Field(
-        "granted",
-        description="granted: allowed; denied: blocked for the site (NotAllowedError 'Permission denied'); "
-        "dismissed: the user closes the prompt (NotAllowedError 'Permission dismissed'); policy: blocked by an "
-        "administrator's browser policy; prompt: the browser asks and nobody answers (getUserMedia stays pending).",
-    )
+    microphone: PermissionState = Field("granted", description=_PERMISSION_STATES)
+    camera: PermissionState = Field(
+        "granted", description="Only for scenarios that use the camera (writing a camera key makes the camera "
+        "part of the case). " + _PERMISSION_STATES)
 
 
 class AudioFile(Strict):
@@ -145,11 +157,17 @@ class AudioFile(Strict):
 class Device(Strict):
     """Capture devices the browser sees, and what the microphone hears."""
 
-    microphone: Literal["default", "none", "busy", "overconstrained"] = Field(
+    microphone: CaptureState = Field(
         "default",
         description="default: a working fake microphone; none: no microphone at all (NotFoundError); busy: "
         "another application holds it (NotReadableError); overconstrained: the requested device or constraint "
         "cannot be satisfied (OverconstrainedError), e.g. a USB microphone that came back under a new id.",
+    )
+    camera: CaptureState = Field(
+        "default",
+        description="Only for scenarios that use the camera (writing a camera key makes the camera part of the "
+        "case). default: a working fake camera; none: no camera (NotFoundError); busy: another application holds "
+        "it (NotReadableError); overconstrained: the requested camera cannot be satisfied (OverconstrainedError).",
     )
     audio: Literal["default", "silent", "tone"] | AudioFile = Field(
         "default",
@@ -297,17 +315,23 @@ class Given(Strict):
                                         "defined under 'givens:' in a givens.yaml next to the scenario or in a "
                                         "parent directory; keys written here win.")
 
+    @property
+    def uses_camera(self) -> bool:
+        """Whether the scenario made the camera part of the case (by writing a camera key)."""
+        return "camera" in self.permission.model_fields_set or "camera" in self.device.model_fields_set
+
 
 class Fault(Strict):
     """Something that happens during the call."""
 
-    after: Literal["microphone-acquired", "call-connected"] = Field(
-        "microphone-acquired", description="When to inject it: once the app holds the microphone, or once the "
-        "call is connected (the app's state becomes 'connected').")
-    do: Literal["revoke-permission", "unplug-device", "drop-network"] = Field(
+    after: Literal["microphone-acquired", "camera-acquired", "call-connected"] = Field(
+        "microphone-acquired", description="When to inject it: once the app holds the microphone, once it holds "
+        "the camera, or once the call is connected (the app's state becomes 'connected').")
+    do: Literal["revoke-permission", "unplug-device", "unplug-camera", "drop-network"] = Field(
         description="revoke-permission: the user withdraws the microphone permission (the track ends, "
         "PermissionStatus fires 'change'); unplug-device: the microphone is unplugged (the track ends, "
-        "'devicechange' fires, no microphone is listed); drop-network: every packet between browser and "
+        "'devicechange' fires, no microphone is listed); unplug-camera: the same for the camera (the scenario "
+        "must use the camera); drop-network: every packet between browser and "
         "servers is dropped (Wi-Fi lost, a train in a tunnel) — needs given.network.")
     for_: Duration | None = Field(None, alias="for", description="drop-network only: restore the network "
                                   "after this long (e.g. '5s'); without it the network stays down.")
@@ -476,10 +500,13 @@ class Scenario(Strict):
         return value
 
     @model_validator(mode="after")
-    def _network_faults_need_the_lab(self) -> Scenario:
+    def _faults_need_their_parts(self) -> Scenario:
         if self.given.network is None and any(f.do == "drop-network" for f in self.during):
             raise ValueError("drop-network needs a call through the network lab: add given.network "
                              "(e.g. network: {turn: none})")
+        if not self.given.uses_camera and any(f.do == "unplug-camera" for f in self.during):
+            raise ValueError("unplug-camera needs a camera in the case: add given.device.camera: default "
+                             "(and a step that starts video, e.g. click: '#video-call')")
         return self
 
 

@@ -27,8 +27,9 @@ class CasePlan:
     expected: Expected
     profile: str
     launch: LaunchSpec | None = None
-    permission: str | None = None
+    permissions: tuple[tuple[str, str], ...] = ()  # (microphone | camera, setting) set on the context
     shim: dict[str, Any] = field(default_factory=dict)
+    not_applicable: str | None = None  # the scenario does not apply to this app profile
 
     @property
     def name(self) -> str:
@@ -38,6 +39,8 @@ class CasePlan:
     @property
     def skip_reason(self) -> str | None:
         """Why this case cannot run here (unsupported condition, engine missing), or None."""
+        if self.not_applicable:
+            return self.not_applicable
         if self.route is None:
             return f"{self.engine} is not available here: {self.route_info.reason}"
         route_reason = self.route.cannot_run(self.launch) if self.launch is not None else None
@@ -79,23 +82,32 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     faults = [(f.do, f.after) for f in scenario.during]
     resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent)
     route, info = pick_route(engine, forced_route, grid)
-    expected = expected_for(source, profile)
+    not_applicable = None
+    if scenario.given.uses_camera and not profile.video:
+        not_applicable = (f"the app profile '{profile.name}' is voice only (video: false), so a scenario that uses "
+                          "the camera does not apply")
+        expected = Expected()
+    else:
+        expected = expected_for(source, profile)
     args: list[str] = []
     prefs: dict[str, Any] = {}
     profile_prefs: dict[str, Any] = {}
     shim: dict[str, Any] = {}
-    permission = None
+    permissions: dict[str, str] = {}
     headed = netlab = False
     for mech in resolution.mechanisms:
-        args += [a for a in mech.launch_args if a not in args]
+        args += mech.launch_args
         prefs.update(mech.prefs)
         profile_prefs.update(mech.profile_prefs)
         shim.update(mech.shim)
-        permission = mech.permission or permission
+        if mech.permission:
+            permissions[mech.condition.split(".")[1]] = mech.permission
         headed = headed or mech.headed
         netlab = netlab or mech.netlab
     launch = None
     if route:
-        launch = LaunchSpec(engine, route.name, tuple(sorted(args)), tuple(sorted(prefs.items())),
+        launch = LaunchSpec(engine, route.name, tuple(sorted(conditions.merge_switches(args))),
+                            tuple(sorted(prefs.items())),
                             tuple(sorted(profile_prefs.items())), headed, netlab)
-    return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch, permission, shim)
+    return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch,
+                    tuple(sorted(permissions.items())), shim, not_applicable)

@@ -29,6 +29,8 @@ class Profile(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     outcomes: dict[str, OutcomeSurface]
+    video: bool = Field(True, description="The app offers video; false for a voice-only SDK, whose cases that use "
+                        "the camera are skipped as not applicable.")
 
     def surface(self, outcome: str) -> OutcomeSurface | None:
         """The code and message for ``outcome``, or None when the profile does not define it."""

@@ -323,11 +323,11 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                 with recorder.step(f"network lab: {link}, TURN {network.turn}, policy {network.policy}, "
                                    f"credentials {network.credentials}"):
                     lab.apply(block_udp=network.udp == "blocked", shape=shape)
-            if plan.permission and not _insecure(plan):
+            for name, setting in plan.permissions if not _insecure(plan) else ():
                 try:
-                    page.set_permission("microphone", plan.permission, where.permission_origin)
+                    page.set_permission(name, setting, where.permission_origin)
                 except Exception as exc:
-                    raise HarnessError(f"could not set the microphone permission to {plan.permission!r} for "
+                    raise HarnessError(f"could not set the {name} permission to {setting!r} for "
                                        f"{where.permission_origin}: {str(exc).splitlines()[0]}") from exc
         t = time.monotonic()
         watch.phase = f"opening {where.display}"
@@ -416,8 +416,10 @@ MILESTONES = {
     # milestone → JS predicate over the observer, given [surface, timeline index when the user started
     # acting]: a getUserMedia *requested* after the user acted resolved (an app that also asks at page
     # load must not trigger the fault early) / the app says it is connected.
-    "microphone-acquired": "([s, mark]) => window.__mf.timeline.slice(mark)"
-                           ".some((e) => e.event === 'getUserMedia resolved' && e.request >= mark)",
+    "microphone-acquired": "([s, mark]) => window.__mf.timeline.slice(mark).some((e) => e.event === "
+                           "'getUserMedia resolved' && e.request >= mark && e.kinds.includes('audio'))",
+    "camera-acquired": "([s, mark]) => window.__mf.timeline.slice(mark).some((e) => e.event === "
+                       "'getUserMedia resolved' && e.request >= mark && e.kinds.includes('video'))",
     "call-connected": "([s, mark]) => window.__mf.read(s).state === 'connected'",
 }
 
@@ -454,6 +456,8 @@ def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location
                 page.evaluate("() => window.__mfShimControl.revoke()")
             elif fault.fault == "shim:unplug":
                 page.evaluate("() => window.__mfShimControl.unplug()")
+            elif fault.fault == "shim:unplug-camera":
+                page.evaluate("() => window.__mfShimControl.unplugCamera()")
             elif fault.fault == "drop-network":
                 assert lab is not None  # the model requires given.network with drop-network
                 lab.drop()
@@ -475,7 +479,8 @@ def _check_conditions(page: Page, plan: CasePlan) -> None:
     for mech in plan.resolution.mechanisms:
         if mech.query_state is None or _insecure(plan):
             continue
-        seen = page.evaluate("(n) => window.__mf ? window.__mf.permissionState(n) : 'no observer'", "microphone")
+        name = mech.condition.split(".")[1] if mech.condition.startswith("permission.") else "microphone"
+        seen = page.evaluate("(n) => window.__mf ? window.__mf.permissionState(n) : 'no observer'", name)
         if seen != mech.query_state:
             raise HarnessError(f"condition {mech.condition}={mech.value} is not in effect: the page's "
                                f"permissions.query says {seen!r}, expected {mech.query_state!r} ({mech.how})")

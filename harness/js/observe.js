@@ -149,8 +149,10 @@
       const request = note('getUserMedia', JSON.stringify(constraints) + (activation() ? ' (user gesture)' : ' (no user gesture)'));
       return original.call(this, constraints).then(
         (stream) => {
-          note('getUserMedia resolved', stream.getAudioTracks().map((t) => t.label).join(', '), { request });
-          stream.getTracks().forEach((t) => t.addEventListener('ended', () => note('track ended', t.label)));
+          const tracks = stream.getTracks();
+          note('getUserMedia resolved', tracks.map((t) => t.label).join(', '),
+            { request, kinds: [...new Set(tracks.map((t) => t.kind))] });
+          tracks.forEach((t) => t.addEventListener('ended', () => note('track ended', t.label)));
           return stream;
         },
         (err) => { note('getUserMedia rejected', `${err.name}: ${err.message}`, { request }); throw err; });
