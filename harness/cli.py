@@ -7,8 +7,10 @@ work without starting a browser.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -76,11 +78,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
+def _run_forwarding_signals(cmd: list[str]) -> tuple[int, signal.Signals | None]:
+    """Run ``cmd`` and wait for it, passing SIGINT, SIGTERM and SIGHUP on to it, so a job runner that
+    stops this process alone still gets the child's clean stop; returns (exit status, signal received)."""
+    import subprocess
+
+    received: list[signal.Signals] = []
+    # Its own process group, so a terminal's Ctrl-C reaches it once (forwarded), not twice: a second
+    # interrupt would cut its cleanup short.
+    child = subprocess.Popen(cmd, process_group=0)
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum))
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, forward) for sig in watched}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code, (received[0] if received else None)
+
+
 def _soak(times: int, pytest_args: list[str], reports: Path) -> int:
     """Run the same pytest session ``times`` times (each in its own process, so nothing carries over) and
     report the cases whose outcome changed: 0 only when every repetition passed."""
-    import subprocess
-
     from harness.flakes import Soak, read_junit
 
     soak = Soak()
@@ -92,7 +117,11 @@ def _soak(times: int, pytest_args: list[str], reports: Path) -> int:
         print(f"--- repetition {i} of {times}", flush=True)
         junit = repeat_dir / f"junit-{i}.xml"
         args = [a if not a.startswith("--junitxml=") else f"--junitxml={junit}" for a in pytest_args]
-        code = subprocess.run([sys.executable, "-m", "pytest", *args], check=False).returncode
+        code, stopped_by = _run_forwarding_signals([sys.executable, "-m", "pytest", *args])
+        if stopped_by is not None:
+            print(f"the soak stopped at repetition {i} on signal {stopped_by.name}; the run cleaned up after "
+                  "itself", file=sys.stderr)
+            return 128 + stopped_by
         if code in (2, 3, 4) or not junit.is_file():  # interrupted, internal or usage error: stop here
             print(f"repetition {i} did not complete (pytest exit {code}); the soak stops", file=sys.stderr)
             return code or 1

@@ -5,6 +5,9 @@ Only wiring lives here; loading, planning, running and judging are in modules th
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import signal
 import threading
 from collections.abc import Generator
@@ -13,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from harness import procs
 from harness.appconfig import CONFIG_NAMES
 from harness.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.errors import InputError
@@ -77,7 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # and the exit code is non-zero.
     config.option.continue_on_collection_errors = True
     config.pluginmanager.register(MatrixCollector(config), "mediafault-matrix")
-    _stop_cleanly_on_sigterm()
+    _stop_cleanly_on_sigterm(controller=bool(getattr(config.option, "numprocesses", None))
+                             and not hasattr(config, "workerinput"))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistWiring(), "mediafault-xdist")
     try:
@@ -141,13 +146,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.user_properties.append(("status", "broken"))
 
 
-def _stop_cleanly_on_sigterm() -> None:
+def _stop_cleanly_on_sigterm(controller: bool) -> None:
     """Turn SIGTERM (a CI timeout, a killed job) into the same clean stop as Ctrl-C, so browsers, servers
-    and the network lab are removed; Python's default would exit without running any cleanup."""
+    and the network lab are removed; Python's default would exit without running any cleanup.
+
+    An xdist controller passes the signal on to its workers first: they hold the browsers and labs, and a
+    signal sent to the controller alone (a job runner's cancel) would otherwise leave them to be killed
+    with no cleanup when the controller gives up on them. A terminal's Ctrl-C reaches every process of
+    the group; this makes SIGTERM to one process behave the same.
+    """
     if threading.current_thread() is not threading.main_thread():
         return
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         def interrupt(signum: int, frame: Any) -> None:
+            if controller:
+                for worker in procs.children():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(worker, signal.SIGTERM)
             raise KeyboardInterrupt(f"signal {signum}")
 
         signal.signal(signal.SIGTERM, interrupt)
@@ -202,6 +217,12 @@ class MatrixCollector:
         """Turn a case's call report (or its setup skip/error) into a cell."""
         props = {str(k): str(v) for k, v in report.user_properties}
         if "scenario" not in props:
+            # xdist reports a case whose worker died (killed, out of memory) with no properties; it still
+            # belongs in the matrix, as broken.
+            crashed = re.match(r"^.*::(.+)\[([a-z]+)\]$", report.nodeid) if str(report.when) == "???" else None
+            if crashed and crashed.group(2) in ENGINES:
+                self.cells.append(Cell(crashed.group(1), crashed.group(2), "broken", "", "its worker crashed",
+                                       "", ""))
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
             status = props.get("status") or report.outcome

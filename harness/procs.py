@@ -22,6 +22,12 @@ def _parents() -> dict[int, int]:
     return out
 
 
+def children(parent: int | None = None) -> set[int]:
+    """The direct children of ``parent`` (default: this process)."""
+    parent = os.getpid() if parent is None else parent
+    return {pid for pid, up in _parents().items() if up == parent}
+
+
 def descendants(root: int | None = None) -> set[int]:
     """Every process below ``root`` (default: this process)."""
     root = os.getpid() if root is None else root

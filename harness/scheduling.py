@@ -74,3 +74,19 @@ class LaunchScheduling(LoadScopeScheduling):  # type: ignore[misc]
             self._groups = self._groups_of(list(self.collection or [])) if self._groups_of else {}
         group = self._groups.get(nodeid)
         return group if group is not None else str(super()._split_scope(nodeid))
+
+    def remove_node(self, node: Any) -> str | None:
+        """A worker went away. ``loadscope`` would queue its whole group again, the case that was running
+        when it crashed included, so that case would run twice and be reported twice (broken, then maybe
+        passed). It is reported once, as crashed; the rest of its group goes to another worker."""
+        crashed = None
+        for unit in self.assigned_work.get(node, {}).values():
+            pending = [nodeid for nodeid, done in unit.items() if not done]
+            if pending:
+                crashed = pending[0]
+                unit[crashed] = True
+                break
+        super().remove_node(node)
+        for scope in [scope for scope, unit in self.workqueue.items() if all(unit.values())]:
+            del self.workqueue[scope]  # nothing left to run there
+        return crashed

@@ -17,6 +17,7 @@ import time
 from typing import IO
 
 from harness.errors import EnvironmentProblem
+from harness.reaper import REAPER
 
 _state: dict[str, subprocess.Popen[bytes] | str] = {}
 START_TIMEOUT = 15.0
@@ -33,6 +34,7 @@ def display() -> str:
     if proc is not None:  # it died: say so in the log, start a new one
         _state.pop("proc", None)
     proc, number, read_fd = start_server(LOG)
+    REAPER.watch_process(proc.pid)  # removed even if this process is killed
     _state["pipe"] = str(read_fd)  # kept open for the server's life, so no later write can fail
     _state["proc"] = proc
     _state["display"] = number
@@ -99,6 +101,8 @@ def stop() -> None:
     if isinstance(pipe, str):
         with contextlib.suppress(OSError):
             os.close(int(pipe))
+    if isinstance(proc, subprocess.Popen):
+        REAPER.forget_process(proc.pid)
     if isinstance(proc, subprocess.Popen) and proc.poll() is None:
         proc.terminate()
         try:

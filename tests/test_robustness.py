@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +64,80 @@ def test_interrupt_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Sig
     assert not {f"{tag}c", f"{tag}s"} & _netns(), output
     assert not _processes_with(tag), output
     assert "Traceback" not in output
+
+
+SLOW_PAIR = """scenarios:
+  - name: Slow network case one
+    engines: [chromium]
+    given: {network: {turn: none, udp: blocked}}
+    expect: {outcome: media-connection-failed, within: 30s}
+  - name: Slow network case two
+    engines: [chromium]
+    given: {network: {turn: none, udp: blocked}}
+    expect: {outcome: media-connection-failed, within: 30s}
+"""
+
+
+def _lab_owned_below(root: int) -> str | None:
+    """The tag of a lab, with its servers up, made by a process below ``root`` (None if there is none yet)."""
+    from harness.procs import descendants
+
+    below = descendants(root)
+    for name in _netns():
+        if name.endswith("c") and name.startswith("mf") and int(name[2:-1], 16) in below:
+            tag = name[:-1]
+            if len(_processes_with(tag)) >= 2:  # the peer and coturn run
+                return tag
+    return None
+
+
+def _gone(tag: str, within: float) -> bool:
+    """Whether the lab ``tag`` and every process of it are gone, waiting (bounded) for the reaper."""
+    deadline = time.monotonic() + within
+    while {f"{tag}c", f"{tag}s"} & _netns() or _processes_with(tag):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)  # test-side polling of an external fact
+    return True
+
+
+@needs_root
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.parametrize(("how", "args"), [("killed worker", ["-n", "2"]), ("SIGTERM to a parallel run", ["-n", "2"]),
+                                           ("SIGTERM to a soak", ["--repeat", "2", "-n", "2"])])
+def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how: str, args: list[str]) -> None:
+    """A worker killed with SIGKILL (no cleanup of its own: its reaper removes the lab and servers), and
+    SIGTERM sent to the run's own process only (as job runners do): nothing of the lab survives."""
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "slow.yaml").write_text(SLOW_PAIR, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "scenarios", *args, "--reports",
+                             str(tmp_path / "reports")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 90
+    tag = None
+    while tag is None:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "no lab came up"
+        tag = _lab_owned_below(proc.pid)
+        time.sleep(0.2)  # test-side polling of an external fact
+    if how == "killed worker":
+        os.kill(int(tag[2:], 16), signal.SIGKILL)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=180)
+    assert _gone(tag, within=20), f"lab {tag} left behind after {how}:\n{output}"
+    assert not _processes_with("harness.reaper"), "a reaper outlived its owner"
+    if how == "killed worker":
+        assert proc.returncode == 1, output
+        # The crashed case is in the matrix as broken; the other case still ran.
+        assert re.search(r"Slow network case \w+ +BROKEN .*its worker crashed", output), output
+        assert re.search(r"Slow network case \w+ +pass", output), output
+    else:
+        assert proc.returncode != 0, output
+        assert "Traceback" not in output
+    if "--repeat" in args:
+        assert "the soak stopped at repetition 1 on signal SIGTERM" in output
 
 
 HUNG_APP = """<!doctype html><title>hangs</title>

@@ -26,6 +26,7 @@ from harness import xvfb
 from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo, install_hint
 from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, _profile_with_prefs, _version_of
 from harness.errors import EnvironmentProblem, HarnessError
+from harness.reaper import REAPER
 
 SESSION_TIMEOUT = 45.0
 # Selenium Manager would try to download drivers and send usage statistics; the harness names its
@@ -126,6 +127,8 @@ class SeleniumRoute(Route):
                                       + (f" (driver log: {' | '.join(tail)})" if tail else ""))
 
         driver = start_session(lambda: factory(options=options, service=service), SESSION_TIMEOUT, failed)
+        if getattr(service, "process", None) is not None:
+            REAPER.watch_process(service.process.pid)  # the driver and the browser below it
         return SeleniumBrowser(driver, service, info, self.engine, log.name, scratch)
 
 
@@ -198,6 +201,8 @@ def start_session(create: Callable[[], Any], timeout: float, failed: Callable[[s
 
 def _kill_group(service: Any) -> None:
     process = getattr(service, "process", None)
+    if process is not None:
+        REAPER.forget_process(process.pid)
     if process is not None and process.poll() is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)

@@ -30,6 +30,7 @@ from urllib.parse import quote, quote_plus
 
 from harness.errors import EnvironmentProblem
 from harness.model import Shape
+from harness.reaper import REAPER
 
 SUBNET = "10.237.0"  # every lab is an island, so all of them can use the same addresses
 CLIENT_IP, SERVER_IP = f"{SUBNET}.1", f"{SUBNET}.2"
@@ -121,6 +122,7 @@ class NetLab:
         self.creds = Credentials("mf", secrets.token_urlsafe(12))
         # The tag is in every path and command line of the lab, so its processes can be found by it.
         self.dir = Path(tempfile.mkdtemp(prefix=f"mediafault-lab-{self.tag}-"))
+        REAPER.watch_dir(self.dir)  # everything the lab starts is registered too, should this process be killed
         self.turn_lines: list[str] = []
         self._procs: list[subprocess.Popen[str]] = []
         self._drains: list[threading.Thread] = []
@@ -157,6 +159,7 @@ class NetLab:
                      self.server_if, "netns", str(self._holders[self.server_ns].pid))
         else:
             for ns in (self.client_ns, self.server_ns):
+                REAPER.watch_netns(ns)
                 _ip("netns", "add", ns)
             _ip("link", "add", self.client_if, "netns", self.client_ns, "type", "veth", "peer", "name",
                 self.server_if, "netns", self.server_ns)
@@ -175,6 +178,7 @@ class NetLab:
         holder = subprocess.Popen([*prefix, sys.executable, "-c", code], stdout=subprocess.PIPE,
                                   start_new_session=True)
         self._holders[name] = holder
+        REAPER.watch_process(holder.pid)
         assert holder.stdout is not None
         readable, _, _ = select.select([holder.stdout], [], [], START_TIMEOUT)
         if not readable or holder.stdout.readline().strip() != b"ready":
@@ -204,6 +208,7 @@ class NetLab:
         """Start ``cmd`` in the server namespace and wait (on its output, not a clock) for ``ready``."""
         proc = subprocess.Popen([*self._enter(self.server_ns), *cmd], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        REAPER.watch_process(proc.pid)
         self._procs.append(proc)
         return self._await_ready(proc, cmd, ready)
 
@@ -252,6 +257,7 @@ class NetLab:
 
     @staticmethod
     def _terminate(proc: subprocess.Popen[str]) -> None:
+        REAPER.forget_process(proc.pid)
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, 15)
@@ -282,11 +288,14 @@ class NetLab:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(holder.pid, 9)
                 holder.wait(timeout=5)
+                REAPER.forget_process(holder.pid)
                 if holder.stdout is not None:
                     holder.stdout.close()
             elif not self.rootless:
                 _ip("netns", "del", ns, check=False)
+                REAPER.forget_netns(ns)
         shutil.rmtree(self.dir, ignore_errors=True)
+        REAPER.forget_dir(self.dir)
         self._started = False
 
     # ------------------------------------------------------------------ for cases
@@ -369,6 +378,7 @@ class NetLab:
             cmd += ["--queue", str(queue)]
         proc = subprocess.Popen([*self._enter(self.server_ns), *cmd], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        REAPER.watch_process(proc.pid)
         self._shaper = proc
         self._shape = shape
         try:
