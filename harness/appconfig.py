@@ -9,10 +9,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from harness import yamlpos
 from harness.errors import InputError
 from harness.model import Strict
+from harness.resources import bundled
 from harness.validation import problems_from
 
 CONFIG_NAMES = ("mediafault.yaml", "mediafault.yml")
-BUNDLED_APP = Path(__file__).resolve().parent.parent / "fixtures" / "app"
+BUNDLED_APP = bundled("fixtures") / "app"
 
 
 class Surface(Strict):

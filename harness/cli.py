@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import InputError
+from harness.resources import bundled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EPILOG_RUN = """examples:
@@ -41,7 +42,7 @@ exit status: 0 when the report was built, 1 when it could not be, 2 on bad argum
 def default_paths() -> list[Path]:
     """``./scenarios`` when it exists, else the built-in catalogue."""
     local = Path.cwd() / "scenarios"
-    return [local if local.is_dir() else REPO_ROOT / "scenarios"]
+    return [local if local.is_dir() else bundled("scenarios")]
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
@@ -300,7 +301,7 @@ def variant_report(engine: str, names: list[str] | None = None,
     from harness.runner import AppTarget, BrowserPool
     from harness.variants import load_variants, materialize
 
-    scenarios, errors = load_paths(paths or [REPO_ROOT / "scenarios"])
+    scenarios, errors = load_paths(paths or [bundled("scenarios")])
     if errors:
         raise errors[0]
     variants = load_variants()

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.conditions import ROUTED_ENGINES, Host, all_values, resolve_value
 from harness.model import ENGINES, OUTCOMES, AudioFile, Scenario
+from harness.resources import bundled
 from harness.schema import scenario_schema
 
 
@@ -124,7 +125,7 @@ def conditions_guide(catalogue: Path | None = None) -> str:
     the condition table), what a good app does, and the catalogue scenarios that use it."""
     from harness.condition_guide import GUIDE
 
-    users = _catalogue_users(catalogue or Path(__file__).resolve().parent.parent / "scenarios")
+    users = _catalogue_users(catalogue or bundled("scenarios"))
     out = [
         "# Conditions guide",
         "",
