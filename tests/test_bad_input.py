@@ -139,6 +139,18 @@ CASES: list[tuple[str, str, str, str]] = [
           - {after: call-connected, do: drop-network}
         """ + GOOD_TAIL,
      "x.yaml:1:1: *drop-network needs a call through the network lab: add given.network*", ""),
+    ("unplug-camera-without-camera", """
+        name: A
+        during:
+          - {after: camera-acquired, do: unplug-camera}
+        """ + GOOD_TAIL,
+     "x.yaml:1:1: *unplug-camera needs a camera in the case: add given.device.camera: default*", ""),
+    ("bad-camera-value", """
+        name: A
+        given:
+          device: {camera: broken}
+        """ + GOOD_TAIL,
+     "x.yaml:3:*: *'broken'*", "*default*none*busy*overconstrained*"),
     ("empty-file", "", "x.yaml:1:1: the file is empty", "*'name', 'given' and 'expect'*"),
     ("top-level-list", """
         - name: A

@@ -1,0 +1,64 @@
+"""The condition table's decisions that do not need a browser: which conditions a case uses, how launch
+switches combine, and which cases an app profile cannot run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import conditions
+from harness.conditions import Fidelity, Host, merge_switches, resolve_value
+from harness.loader import load_file
+from harness.model import Given
+from harness.plan import plan_case
+from harness.profiles import builtin_profiles
+
+NO_HARDWARE = Host(capture_device=False, camera_device=False)
+
+
+def test_camera_is_part_of_a_case_only_when_the_scenario_says_so() -> None:
+    assert "device.camera" not in conditions.given_values(Given())
+    assert "permission.camera" not in conditions.given_values(Given.model_validate({"permission": {"microphone":
+                                                                                                  "denied"}}))
+    values = conditions.given_values(Given.model_validate({"device": {"camera": "none"}}))
+    assert values["device.camera"] == "none"
+    assert values["permission.camera"] == "granted"  # the camera's permission comes with it
+
+
+def test_a_switch_with_options_replaces_the_same_switch_bare() -> None:
+    # Chromium keeps only one of the two (the last), so "no camera" must not depend on their order.
+    bare, no_camera = conditions.FAKE_DEVICES, f"{conditions.FAKE_DEVICES}=device-count=0"
+    assert merge_switches([bare, "--x", no_camera, bare]) == ["--x", no_camera]
+    assert merge_switches([bare, "--x", bare]) == [bare, "--x"]
+
+
+def test_no_camera_is_native_where_an_engine_has_a_switch_for_it() -> None:
+    chromium = resolve_value("chromium", "device.camera", "none", NO_HARDWARE)
+    assert chromium.fidelity is Fidelity.native
+    assert f"{conditions.FAKE_DEVICES}=device-count=0" in chromium.launch_args
+    firefox = resolve_value("firefox", "device.camera", "none", NO_HARDWARE)
+    assert firefox.fidelity is Fidelity.native and ("media.video_loopback_dev", "mediafault-no-camera") in firefox.prefs
+    # With a real camera that Firefox switch is unproven, so it is emulated and says why.
+    with_camera = resolve_value("firefox", "device.camera", "none", Host(camera_device=True))
+    assert with_camera.fidelity is Fidelity.emulated and "real camera" in with_camera.how
+    assert resolve_value("webkit", "device.camera", "none", NO_HARDWARE).fidelity is Fidelity.emulated
+
+
+def test_camera_and_microphone_permissions_are_set_separately(tmp_path: Path) -> None:
+    path = tmp_path / "cam.yaml"
+    path.write_text("name: Camera blocked\nengines: [chromium]\ngiven:\n  permission: {camera: denied}\n"
+                    "when:\n  - click: '#video-call'\nexpect:\n  outcome: camera-denied\n", encoding="utf-8")
+    (source,) = load_file(path)
+    plan = plan_case(source, "chromium", builtin_profiles()["generic"])
+    assert dict(plan.permissions) == {"microphone": "granted", "camera": "denied"}
+    assert plan.expected.code == "cam-permission-denied"
+
+
+def test_voice_only_profile_skips_camera_cases_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "cam.yaml"
+    path.write_text("name: No camera\ngiven:\n  device: {camera: none}\nwhen:\n  - click: '#video-call'\n"
+                    "expect:\n  outcome: camera-not-found\n", encoding="utf-8")
+    (source,) = load_file(path)
+    plan = plan_case(source, "chromium", builtin_profiles()["twilio-voice@2"])
+    assert plan.skip_reason is not None and "voice only" in plan.skip_reason
+    # The same scenario under a profile with video is a normal case.
+    assert plan_case(source, "chromium", builtin_profiles()["acs-calling"]).not_applicable is None
