@@ -203,8 +203,12 @@ def _permission(kind: Capture, engine: str, value: str, host: Host) -> Mechanism
         if value == "granted":
             return _native(c, value, "automation sessions grant getUserMedia")
         if value in ("denied", "policy"):
+            # The inspector's Automation.setSessionPermissions can deny getUserMedia natively, but then
+            # permissions.query keeps answering 'prompt', which no blocked site shows a real user.
             return _shim(engine, c, value, "getUserMedia rejects NotAllowedError and permissions.query says "
-                         "'denied' (WebKitWebDriver has no permission command)", **{kind.shim_key("deny"): True})
+                         "'denied' (WebKitWebDriver has no permission command; the inspector's session-wide deny "
+                         "leaves permissions.query at 'prompt', unlike a blocked site)",
+                         **{kind.shim_key("deny"): True})
         if value == "prompt":
             return _shim(engine, c, value, "getUserMedia never settles, permissions.query says 'prompt'",
                          **{kind.shim_key("prompt"): True})
