@@ -34,7 +34,6 @@ def display() -> str:
     if proc is not None:  # it died: say so in the log, start a new one
         _state.pop("proc", None)
     proc, number, read_fd = start_server(LOG)
-    REAPER.watch_process(proc.pid)  # removed even if this process is killed
     _state["pipe"] = str(read_fd)  # kept open for the server's life, so no later write can fail
     _state["proc"] = proc
     _state["display"] = number
@@ -64,6 +63,8 @@ def start_server(log_path: str, detached: bool = False) -> tuple[subprocess.Pope
     proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-noreset", "-screen", "0", "1280x1024x24",
                              "-nolisten", "tcp"],
                             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    if not detached:
+        REAPER.watch_process(proc.pid)  # removed even if this process is killed while it starts
     log.close()
     if number_file is not None:
         number = _read_number_file(number_file, proc)
@@ -77,6 +78,7 @@ def start_server(log_path: str, detached: bool = False) -> tuple[subprocess.Pope
             os.close(read_fd)
         proc.kill()
         proc.wait()
+        REAPER.forget_process(proc.pid)
         raise EnvironmentProblem(f"Xvfb did not report a display within {START_TIMEOUT:g}s (log: {log_path})")
     return proc, f":{number}", read_fd
 

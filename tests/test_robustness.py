@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -138,6 +139,67 @@ def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how
         assert "Traceback" not in output
     if "--repeat" in args:
         assert "the soak stopped at repetition 1 on signal SIGTERM" in output
+
+
+WEBKIT_WAITS = """scenarios:
+  - name: Waits on WebKit one
+    engines: [webkit]
+    given: {permission: {microphone: prompt}}
+    expect: {outcome: none, state: requesting, within: 5s, hold: 25s}
+  - name: Waits on WebKit two
+    engines: [webkit]
+    given: {permission: {microphone: prompt}}
+    expect: {outcome: none, state: requesting, within: 5s, hold: 25s}
+"""
+
+
+def _webkit_available() -> bool:
+    from harness.engines import pick_route
+
+    route, _ = pick_route("webkit", None, None)
+    return route is not None and route.name == "selenium-webkitgtk"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not _webkit_available(), 
+                    reason="needs the WebKitGTK route (apt-get install webkit2gtk-driver xvfb)")
+def test_killed_worker_leaves_no_display_driver_or_browser(tmp_path: Path) -> None:
+    """The WebKit route's Xvfb, WebKitWebDriver and MiniBrowser run in sessions of their own, so a worker
+    killed outright would leave them running; its reaper removes them."""
+    from harness.procs import _parents, descendants
+
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "wait.yaml").write_text(WEBKIT_WAITS, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "scenarios", "-n", "2", "--reports",
+                             str(tmp_path / "reports")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 90
+    worker, started = 0, set()
+    while not worker:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "no WebKit session came up"
+        parents = _parents()
+        for pid in descendants(proc.pid):
+            with contextlib.suppress(OSError):
+                if "MiniBrowser" in Path(f"/proc/{pid}/cmdline").read_text():
+                    worker = pid
+                    while parents.get(worker) not in (proc.pid, None):
+                        worker = parents[worker]
+        time.sleep(0.2)  # test-side polling of an external fact
+    started = descendants(worker)  # Xvfb, WebKitWebDriver, MiniBrowser and WebKit's helper processes
+    names = {Path(f"/proc/{pid}/exe").resolve().name for pid in started if Path(f"/proc/{pid}").exists()}
+    assert {"Xvfb", "WebKitWebDriver", "MiniBrowser"} <= names, names
+    os.kill(worker, signal.SIGKILL)
+    output, _ = proc.communicate(timeout=180)
+    deadline = time.monotonic() + 20
+    while [p for p in started if Path(f"/proc/{p}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.2)  # test-side polling of an external fact
+    left = []
+    for pid in started:
+        with contextlib.suppress(OSError):
+            left.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip())
+    assert not left, f"left running after the worker was killed: {left}\n{output}"
+    assert re.search(r"Waits on WebKit \w+ +BROKEN .*its worker crashed", output), output
 
 
 HUNG_APP = """<!doctype html><title>hangs</title>

@@ -126,9 +126,8 @@ class SeleniumRoute(Route):
             return EnvironmentProblem(f"could not start {self.engine} via {self.name}: {why}"
                                       + (f" (driver log: {' | '.join(tail)})" if tail else ""))
 
+        _watch_when_started(service)
         driver = start_session(lambda: factory(options=options, service=service), SESSION_TIMEOUT, failed)
-        if getattr(service, "process", None) is not None:
-            REAPER.watch_process(service.process.pid)  # the driver and the browser below it
         return SeleniumBrowser(driver, service, info, self.engine, log.name, scratch)
 
 
@@ -197,6 +196,18 @@ def start_session(create: Callable[[], Any], timeout: float, failed: Callable[[s
     driver = result["driver"]
     driver.set_script_timeout(120)
     return driver
+
+
+def _watch_when_started(service: Any) -> None:
+    """Register the driver process with the reaper the moment it exists: session creation can take
+    seconds, and a worker killed meanwhile must not leave the driver and its browser behind."""
+    start = service._start_process
+
+    def started(path: str) -> None:
+        start(path)
+        REAPER.watch_process(service.process.pid)  # the driver and the browser below it
+
+    service._start_process = started
 
 
 def _kill_group(service: Any) -> None:
