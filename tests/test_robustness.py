@@ -161,7 +161,7 @@ def _webkit_available() -> bool:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not _webkit_available(), 
+@pytest.mark.skipif(not _webkit_available(),
                     reason="needs the WebKitGTK route (apt-get install webkit2gtk-driver xvfb)")
 def test_killed_worker_leaves_no_display_driver_or_browser(tmp_path: Path) -> None:
     """The WebKit route's Xvfb, WebKitWebDriver and MiniBrowser run in sessions of their own, so a worker
