@@ -8,7 +8,7 @@ only when the owner is gone, however it went. The reaper then removes whatever i
 process trees (checked by start time, so a reused PID is never hit), named network namespaces and
 directories. An owner that cleaned up normally has nothing left registered, and its reaper just exits.
 
-Run as ``python -m harness.reaper``; it reads ``+kind value`` / ``-kind value`` lines on stdin.
+Run as ``python -m harness.reaper --owner PID``; it reads ``+kind value`` / ``-kind value`` lines on stdin.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ class Reaper:
             if self._proc is None or self._owner != os.getpid():
                 # Not inherited by later children (Python's pipes are close-on-exec), so only this
                 # process's death closes it.
-                self._proc = subprocess.Popen([sys.executable, "-m", "harness.reaper"], stdin=subprocess.PIPE,
+                # The owner's PID is on the command line only for people reading 'ps'.
+                self._proc = subprocess.Popen([sys.executable, "-m", "harness.reaper", "--owner", str(os.getpid())],
+                                              stdin=subprocess.PIPE,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
                                               start_new_session=True)
                 self._owner = os.getpid()

@@ -128,7 +128,7 @@ def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how
         proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=180)
     assert _gone(tag, within=20), f"lab {tag} left behind after {how}:\n{output}"
-    assert not _processes_with("harness.reaper"), "a reaper outlived its owner"
+    assert not _processes_with(f"harness.reaper --owner {int(tag[2:], 16)}"), "a reaper outlived its worker"
     if how == "killed worker":
         assert proc.returncode == 1, output
         # The crashed case is in the matrix as broken; the other case still ran.

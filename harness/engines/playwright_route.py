@@ -11,10 +11,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -54,8 +56,12 @@ def stop_driver() -> None:
     """Stop the Playwright driver if it runs (idempotent)."""
     pw = _driver_state.pop("pw", None)
     if pw is not None:
-        # Best effort at shutdown; the driver process dies with us anyway.
-        with contextlib.suppress(Exception):
+        # Best effort at shutdown; the driver process dies with us anyway. After an interrupt (Ctrl-C,
+        # SIGTERM) its half-finished calls would otherwise print asyncio and "never awaited" noise that
+        # says nothing to a user.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             pw.stop()
 
 
