@@ -414,8 +414,8 @@ def _do_step(page: Page, step: Step, surface: Surface) -> None:
 
 MILESTONES = {
     # milestone → JS predicate over the observer, given [surface, timeline index when the user started
-    # acting]: a getUserMedia *requested* after the user acted resolved (an app that also asks at page
-    # load must not trigger the fault early) / the app says it is connected.
+    # acting]: a getUserMedia *requested* after the user acted resolved with an audio (a video) track (an
+    # app that also asks at page load must not trigger the fault early) / the app says it is connected.
     "microphone-acquired": "([s, mark]) => window.__mf.timeline.slice(mark).some((e) => e.event === "
                            "'getUserMedia resolved' && e.request >= mark && e.kinds.includes('audio'))",
     "camera-acquired": "([s, mark]) => window.__mf.timeline.slice(mark).some((e) => e.event === "
