@@ -51,6 +51,12 @@ class Mechanism:
     fault: str | None = None  # mid-call action: "permission-denied" (runtime permission) or "shim:<name>"
     netlab: bool = False  # the browser runs inside the network lab
 
+    @property
+    def permission_name(self) -> str:
+        """The permission this mechanism sets or checks: ``camera`` for ``permission.camera``, else the
+        microphone's (which every other condition's query_state is about)."""
+        return self.condition.split(".", 1)[1] if self.condition.startswith("permission.") else "microphone"
+
     def label(self) -> str:
         """``permission.microphone=denied: native (CDP …)``."""
         return f"{self.condition}={self.value}: {self.fidelity.value} ({self.how})"
@@ -232,9 +238,10 @@ def permission_camera(engine: str, value: str, host: Host) -> Mechanism:
 def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
     """``device.microphone``."""
     c = "device.microphone"
+    kind = CAPTURE["microphone"]
     if value == "overconstrained":
         return _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId')",
-                     overconstrained=True)
+                     **{kind.shim_key("overconstrained"): True})
     if engine == "chromium":
         if value == "default":
             return _native(c, value, "fake capture device (--use-fake-device-for-media-stream)",
@@ -243,13 +250,13 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
             if not host.capture_device:
                 return _native(c, value, "no fake device and no capture hardware on this machine: NotFoundError")
             return _shim(engine, c, value, "getUserMedia rejects NotFoundError, no microphone is listed "
-                         "(this machine has a real microphone)", noMicrophone=True)
+                         "(this machine has a real microphone)", **{kind.shim_key("none"): True})
         if not host.pulse and not host.capture_device:
             return _native(c, value, "ALSA capture device that cannot be opened (--alsa-input-device): "
                            "NotReadableError 'Could not start audio source'",
                            launch_args=("--alsa-input-device=mediafault-busy",))
         return _shim(engine, c, value, "getUserMedia rejects NotReadableError (the ALSA switch does not apply "
-                     "with a sound server or real hardware)", busy=True)
+                     "with a sound server or real hardware)", **{kind.shim_key("busy"): True})
     if engine == "firefox":
         if value == "default":
             return _native(c, value, "fake stream (pref media.navigator.streams.fake)",
@@ -259,17 +266,17 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
                 return _native(c, value, "no fake stream and no capture hardware on this machine: NotFoundError",
                                prefs=(("media.navigator.streams.fake", False),))
             return _shim(engine, c, value, "getUserMedia rejects NotFoundError (this machine has a real "
-                         "microphone)", noMicrophone=True)
+                         "microphone)", **{kind.shim_key("none"): True})
         return _shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox has no switch for a "
-                     "busy device)", busy=True)
+                     "busy device)", **{kind.shim_key("busy"): True})
     if engine == "webkit":
         if value == "default":
             return _native(c, value, "WebKit mock capture devices (--enable-mock-capture-devices)")
         if value == "none":
             return _shim(engine, c, value, "getUserMedia rejects NotFoundError, no microphone is listed (WebKit "
-                         "reports OverconstrainedError for a missing device)", noMicrophone=True)
+                         "reports OverconstrainedError for a missing device)", **{kind.shim_key("none"): True})
         return _shim(engine, c, value, "getUserMedia rejects NotReadableError (WebKit mock devices cannot be "
-                     "busy)", busy=True)
+                     "busy)", **{kind.shim_key("busy"): True})
     return _unsupported(c, value, f"no route for {engine}")
 
 

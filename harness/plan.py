@@ -101,7 +101,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
         profile_prefs.update(mech.profile_prefs)
         shim.update(mech.shim)
         if mech.permission:
-            permissions[mech.condition.split(".")[1]] = mech.permission
+            permissions[mech.permission_name] = mech.permission
         headed = headed or mech.headed
         netlab = netlab or mech.netlab
     launch = None

@@ -479,8 +479,8 @@ def _check_conditions(page: Page, plan: CasePlan) -> None:
     for mech in plan.resolution.mechanisms:
         if mech.query_state is None or _insecure(plan):
             continue
-        name = mech.condition.split(".")[1] if mech.condition.startswith("permission.") else "microphone"
-        seen = page.evaluate("(n) => window.__mf ? window.__mf.permissionState(n) : 'no observer'", name)
+        seen = page.evaluate("(n) => window.__mf ? window.__mf.permissionState(n) : 'no observer'",
+                             mech.permission_name)
         if seen != mech.query_state:
             raise HarnessError(f"condition {mech.condition}={mech.value} is not in effect: the page's "
                                f"permissions.query says {seen!r}, expected {mech.query_state!r} ({mech.how})")
