@@ -17,9 +17,8 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import InputError
-from harness.resources import bundled
+from harness.resources import CHECKOUT, bundled
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 EPILOG_RUN = """examples:
   mediafault run                                   the catalogue in ./scenarios (or the built-in one)
   mediafault run scenarios/permission --engine chromium
@@ -507,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = _command(sub, "docs", cmd_docs, "regenerate docs/ (schema, format reference, support matrix)",
                     "examples:\n  mediafault docs\n  mediafault docs --check   (exit 1 when stale)")
-    docs.add_argument("--dir", default=str(REPO_ROOT / "docs"), help="docs directory (default: the checkout's)")
+    docs.add_argument("--dir", default=str(CHECKOUT / "docs"), help="docs directory (default: the checkout's)")
     docs.add_argument("--check", action="store_true", help="only check; exit 1 when a file is stale")
     return parser
 

