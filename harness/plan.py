@@ -60,6 +60,16 @@ class CasePlan:
         return self.resolution.fidelity
 
 
+def split_case_id(nodeid: str) -> tuple[str, str, str] | None:
+    """A case's pytest id, ``path::<scenario name>[<engine>]`` (see :attr:`CasePlan.name`), as (path, name,
+    engine); None for any other test id."""
+    path, _, rest = nodeid.partition("::")
+    if not rest.endswith("]") or "[" not in rest:
+        return None
+    name, engine = rest[:-1].rsplit("[", 1)
+    return path, name, engine
+
+
 def expected_for(source: SourcedScenario, profile: Profile) -> Expected:
     """Resolve the expectation through ``profile``; an outcome it lacks is an error at ``expect.outcome``."""
     try:

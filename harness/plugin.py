@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import threading
 from collections.abc import Generator
@@ -22,6 +21,7 @@ from harness.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.errors import InputError
 from harness.matrix import Cell, render, surface_map, surface_map_html
 from harness.model import ENGINES
+from harness.plan import split_case_id
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -219,10 +219,9 @@ class MatrixCollector:
         if "scenario" not in props:
             # xdist reports a case whose worker died (killed, out of memory) with no properties; it still
             # belongs in the matrix, as broken.
-            crashed = re.match(r"^.*::(.+)\[([a-z]+)\]$", report.nodeid) if str(report.when) == "???" else None
-            if crashed and crashed.group(2) in ENGINES:
-                self.cells.append(Cell(crashed.group(1), crashed.group(2), "broken", "", "its worker crashed",
-                                       "", ""))
+            crashed = split_case_id(report.nodeid) if str(report.when) == "???" else None
+            if crashed and crashed[2] in ENGINES:
+                self.cells.append(Cell(crashed[1], crashed[2], "broken", "", "its worker crashed", "", ""))
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
             status = props.get("status") or report.outcome

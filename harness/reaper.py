@@ -48,9 +48,10 @@ class Reaper:
     def _send(self, line: str) -> None:
         with self._lock:
             if self._proc is None or self._owner != os.getpid():
+                if line.startswith("-"):
+                    return  # nothing of this process's is registered, so there is nothing to forget
                 # Not inherited by later children (Python's pipes are close-on-exec), so only this
-                # process's death closes it.
-                # The owner's PID is on the command line only for people reading 'ps'.
+                # process's death closes it. The owner's PID is on the command line for people reading 'ps'.
                 self._proc = subprocess.Popen([sys.executable, "-m", "harness.reaper", "--owner", str(os.getpid())],
                                               stdin=subprocess.PIPE,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,

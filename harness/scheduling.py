@@ -17,7 +17,7 @@ from xdist.scheduler import LoadScopeScheduling
 
 from harness.errors import InputError
 from harness.loader import SourcedScenario, load_file
-from harness.plan import plan_case
+from harness.plan import plan_case, split_case_id
 
 MIN_GROUP = 4  # cases per launch before a launch configuration is split across workers
 
@@ -43,10 +43,10 @@ def launch_groups(config: pytest.Config, nodeids: list[str], workers: int) -> di
     files: dict[str, list[SourcedScenario]] = {}
     keys: dict[str, str] = {}
     for nodeid in nodeids:
-        path, _, rest = nodeid.partition("::")
-        if not rest.endswith("]") or "[" not in rest:
+        case = split_case_id(nodeid)
+        if case is None:
             continue
-        name, engine = rest[:-1].rsplit("[", 1)
+        path, name, engine = case
         if path not in files:
             try:
                 files[path] = load_file(Path(config.rootpath) / path)
