@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness import conditions
 from harness.conditions import Fidelity, Host, merge_switches, resolve_value
-from harness.loader import load_file
+from harness.loader import SourcedScenario, load_file
 from harness.model import Given
 from harness.plan import plan_case
 from harness.profiles import builtin_profiles
@@ -43,21 +43,24 @@ def test_no_camera_is_native_where_an_engine_has_a_switch_for_it() -> None:
     assert resolve_value("webkit", "device.camera", "none", NO_HARDWARE).fidelity is Fidelity.emulated
 
 
-def test_camera_and_microphone_permissions_are_set_separately(tmp_path: Path) -> None:
+def _camera_case(tmp_path: Path, given: str, outcome: str) -> SourcedScenario:
+    """A video-call scenario with ``given`` (YAML flow mapping) expecting ``outcome``, loaded from a file."""
     path = tmp_path / "cam.yaml"
-    path.write_text("name: Camera blocked\nengines: [chromium]\ngiven:\n  permission: {camera: denied}\n"
-                    "when:\n  - click: '#video-call'\nexpect:\n  outcome: camera-denied\n", encoding="utf-8")
+    path.write_text(f"name: Camera case\nengines: [chromium]\ngiven: {given}\nwhen:\n  - click: '#video-call'\n"
+                    f"expect:\n  outcome: {outcome}\n", encoding="utf-8")
     (source,) = load_file(path)
+    return source
+
+
+def test_camera_and_microphone_permissions_are_set_separately(tmp_path: Path) -> None:
+    source = _camera_case(tmp_path, "{permission: {camera: denied}}", "camera-denied")
     plan = plan_case(source, "chromium", builtin_profiles()["generic"])
     assert dict(plan.permissions) == {"microphone": "granted", "camera": "denied"}
     assert plan.expected.code == "cam-permission-denied"
 
 
 def test_voice_only_profile_skips_camera_cases_with_the_reason(tmp_path: Path) -> None:
-    path = tmp_path / "cam.yaml"
-    path.write_text("name: No camera\ngiven:\n  device: {camera: none}\nwhen:\n  - click: '#video-call'\n"
-                    "expect:\n  outcome: camera-not-found\n", encoding="utf-8")
-    (source,) = load_file(path)
+    source = _camera_case(tmp_path, "{device: {camera: none}}", "camera-not-found")
     plan = plan_case(source, "chromium", builtin_profiles()["twilio-voice@2"])
     assert plan.skip_reason is not None and "voice only" in plan.skip_reason
     # The same scenario under a profile with video is a normal case.
