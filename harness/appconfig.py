@@ -27,6 +27,10 @@ class Surface(Strict):
     warning: str | None = Field("#warning", description="Element holding a non-fatal warning (e.g. silent mic).")
     warning_attribute: str | None = Field("data-warning-code", description="Read the warning code from this "
                                           "attribute (several active warnings: codes separated by spaces).")
+    help: str | None = Field("#error-help", description="Element holding the recovery steps shown with an error "
+                             "(expect.help).")
+    fallback: str | None = Field("#chat-fallback", description="The fallback the app offers when the microphone "
+                                 "cannot be used, e.g. a text-chat link (expect.fallback: it counts when visible).")
     console: str | None = Field(
         r"^\[softphone\] error (?P<code>\S+): (?P<message>.*)$",
         description="Regex for the console line the app logs on an error (named groups code, message).",

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harness.model import Connection, Expect, TextMatch
+from harness.model import Connection, Expect, Telemetry, TextMatch
 from harness.observation import Observation
 from harness.profiles import Profile
 
@@ -23,16 +23,19 @@ class Expected:
     states: tuple[str, ...] | None = None
     warning: str | None = None
     microphone_request: str | None = None
-    console: TextMatch | None = None
-    telemetry: bool | None = None
+    help: TextMatch | None = None
+    fallback: bool | None = None
+    console: TextMatch | bool | None = None
+    telemetry: bool | Telemetry | None = None
     connection: Connection | None = None
     within: float = 5.0
     hold: float | None = None
     outcome: str | None = None
 
 
-def resolve(expect: Expect, profile: Profile) -> Expected:
-    """Fill code and message from the profile when the scenario names an outcome; explicit keys win."""
+def resolve(expect: Expect, profile: Profile, engine: str | None = None) -> Expected:
+    """Fill code and message from the profile when the scenario names an outcome (explicit keys win), and
+    pick the recovery-steps text for ``engine``."""
     code, message = expect.code, expect.message
     if expect.outcome and expect.outcome != "none":
         surface = profile.surface(expect.outcome)
@@ -44,8 +47,9 @@ def resolve(expect: Expect, profile: Profile) -> Expected:
         no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
         states=tuple(expect.states) if expect.states is not None else None, warning=expect.warning,
         microphone_request=expect.microphone_request,
-        console=expect.console, telemetry=expect.telemetry, connection=expect.connection, within=expect.within,
-        hold=expect.hold, outcome=expect.outcome,
+        help=expect.help_for(engine) if engine else None, fallback=expect.fallback, console=expect.console,
+        telemetry=expect.telemetry, connection=expect.connection, within=expect.within, hold=expect.hold,
+        outcome=expect.outcome,
     )
 
 
@@ -86,6 +90,11 @@ def _shown(text: str | None) -> str:
     return "(nothing)" if text is None else repr(text)
 
 
+# A live region that interrupts to announce: what a role=alert promise means. A polite region
+# (role=status, aria-live=polite) waits until the user is idle, so an error there is not an alert.
+ASSERTIVE_REGIONS = ("role=alert", "aria-live=assertive")
+
+
 def console_lines_matching(pattern: str | None, lines: list[str]) -> list[re.Match[str]]:
     """Console lines that match the app's error-line pattern."""
     if not pattern:
@@ -107,9 +116,12 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
         checks.append(Check("message", expected.message.describe(), _shown(snap.message),
                             expected.message.matches(snap.message)))
     if expected.alert is not None:
-        in_alert = snap.region is not None and snap.message is not None
-        checks.append(Check("alert region", "in role=alert/aria-live" if expected.alert else "not announced",
-                            snap.region or "not in a live region", in_alert == expected.alert))
+        in_alert = snap.region in ASSERTIVE_REGIONS and snap.message is not None
+        observed = snap.region or "not in a live region"
+        if snap.region and snap.region not in ASSERTIVE_REGIONS:
+            observed += " (polite: announced only when the user is idle)"
+        checks.append(Check("alert region", "in role=alert / aria-live=assertive" if expected.alert
+                            else "not announced as an alert", observed, in_alert == expected.alert))
     if expected.state is not None:
         checks.append(Check("state", repr(expected.state), _shown(snap.state), snap.state == expected.state))
     if expected.states is not None:
@@ -122,18 +134,53 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
         checks.append(_microphone_request(expected.microphone_request, obs))
     if expected.connection is not None:
         checks += _connection(expected.connection, obs.stats)
-    if expected.console is not None:
+    if expected.help is not None:
+        checks.append(Check("help", expected.help.describe(), _shown(snap.help), expected.help.matches(snap.help)))
+    if expected.fallback is not None:
+        checks.append(Check("fallback", "offered" if expected.fallback else "not offered",
+                            "offered" if snap.fallback else "not offered", snap.fallback == expected.fallback))
+    if isinstance(expected.console, TextMatch):
         hit = next((line for line in obs.console if expected.console.matches(line)), None)
         last = obs.console[-1] if obs.console else None
         checks.append(Check("console", expected.console.describe(), repr(hit) if hit else
                             f"no such line (last: {_shown(last)})", hit is not None))
+    elif expected.console is not None:
+        checks.append(_error_line(expected.console, expected.code, obs.console, console_pattern))
     if expected.telemetry is not None:
-        sent = [t for t in obs.telemetry if not expected.code or str(t.get("code")) == expected.code]
-        checks.append(Check("telemetry", "error reported" if expected.telemetry else "nothing reported",
-                            f"{len(obs.telemetry)} report(s)" + (f", codes {[t.get('code') for t in obs.telemetry]}"
-                                                                 if obs.telemetry else ""),
-                            bool(sent) == expected.telemetry))
+        checks.append(_telemetry(expected.telemetry, expected.code, obs.telemetry))
     return Verdict(tuple(checks), None if all(c.ok for c in checks) else _category(checks, snap.surfaced()))
+
+
+def _error_line(wanted: bool, code: str | None, lines: list[str], pattern: str | None) -> Check:
+    """The app's own error line (the surface's console pattern), with the expected code when the pattern
+    has a ``code`` group."""
+    if not pattern:
+        return Check("console", "the app's error line", "no surface.console pattern in the app config", False)
+    matches = console_lines_matching(pattern, lines)
+    if code is not None and "code" in re.compile(pattern).groupindex:
+        matches = [m for m in matches if m.group("code") == code]
+    hit = matches[0].string if matches else None
+    expected = f"error line with code {code!r}" if code is not None else "the app's error line"
+    if not wanted:
+        return Check("console", "no error line", repr(hit) if hit else "no error line", hit is None)
+    last = lines[-1] if lines else None
+    return Check("console", expected, repr(hit) if hit else f"no such line (last: {_shown(last)})", hit is not None)
+
+
+def _telemetry(wanted: bool | Telemetry, code: str | None, reports: list[dict[str, Any]]) -> Check:
+    """Error reports to the telemetry endpoint: any (with the expected code), none, or with these fields."""
+    sent = [t for t in reports if not code or str(t.get("code")) == code]
+    observed = f"{len(reports)} report(s)" + (f", codes {[t.get('code') for t in reports]}" if reports else "")
+    if wanted is False:
+        return Check("telemetry", "nothing reported", observed, not reports)
+    if wanted is True:
+        return Check("telemetry", "error reported", observed, bool(sent))
+    fields = wanted.fields
+    complete = [t for t in sent if all(t.get(f) not in (None, "") for f in fields)]
+    if sent and not complete:
+        missing = sorted({f for t in sent for f in fields if t.get(f) in (None, "")})
+        observed += f", without {', '.join(missing)}"
+    return Check("telemetry", f"error reported with {', '.join(fields)}", observed, bool(complete))
 
 
 def _connection(want: Connection, stats: dict[str, Any]) -> list[Check]:

@@ -70,18 +70,36 @@ def parse_duration(value: Any) -> float:
         number, unit = float(match.group(1)), match.group(2) or "s"
         seconds = number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
     if seconds <= 0 or seconds > 600:
-        raise ValueError(f"{seconds:g}s is outside 0–600 s")
+        raise ValueError(f"a duration must be more than 0 and at most 600 s (10 min), got {seconds:g}s")
     return seconds
 
 
+# The schema says what parse_duration accepts: a pattern for text (without zero, which the lookahead
+# refuses) and bounds for numbers; JSON Schema applies each only to the type it is about.
 Duration = Annotated[
     float,
-    Field(json_schema_extra={"type": ["string", "number"], "pattern": _DURATION.pattern}),
+    Field(json_schema_extra={"type": ["string", "number"], "exclusiveMinimum": 0, "maximum": 600,
+                             "pattern": r"^\s*(?!0*(?:\.0*)?\s*(?:ms|s|m)?\s*$)" + _DURATION.pattern.removeprefix(r"^\s*")}),
 ]
+
+
+def _text_match_schema(schema: dict[str, Any]) -> None:
+    """A plain string (exact) or a mapping with exactly one of exact/contains/regex, as the model accepts."""
+    mapping = {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+               "properties": {name: {"type": "string", "description": text} for name, text in (
+                   ("exact", "The whole text, ignoring leading and trailing spaces."),
+                   ("contains", "A part of the text."),
+                   ("regex", "A regular expression found anywhere in the text (Python syntax)."))}}
+    description = schema.get("description")
+    schema.clear()
+    schema.update(title="TextMatch", description=description,
+                  anyOf=[{"type": "string", "description": "The exact text."}, mapping])
 
 
 class TextMatch(Strict):
     """How to compare a text the app showed: exactly, by substring, or by a regular expression."""
+
+    model_config = ConfigDict(json_schema_extra=_text_match_schema)
 
     exact: str | None = None
     contains: str | None = None
@@ -387,8 +405,22 @@ class Connection(Strict):
     media: bool | None = Field(None, description="true: audio packets arrived from the peer.")
 
 
+class Telemetry(Strict):
+    """What each error report sent to the app's telemetry endpoint must carry."""
+
+    fields: list[str] = Field(min_length=1, description="Fields every report must have, not empty (e.g. [code, "
+                              "name, browser]): what your analytics needs to tell one failure from another.")
+
+
+# The keys of ``expect`` that check something (``within`` and ``hold`` only say for how long).
+EXPECT_CHECKS = ("outcome", "code", "message", "alert", "state", "states", "warning", "microphone_request",
+                 "help", "fallback", "console", "telemetry", "connection")
+
+
 class Expect(Strict):
     """What the app must show. ``outcome`` is looked up in the app profile; explicit keys override it."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": [key]} for key in EXPECT_CHECKS]})
 
     outcome: Literal[(*OUTCOMES, "none")] | None = Field(  # type: ignore[valid-type]
         None,
@@ -407,8 +439,19 @@ class Expect(Strict):
     microphone_request: Literal["never", "on-gesture"] | None = Field(
         None, description="never: the app must not call getUserMedia at all (e.g. it knows the permission is "
         "blocked); on-gesture: every getUserMedia call must come from a user gesture (not at load or from a timer).")
-    console: TextMatch | None = Field(None, description="A console line the app must log.")
-    telemetry: bool | None = Field(None, description="The error must be reported to the app's telemetry endpoint.")
+    help: TextMatch | dict[Literal[ENGINES], TextMatch] | None = Field(  # type: ignore[valid-type]
+        None, description="The recovery steps shown with the error (the app's surface.help element): one text "
+        "for every engine, or one per engine, because each browser's settings are reached differently "
+        "(chromium: {contains: 'Site settings'}, firefox: …). An engine the mapping leaves out is not checked.")
+    fallback: bool | None = Field(None, description="true: the app offers its fallback (surface.fallback, e.g. a "
+                                  "'continue in text chat' link) and it is visible; false: it offers none.")
+    console: TextMatch | bool | None = Field(
+        None, description="A console line the app must log: a text to match, or true for the app's own error "
+        "line (surface.console) carrying the expected code.")
+    telemetry: bool | Telemetry | None = Field(
+        None, description="true: the error (with the expected code) must be reported to the app's telemetry "
+        "endpoint; false: nothing may be reported; {fields: [...]}: reported, and each report carries these "
+        "fields, not empty.")
     connection: Connection | None = Field(None, description="What the call's selected ICE candidate pair must be "
                                           "(from getStats).")
     within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms').")
@@ -430,11 +473,25 @@ class Expect(Strict):
 
     @model_validator(mode="after")
     def _says_something(self) -> Expect:
-        checks = ("outcome", "code", "message", "alert", "state", "states", "warning", "microphone_request",
-                  "console", "telemetry", "connection")
-        if all(getattr(self, k) is None for k in checks):
-            raise ValueError(f"expect must check at least one of: {', '.join(checks)}")
+        if all(getattr(self, k) is None for k in EXPECT_CHECKS):
+            raise ValueError(f"nothing to check; give at least one of: {', '.join(EXPECT_CHECKS)}")
         return self
+
+    @field_validator("help", mode="before")
+    @classmethod
+    def _help_engines(cls, value: Any) -> Any:
+        # A mapping is either one text match (exact/contains/regex) or engine → text; say which engine is
+        # unknown rather than letting both readings complain.
+        if isinstance(value, dict) and not set(value) <= {"exact", "contains", "regex"}:
+            unknown = [str(k) for k in value if k not in ENGINES]
+            if unknown:
+                raise ValueError(f"'{unknown[0]}' is not an engine; give one text for every engine, or one per "
+                                 f"engine: {', '.join(ENGINES)}")
+        return value
+
+    def help_for(self, engine: str) -> TextMatch | None:
+        """The recovery-steps text to check on ``engine`` (None: not checked there)."""
+        return self.help.get(engine) if isinstance(self.help, dict) else self.help
 
 
 MatrixValue = str | int | float | bool | None  # one value a matrix variable takes

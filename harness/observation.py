@@ -15,13 +15,16 @@ class Snapshot:
     region: str | None = None  # the live region around the message: "role=alert", "aria-live=polite", …
     state: str | None = None
     warning: str | None = None  # the warning code(s) shown; several are separated by spaces
+    help: str | None = None  # the recovery steps shown with the error
+    fallback: bool = False  # whether the app's fallback (e.g. a text-chat link) is visible
 
     @classmethod
     def from_page(cls, raw: dict[str, Any] | None) -> Snapshot:
         """Build from the dict the in-page observer returns."""
         raw = raw or {}
         return cls(raw.get("code") or None, raw.get("message") or None, raw.get("region") or None,
-                   raw.get("state") or None, raw.get("warning") or None)
+                   raw.get("state") or None, raw.get("warning") or None, raw.get("help") or None,
+                   bool(raw.get("fallback")))
 
     def warnings(self) -> list[str]:
         """Every warning code shown."""

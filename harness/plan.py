@@ -70,10 +70,11 @@ def split_case_id(nodeid: str) -> tuple[str, str, str] | None:
     return path, name, engine
 
 
-def expected_for(source: SourcedScenario, profile: Profile) -> Expected:
-    """Resolve the expectation through ``profile``; an outcome it lacks is an error at ``expect.outcome``."""
+def expected_for(source: SourcedScenario, profile: Profile, engine: str | None = None) -> Expected:
+    """Resolve the expectation through ``profile`` for ``engine``; an outcome the profile lacks is an error
+    at ``expect.outcome``."""
     try:
-        return resolve(source.scenario.expect, profile)
+        return resolve(source.scenario.expect, profile, engine)
     except LookupError as exc:
         raise InputError([source.doc.problem(
             (*source.loc, "expect", "outcome"), str(exc),
@@ -98,7 +99,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
                           "the camera does not apply")
         expected = Expected()
     else:
-        expected = expected_for(source, profile)
+        expected = expected_for(source, profile, engine)
     args: list[str] = []
     prefs: dict[str, Any] = {}
     profile_prefs: dict[str, Any] = {}

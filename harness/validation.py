@@ -65,6 +65,8 @@ def _field_choices(root: type[BaseModel], loc: Loc) -> list[str]:
     parent = _model_at(root, loc[:-1]) if loc and isinstance(loc[-1], str) else None
     annotation: Any
     if parent is not None and isinstance(loc[-1], str):
+        if loc[-1] not in parent.model_fields:  # a key of a mapping such as help's engine → text
+            return []
         annotation = parent.model_fields[loc[-1]].annotation
     elif loc and isinstance(loc[-1], int):
         list_parent = _model_at(root, loc[:-2]) if len(loc) > 1 else root
@@ -108,6 +110,9 @@ def _suggest(word: str, choices: list[str]) -> str:
 _MISMATCH = {"model_type", "model_attributes_type", "dict_type", "string_type"}
 
 
+_SCALARS = ("str", "int", "float", "bool")  # pydantic's tags for the scalar members of a union
+
+
 def _untagged(root: type[BaseModel], loc: Loc) -> tuple[Loc, bool]:
     """``loc`` without pydantic's union-member tags ('Shape', "literal['3g',…]"), and whether it had one."""
     out: list[str | int] = []
@@ -115,10 +120,10 @@ def _untagged(root: type[BaseModel], loc: Loc) -> tuple[Loc, bool]:
     for part in loc:
         model = _model_at(root, tuple(out)) if isinstance(part, str) and out else None
         if model is not None:
-            if part not in model.model_fields and (part == model.__name__ or "[" in str(part)):
+            if part not in model.model_fields and (part == model.__name__ or "[" in str(part) or part in _SCALARS):
                 tagged = True
                 continue
-        elif isinstance(part, str) and (part.startswith("literal[") or part in ("str", "int", "float", "bool")):
+        elif isinstance(part, str) and (part.startswith("literal[") or part in _SCALARS):
             tagged = True
             continue
         out.append(part)
@@ -134,7 +139,7 @@ def problems_from(exc: ValidationError, doc: Located, root: type[BaseModel], pre
         # For a value a union rejects, each member complains; keep the member the value was written for
         # (a name → the name's list, a mapping → its keys), not "must be a mapping" from the other.
         if tagged and (err["type"] in _MISMATCH or (err["type"] == "literal_error" and not isinstance(
-                err.get("input"), str))):
+                err.get("input"), str)) or (err["type"] in _TYPE_WORDS and isinstance(err.get("input"), dict | list))):
             continue
         full = (*prefix, *loc)
         kind = err["type"]

@@ -91,7 +91,8 @@ def load(path: Path, text: str | None = None) -> Located:
         )
     if not nodes or nodes[0] is None:
         raise InputError([Problem(Position(path, 1, 1), "the file is empty", "a scenario needs at least "
-                                  "'name', 'given' and 'expect'; see 'mediafault schema'")])
+                                  "'name' and 'expect' ('given' defaults to a granted, present microphone); "
+                                  "'mediafault init' writes a starter file")])
     problems: list[Problem] = []
     doc.data = _convert(nodes[0], (), doc, problems)
     if problems:

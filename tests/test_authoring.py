@@ -312,6 +312,45 @@ def test_schema_knows_matrices_placeholders_and_givens_files() -> None:
                             "expect": {"outcome": "none"}})
 
 
+@pytest.mark.parametrize("expect", [
+    {"outcome": "none", "message": {}},
+    {"outcome": "none", "message": {"regex": "a", "contains": "b"}},
+    {"within": "3s"},
+    {"outcome": "none", "within": "0s"},
+    {"outcome": "none", "within": 0},
+    {"outcome": "none", "within": 100000},
+    {"outcome": "none", "within": -1},
+    {"outcome": "none", "telemetry": {"fields": []}},
+    {"outcome": "none", "help": {"safari": "x"}},
+], ids=["empty-match", "two-match-modes", "nothing-to-check", "zero-text", "zero", "too-long", "negative",
+        "no-fields", "unknown-engine"])
+def test_schema_refuses_what_the_loader_refuses(expect: dict[str, object], tmp_path: Path) -> None:
+    """An editor must not call a file fine that 'mediafault validate' rejects."""
+    doc = {"name": "A", "expect": expect}
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(InputError):
+        load_file(path)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(scenario_schema()).validate(doc)
+
+
+@pytest.mark.parametrize("expect", [
+    {"outcome": "none", "message": "Microphone access needed"},
+    {"outcome": "none", "message": {"contains": "access"}, "within": "500ms"},
+    {"outcome": "none", "within": 2.5},
+    {"help": {"chromium": {"contains": "Site settings"}, "webkit": "x"}, "fallback": True},
+    {"console": True, "telemetry": {"fields": ["code", "browser"]}},
+], ids=["plain-message", "contains", "number", "help-per-engine", "console-and-fields"])
+def test_schema_accepts_what_the_loader_accepts(expect: dict[str, object], tmp_path: Path) -> None:
+    """And the forms the format reference shows are fine in an editor too."""
+    doc = {"name": "A", "expect": expect}
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    load_file(path)
+    jsonschema.Draft202012Validator(scenario_schema()).validate(doc)
+
+
 # -------------------------------------------------------------------------------------------------- init
 
 

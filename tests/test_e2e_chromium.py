@@ -88,7 +88,33 @@ def test_message_outside_an_alert_region_fails(project: pytest.Pytester, broken_
     broken_app("index.html", 'role="alert" aria-live="assertive"', "")
     result = project.runpytest_subprocess("--mf-engine", "chromium", "-k", "blocked")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*FAIL*alert region*in role=alert/aria-live*not in a live region"])
+    result.stdout.fnmatch_lines(["*FAIL*alert region*in role=alert / aria-live=assertive*not in a live region"])
+
+
+def test_error_in_a_polite_region_is_not_an_alert(project: pytest.Pytester, broken_app: BrokenApp) -> None:
+    """role=status is read out only when the user is idle: 'alert: true' fails and says why."""
+    copy_catalogue(project)
+    broken_app("index.html", 'role="alert" aria-live="assertive"', 'role="status" aria-live="polite"')
+    result = project.runpytest_subprocess("--mf-engine", "chromium", "-k", "blocked")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*FAIL*alert region*role=status (polite: announced only when the user is idle)"])
+
+
+def test_recovery_help_fallback_and_telemetry_fields_are_checked(project: pytest.Pytester,
+                                                                 broken_app: BrokenApp) -> None:
+    """The denied scenario checks what a blocked user needs besides the code: the steps for this browser,
+    the text-chat fallback, and a report analytics can sort. An app that reports without the browser and
+    hides the chat link fails on exactly those lines."""
+    copy_catalogue(project)
+    broken_app("softphone.js", "      browser: browser,\n", "")
+    broken_app("softphone.js", "ui.chatFallback.hidden = NO_CHAT_FALLBACK.has(outcome);", "ui.chatFallback.hidden = true;")
+    result = project.runpytest_subprocess("--mf-engine", "chromium", "-k", "blocked")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*ok*help*contains 'Site settings'*Site settings*",
+        "*FAIL*fallback*offered*not offered",
+        "*FAIL*telemetry*error reported with code, name, browser*without browser",
+    ])
 
 
 def test_waiting_reports_the_last_state_seen(project: pytest.Pytester, write_scenario: WriteScenario) -> None:

@@ -93,3 +93,63 @@ def test_warning_is_one_of_the_codes_shown() -> None:
     assert not judge(Expected(warning="high-jitter"), both).passed
     assert not judge(Expected(warning="none"), both).passed
     assert judge(Expected(warning="none"), Observation()).passed
+
+
+def test_help_is_checked_with_the_text_for_the_engine() -> None:
+    """Recovery steps differ per browser: the scenario's text for this engine is the one checked, and an
+    engine the mapping leaves out is not checked at all."""
+    expect = Expect(outcome="permission-denied", help={"chromium": {"contains": "Site settings"},
+                                                       "firefox": {"contains": "Permissions"}})
+    profile = builtin_profiles()["generic"]
+    chromium, webkit = resolve(expect, profile, "chromium"), resolve(expect, profile, "webkit")
+    assert webkit.help is None
+    seen = Observation(snapshot=Snapshot("mic-permission-denied", "Microphone access needed", "role=alert",
+                                         help="Click the lock icon → Permissions → Microphone → Allow"))
+    verdict = judge(chromium, seen)
+    assert verdict.category == "wrong help"
+    assert [c.observed for c in verdict.checks if c.what == "help"] == [
+        "'Click the lock icon → Permissions → Microphone → Allow'"]
+    assert judge(resolve(expect, profile, "firefox"), seen).passed
+
+
+def test_fallback_offered_or_not() -> None:
+    """A hidden fallback link is not an offered one."""
+    assert judge(Expected(fallback=True), Observation(snapshot=Snapshot(fallback=True))).passed
+    assert judge(Expected(fallback=True), Observation(snapshot=Snapshot(fallback=False))).category == "wrong fallback"
+    assert judge(Expected(fallback=False), Observation(snapshot=Snapshot(fallback=False))).passed
+
+
+def test_polite_region_is_not_an_alert() -> None:
+    """role=status waits until the user is idle: an error there is announced, but not as an alert."""
+    exp = Expected(alert=True)
+    assert judge(exp, obs("c", "m", region="aria-live=assertive")).passed
+    verdict = judge(exp, obs("c", "m", region="role=status"))
+    assert not verdict.passed
+    assert "polite" in verdict.checks[0].observed
+
+
+def test_console_true_means_the_apps_error_line_with_the_expected_code() -> None:
+    """`console: true` uses the surface's pattern and its code group; other lines do not count."""
+    pattern = r"^\[softphone\] error (?P<code>\S+): (?P<message>.*)$"
+    exp = Expected(code="31401", console=True)
+    seen = obs("31401", "m")
+    seen.console = ["[softphone] permission microphone: denied", "[softphone] error 31208: old code"]
+    verdict = judge(exp, seen, pattern)
+    assert not verdict.passed and "no such line" in verdict.checks[-1].observed
+    seen.console.append("[softphone] error 31401: Permission denied")
+    assert judge(exp, seen, pattern).passed
+    unset = judge(exp, seen, None)
+    assert not unset.passed and "surface.console" in unset.checks[-1].observed
+    assert not judge(Expected(console=False), seen, pattern).passed
+
+
+def test_telemetry_fields_must_be_present_and_not_empty() -> None:
+    """`telemetry: {fields: [...]}` fails on a report that lacks one, and says which."""
+    exp = resolve(Expect(code="31208", telemetry={"fields": ["code", "name", "browser"]}),
+                  builtin_profiles()["generic"])
+    seen = obs("31208", "m")
+    seen.telemetry = [{"code": "31208", "name": "NotAllowedError", "browser": ""}]
+    verdict = judge(exp, seen)
+    assert not verdict.passed and verdict.checks[-1].observed.endswith("without browser")
+    seen.telemetry.append({"code": "31208", "name": "NotAllowedError", "browser": "firefox"})
+    assert judge(exp, seen).passed

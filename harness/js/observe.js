@@ -15,6 +15,9 @@
     return timeline.length - 1;
   };
   const text = (el) => (el ? (el.innerText || el.textContent || '').trim() : '');
+  // What a user could see: in the layout (not display:none, not inside a hidden element) and not hidden by
+  // visibility. An offered link that is not shown is not offered.
+  const visible = (el) => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
   const LIVE = '[role=alert],[role=status],[aria-live=assertive],[aria-live=polite]';
 
   // Transient user activation, as browsers define it for getUserMedia on iOS: navigator.userActivation
@@ -40,9 +43,11 @@
     const state = stateEl ? ((s.state_attribute && stateEl.getAttribute(s.state_attribute)) || text(stateEl)) : '';
     const warnEl = s.warning ? document.querySelector(s.warning) : null;
     const warning = warnEl ? ((s.warning_attribute && warnEl.getAttribute(s.warning_attribute)) || text(warnEl)) : '';
+    const helpEl = s.help ? document.querySelector(s.help) : null;
+    const fallbackEl = s.fallback ? document.querySelector(s.fallback) : null;
     return {
       code: code || null, message: text(msgEl) || null, region: regionName, state: state || null,
-      warning: warning || null,
+      warning: warning || null, help: visible(helpEl) ? text(helpEl) || null : null, fallback: visible(fallbackEl),
     };
   }
 
