@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -45,7 +46,36 @@ def chromium_available() -> bool:
     return route is not None
 
 
-needs_chromium = pytest.mark.skipif(not chromium_available(), reason="no Chromium here (apt-get install chromium)")
+def chromium_missing_reason() -> str:
+    """Why no Chromium can be driven here, with what to do about it ('' when one can)."""
+    from harness.engines import pick_route
+
+    route, info = pick_route("chromium")
+    if route is not None:
+        return ""
+    return f"no Chromium here ({info.reason}); './bootstrap setup' installs one"
+
+
+def in_ci() -> bool:
+    """Whether this runs under CI (GitHub Actions and most runners set CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+@pytest.fixture(scope="session")
+def chromium_required() -> None:
+    """Fail, not skip, without Chromium: under CI a suite whose browser tests all skip would pass green.
+
+    Session-scoped so that it runs before module fixtures that would otherwise skip first."""
+    reason = chromium_missing_reason()
+    if reason:
+        pytest.fail(f"CI is set and {reason}. On Ubuntu that is Playwright's Chromium "
+                    "('.venv/bin/playwright install --with-deps chromium'); unset CI to skip these tests instead.",
+                    pytrace=False)
+
+
+# Developers without a browser get skips that say why; CI gets a failure (see chromium_required).
+needs_chromium = (pytest.mark.usefixtures("chromium_required") if in_ci() and not chromium_available()
+                  else pytest.mark.skipif(not chromium_available(), reason=chromium_missing_reason() or "-"))
 
 
 BrokenApp = Callable[[str, str, str], Path]
