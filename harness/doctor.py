@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 
 from harness.engines import probe_all
-from harness.engines.base import install_hint
+from harness.engines.base import PLAYWRIGHT_INSTALL, install_hint
 from harness.model import ENGINES
 
 
@@ -82,7 +82,7 @@ def findings() -> list[Finding]:
 
 def _route_fix(engine: str, route: str) -> str:
     if route == "playwright":
-        return f"optional: '.venv/bin/playwright install {engine}' where downloads are allowed"
+        return f"optional: '{PLAYWRIGHT_INSTALL.format(engine=engine)}' where downloads are allowed"
     return install_hint(engine)
 
 

@@ -79,7 +79,8 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[
     float,
     Field(json_schema_extra={"type": ["string", "number"], "exclusiveMinimum": 0, "maximum": 600,
-                             "pattern": r"^\s*(?!0*(?:\.0*)?\s*(?:ms|s|m)?\s*$)" + _DURATION.pattern.removeprefix(r"^\s*")}),
+                             "pattern": r"^\s*(?!0*(?:\.0*)?\s*(?:ms|s|m)?\s*$)"
+                                        + _DURATION.pattern.removeprefix(r"^\s*")}),
 ]
 
 

@@ -107,7 +107,8 @@ def test_recovery_help_fallback_and_telemetry_fields_are_checked(project: pytest
     hides the chat link fails on exactly those lines."""
     copy_catalogue(project)
     broken_app("softphone.js", "      browser: browser,\n", "")
-    broken_app("softphone.js", "ui.chatFallback.hidden = NO_CHAT_FALLBACK.has(outcome);", "ui.chatFallback.hidden = true;")
+    broken_app("softphone.js", "ui.chatFallback.hidden = NO_CHAT_FALLBACK.has(outcome);",
+               "ui.chatFallback.hidden = true;")
     result = project.runpytest_subprocess("--mf-engine", "chromium", "-k", "blocked")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([

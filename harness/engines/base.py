@@ -7,14 +7,31 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # The Debian packages that bring each engine's system browser (and its driver): the one place for them.
 APT_PACKAGES = {"chromium": "chromium chromium-driver", "firefox": "firefox-esr", "webkit": "webkit2gtk-driver xvfb"}
 
 
-def install_hint(engine: str) -> str:
-    """The command that installs ``engine``'s system browser."""
+# Playwright's own build of an engine, with the libraries it needs (downloads from Playwright's CDN).
+PLAYWRIGHT_INSTALL = "python -m playwright install --with-deps {engine}"
+
+
+def _ubuntu_like(os_release: Path = Path("/etc/os-release")) -> bool:
+    try:
+        text = os_release.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return "ubuntu" in f"{fields.get('ID', '')} {fields.get('ID_LIKE', '')}".lower()
+
+
+def install_hint(engine: str, os_release: Path = Path("/etc/os-release")) -> str:
+    """The command that installs ``engine``'s browser here: the deb on Debian; on Ubuntu, whose Chromium and
+    Firefox packages are snaps that automation cannot use (and do not run in containers), Playwright's build."""
+    if engine != "webkit" and _ubuntu_like(os_release):
+        return PLAYWRIGHT_INSTALL.format(engine=engine)
     return f"apt-get install {APT_PACKAGES[engine]}"
 
 

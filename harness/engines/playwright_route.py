@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from harness import xvfb
-from harness.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo, install_hint
+from harness.engines.base import (
+    PLAYWRIGHT_INSTALL,
+    Browser,
+    LaunchSpec,
+    Page,
+    PageEvents,
+    Route,
+    RouteInfo,
+    install_hint,
+)
 from harness.errors import EnvironmentProblem, HarnessError
 
 # Quiet, hermetic Chromium: no update checks or background requests (the network may be closed).
@@ -115,7 +124,7 @@ class PlaywrightRoute(Route):
         if not exe:
             why = ("Playwright's own build is not installed" if self.bundled
                    else f"no system {self.engine} found; install it with '{install_hint(self.engine)}' (or "
-                        f"'playwright install {self.engine}' where downloads work)")
+                        f"'{PLAYWRIGHT_INSTALL.format(engine=self.engine)}' where downloads work)")
             return RouteInfo(self.engine, self.name, False, reason=why)
         return RouteInfo(self.engine, self.name, True, exe, _version_of(exe))
 
