@@ -69,3 +69,19 @@ def materialize(name: str, dest: Path, directory: Path = VARIANTS_DIR, app: Path
         file.write_text(text.replace(patch.find, patch.replace), encoding="utf-8")
     return target
 
+
+
+def catch_table(engine: str, rows: list[tuple[str, set[str], set[str], list[str]]]) -> tuple[list[str], bool]:
+    """The variant → scenarios-that-caught-it table (rows as :func:`harness.cli.variant_report` gives them)
+    as lines, and whether every app failed exactly the scenarios it should."""
+    width = max([len(r[0]) for r in rows] + [3])
+    lines = [f"{'app':<{width}}  scenarios that failed on {engine}"]
+    ok = True
+    for name, failed, expected, other in rows:
+        good = failed == expected and not other
+        ok = ok and good
+        lines.append(f"{name:<{width}}  {'ok  ' if good else 'MISS'} {', '.join(sorted(failed)) or 'none'}")
+        lines += [f"{'':<{width}}       expected to fail but passed: {m}" for m in sorted(expected - failed)]
+        lines += [f"{'':<{width}}       failed unexpectedly: {m}" for m in sorted(failed - expected)]
+        lines += [f"{'':<{width}}       {line}" for line in other]
+    return lines, ok

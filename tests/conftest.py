@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import textwrap
@@ -98,3 +99,25 @@ def broken_app(project: pytest.Pytester) -> BrokenApp:
         return target
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After the variant tests: which scenarios caught each broken variant (rows travel in the reports'
+    user properties, so this works under xdist too)."""
+    from harness.variants import catch_table
+    from tests.test_variants import VARIANT_ROW
+
+    rows = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for key, value in getattr(report, "user_properties", ()):
+                if key == VARIANT_ROW:
+                    name, failed, expected, problems = json.loads(value)
+                    rows.append((name, set(failed), set(expected), problems))
+    if rows:
+        terminalreporter.write_sep("=", "broken variants and the scenarios that caught them")
+        lines, _ = catch_table("chromium", sorted(rows, key=lambda r: (r[0] != "correct", r[0])))
+        for line in lines:
+            terminalreporter.write_line(line)

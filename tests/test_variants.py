@@ -1,7 +1,11 @@
 """The catalogue catches bugs: each broken variant of the bundled app fails exactly the scenarios it
-should, and the correct app fails none. (``mediafault variants`` prints the whole table.)"""
+should, and the correct app fails none. The run ends with the table of variant → scenarios that caught it
+(as ``mediafault variants`` prints it), built from what each test recorded."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
 
 import pytest
 
@@ -11,11 +15,15 @@ from tests.conftest import needs_chromium
 
 pytestmark = [needs_chromium, pytest.mark.browser]
 
+VARIANT_ROW = "mediafault-variant-row"  # the user property the conftest's summary collects
+
 
 @pytest.mark.parametrize("name", ["correct", *load_variants()])
-def test_variant_is_caught_by_the_expected_scenarios(name: str) -> None:
+def test_variant_is_caught_by_the_expected_scenarios(name: str,
+                                                     record_property: Callable[[str, object], None]) -> None:
     """Failing scenarios on Chromium == the variant's caught_by (none for the correct app)."""
     ((_, failed, expected, problems),) = variant_report("chromium", [name])
+    record_property(VARIANT_ROW, json.dumps([name, sorted(failed), sorted(expected), problems]))
     assert not problems, "\n".join(problems)
     assert failed == expected, f"{name}: missed {sorted(expected - failed)}, unexpected {sorted(failed - expected)}"
     if name != "correct":
