@@ -137,3 +137,29 @@ def test_parallel_run_gives_the_same_results(project: pytest.Pytester) -> None:
     copy_catalogue(project)
     result = project.runpytest_subprocess("--mf-engine", "chromium", "-n", "2")
     result.assert_outcomes(passed=len(CATALOGUE))
+
+
+def test_cases_on_a_policy_profile_start_without_the_last_cases_site_data(
+        project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """A browser policy needs a persistent profile, which has one context for every case: each case must
+    still start with no storage left by the one before, as a fresh context would."""
+    app = project.path / "app"
+    app.mkdir()
+    (app / "index.html").write_text(
+        '<p id="status"></p><button id="call">Call</button><script>'
+        "const s = document.getElementById('status');"
+        "s.dataset.state = localStorage.getItem('seen') ? 'returning' : 'fresh';"
+        "localStorage.setItem('seen', '1');</script>", encoding="utf-8")
+    (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
+    for name in ("first", "second", "third"):
+        write_scenario(f"{name}.yaml", f"""
+            name: Policy case {name}
+            engines: [chromium]
+            given:
+              permission: {{microphone: policy}}
+            when: []
+            expect: {{state: fresh, within: 3s}}
+            """)
+    result = project.runpytest_subprocess("--mf-matrix")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["mediafault: engines *; app app (served by the harness); *", "browser launches: 1"])

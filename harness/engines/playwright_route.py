@@ -195,7 +195,7 @@ def _profile_with_prefs(prefs: dict[str, Any]) -> Path:
 
 class PlaywrightBrowser(Browser):
     """A Playwright browser; each case gets a new context (or, for a persistent profile, a new page
-    whose site data is cleared first, since a profile has exactly one context)."""
+    after every origin's site data is wiped, since a profile has exactly one context)."""
 
     def __init__(self, browser: Any, info: RouteInfo, engine: str, persistent: Any = None,
                  profile: Path | None = None, version: str = "") -> None:
@@ -209,9 +209,15 @@ class PlaywrightBrowser(Browser):
     def new_page(self) -> Page:
         """A page in a fresh context that accepts the harness's self-signed certificate."""
         if self._persistent is not None:
-            self._persistent.clear_cookies()
+            # A profile has one context, so the case before left its site data in it: wipe every origin's
+            # storage (local and session storage, IndexedDB, caches, service workers, cookies) so this
+            # case starts as a fresh context would. "*" is CDP's every-origin wildcard (measured).
             self._persistent.clear_permissions()
-            return PlaywrightPage(self._persistent, self._persistent.new_page(), self.engine, owns_context=False)
+            page = self._persistent.new_page()
+            cdp = self._persistent.new_cdp_session(page)
+            cdp.send("Storage.clearDataForOrigin", {"origin": "*", "storageTypes": "all"})
+            cdp.detach()
+            return PlaywrightPage(self._persistent, page, self.engine, owns_context=False)
         context = self._browser.new_context(ignore_https_errors=True)
         return PlaywrightPage(context, context.new_page(), self.engine)
 
