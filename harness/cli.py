@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,6 +195,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if not scenarios and not errors:
+        return _nothing_found(args)
     errors += _config_errors()
     for error in errors:
         print(error, file=sys.stderr)
@@ -204,6 +208,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2
     print(f"{len(scenarios)} scenario(s) in {files} file(s): all valid.")
     return 0
+
+
+def _nothing_found(args: argparse.Namespace) -> int:
+    """No scenario under the paths given: say what a scenario file is (a wrong folder is the usual cause)."""
+    from harness.loader import no_scenarios_hint
+
+    print(no_scenarios_hint(_paths(args)), file=sys.stderr)
+    return 2
 
 
 def _config_errors() -> list[InputError]:
@@ -234,6 +246,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if not scenarios and not errors:
+        return _nothing_found(args)
     for error in errors:
         print(error, file=sys.stderr)
     engines = args.engine or list(ENGINES)
@@ -332,7 +346,7 @@ def variant_report(engine: str, names: list[str] | None = None,
 
 def cmd_variants(args: argparse.Namespace) -> int:
     """Run the catalogue against the correct app and each broken variant; print which scenarios caught it."""
-    from harness.variants import load_variants
+    from harness.variants import catch_table, load_variants
 
     try:
         names = ["correct", *(args.names or load_variants())]
@@ -340,19 +354,8 @@ def cmd_variants(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
-    ok = True
-    width = max(len(r[0]) for r in rows)
-    print(f"{'app':<{width}}  scenarios that failed on {args.engine}")
-    for name, failed, expected, other in rows:
-        good = failed == expected and not other
-        ok = ok and good
-        print(f"{name:<{width}}  {'ok  ' if good else 'MISS'} {', '.join(sorted(failed)) or 'none'}")
-        for missing in sorted(expected - failed):
-            print(f"{'':<{width}}       expected to fail but passed: {missing}")
-        for extra in sorted(failed - expected):
-            print(f"{'':<{width}}       failed unexpectedly: {extra}")
-        for line in other:
-            print(f"{'':<{width}}       {line}")
+    lines, ok = catch_table(args.engine, rows)
+    print("\n".join(lines))
     return 0 if ok else 1
 
 
@@ -406,6 +409,7 @@ def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render --help in the docs)."""
+    from harness.loader import SELECTION_RULE
     from harness.model import ENGINES
 
     parser = argparse.ArgumentParser(
@@ -446,7 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = _command(sub, "validate", cmd_validate, "check scenario files without running them",
                         "examples:\n  mediafault validate scenarios/\n  mediafault validate my-scenario.yaml\n\n"
-                        "exit status: 0 when every file is valid, 2 otherwise (messages are file:line:column).")
+                        + textwrap.fill(f"which files: {SELECTION_RULE}. A file found twice is checked once.",
+                                        width=100) + "\n\n"
+                        "exit status: 0 when every file is valid, 2 otherwise (messages are file:line:column), "
+                        "also when there is no scenario to check.")
     validate.add_argument("paths", nargs="*", help="files or directories (default: ./scenarios)")
 
     lister = _command(sub, "list", cmd_list, "show every case with the mechanism and fidelity each condition "
@@ -523,9 +530,18 @@ def main(argv: list[str] | None = None) -> int:
     args.pytest_args = extra
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, and not at interpreter exit
     except KeyboardInterrupt:
         print("\ninterrupted; browsers and servers were stopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away ('mediafault list | head'): not an error of ours, and no traceback. Python
+        # would try to flush stdout again at exit and fail, so point it at /dev/null; exit as a process
+        # killed by SIGPIPE would (128 + 13), like other command-line tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
     return code
 
 

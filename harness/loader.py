@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,16 +147,87 @@ def load_paths(paths: list[Path]) -> tuple[list[SourcedScenario], list[InputErro
     return scenarios, errors
 
 
+# Folders never searched for scenarios: hidden ones (.git, .venv, …), build output and installed packages.
+# The same names pytest leaves out by default (norecursedirs), so 'pytest DIR' and 'mediafault validate DIR'
+# see the same files.
+SKIPPED_DIRS = frozenset({"build", "dist", "node_modules", "venv", "__pycache__", "site-packages"})
+# A file found in a folder is a scenario file when its top level has one of these keys. Every scenario needs
+# 'expect' and most have 'given'; a file with neither (an app profile, a CI job, a bug variant) is some other
+# YAML, and reporting its keys as scenario mistakes would bury the real ones.
+SCENARIO_KEYS = ("scenarios", "givens", "given", "expect", "when", "during", "matrix")
+YAML_SUFFIXES = (".yaml", ".yml")
+SELECTION_RULE = (
+    "in a folder, scenario files are the *.yaml and *.yml files whose top level has "
+    + ", ".join(f"{k}:" for k in SCENARIO_KEYS[:-1]) + f" or {SCENARIO_KEYS[-1]}: (givens.yaml holds shared "
+    "givens, no scenarios); mediafault.yaml and folders that are hidden or named "
+    + ", ".join(sorted(SKIPPED_DIRS)) + " are skipped; a file named on its own is always checked"
+)
+
+
+def _skipped_dir(name: str) -> bool:
+    return name.startswith(".") or name in SKIPPED_DIRS or name.endswith(".egg-info")
+
+
+def _scenario_shaped(path: Path) -> bool:
+    """Whether the file's top level has a scenario key; a file that is not valid YAML counts, so that its
+    error is reported instead of the file silently disappearing from the run."""
+    import yaml
+
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return True
+    except OSError:
+        return False
+    return isinstance(data, dict) and any(key in data for key in SCENARIO_KEYS)
+
+
+def is_scenario_file(path: Path, root: Path | None = None) -> bool:
+    """The one rule for which files are scenario files (run, validate, list and pytest collection use it).
+
+    ``root`` is the folder the file was found in (named on the command line, or a scenario folder); without
+    it the file was named on its own and only has to be YAML and not the app config. See :data:`SELECTION_RULE`.
+    """
+    from harness.appconfig import CONFIG_NAMES
+
+    if path.suffix not in YAML_SUFFIXES or path.name in CONFIG_NAMES:
+        return False
+    if root is None:
+        return True
+    try:
+        folders = path.resolve().relative_to(root.resolve()).parts[:-1]
+    except ValueError:
+        folders = ()
+    return not any(_skipped_dir(part) for part in folders) and _scenario_shaped(path)
+
+
+def _walk(folder: Path) -> list[Path]:
+    """YAML files under ``folder``, without descending into skipped folders (a .venv has thousands of files)."""
+    out = []
+    for top, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not _skipped_dir(d)]
+        out += [Path(top) / n for n in names if n.endswith(YAML_SUFFIXES)]
+    return out
+
+
 def scenario_files(paths: list[Path]) -> list[Path]:
-    """YAML files under ``paths`` in a stable order; a missing path is an error that says so."""
-    files: list[Path] = []
+    """Scenario files under ``paths`` in a stable order, each once (a file given twice, or inside a folder
+    also given, would otherwise be its own duplicate); a missing path is an error that says so."""
+    files: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = sorted(p for p in _walk(path) if is_scenario_file(p, path))
         elif path.is_file():
-            files.append(path)
+            found = [path] if is_scenario_file(path) else []
         else:
             raise InputError([Problem(Position(path, 0, 0), "no such file or directory",
                                       "give a scenario file or a directory of them, e.g. scenarios/")])
-    return files
+        for file in found:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
+def no_scenarios_hint(paths: list[Path]) -> str:
+    """Why nothing was found under ``paths``, for people: what a scenario file is."""
+    where = ", ".join(str(p) for p in paths) or "."
+    return f"no scenario files under {where}; {SELECTION_RULE}"

@@ -21,6 +21,12 @@ class Cell:
     surfaced: str = ""  # what the app showed
     fidelity: str = ""
     route: str = ""
+    failed_checks: str = ""  # the judge's failing checks, comma-separated ("code", "message", "alert region", …)
+    broken: str = ""  # why a broken case could not run, in a few words
+
+
+# What a failing check is called in a matrix cell (the judge's names are made for its table).
+CHECK_WORDS = {"alert region": "alert", "within": "too late", "no error": "unexpected error"}
 
 
 def _grid(cells: list[Cell]) -> tuple[list[str], list[tuple[str, list[Cell | None]]]]:
@@ -100,6 +106,18 @@ def surface_map_html(cells: list[Cell]) -> str:
     )
 
 
+def failure_words(cell: Cell) -> str:
+    """What failed, by check: ``code a→b``, ``message``, ``alert``, ``code a→b, message``. Codes are shown only
+    when the code check failed, so a right code with a wrong message does not read like a code problem."""
+    words = []
+    for check in cell.failed_checks.split(","):
+        if check == "code":
+            words.append(f"code {cell.expected or '?'}→{cell.surfaced or 'nothing'}")
+        elif check:
+            words.append(CHECK_WORDS.get(check, check))
+    return ", ".join(words)
+
+
 def render(cells: list[Cell]) -> str:
     """A text table: one row per scenario, one column per engine that appears."""
     if not cells:
@@ -110,7 +128,11 @@ def render(cells: list[Cell]) -> str:
         if c is None:
             return "-"
         text = SYMBOL.get(c.status, c.status)
-        if c.status in ("failed", "broken") and (c.expected or c.surfaced):
+        if c.status == "broken" and c.broken:
+            text += f" {c.broken}"
+        elif c.status == "failed" and c.failed_checks:
+            text += " " + failure_words(c)
+        elif c.status in ("failed", "broken") and (c.expected or c.surfaced):
             text += f" {c.expected or '?'}→{c.surfaced or 'nothing'}"
         elif c.status == "passed" and c.fidelity == "emulated":
             text += " (emulated)"

@@ -543,6 +543,10 @@ class Scenario(Strict):
     @classmethod
     def _tags_are_markers(cls, value: list[str]) -> list[str]:
         for tag in value:
+            if tag in ENGINES:
+                raise ValueError(f"tag {tag!r} is an engine's name, and engine names are already markers (-m "
+                                 f"{tag} selects the cases that run on {tag}); to run this scenario on {tag} "
+                                 f"only, write engines: [{tag}]")
             if not _TAG.match(tag) or tag in _RESERVED_TAGS:
                 raise ValueError(
                     f"tag {tag!r} cannot be a pytest marker; use lower-case letters, digits, '-' or '_', "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import threading
 from collections.abc import Generator
@@ -37,13 +38,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="URL of the app under test (default: the bundled app; ini: mf_app_url)")
     group.addoption("--mf-profile", dest="mf_profile", metavar="NAME",
                     help="app profile: generic, twilio-voice@1, twilio-voice@2, acs-calling (ini: mf_profile)")
-    group.addoption("--mf-headed", action="store_true", dest="mf_headed", default=False,
+    # Switches default to None, not False, so that an explicit --mf-headless / --mf-no-matrix (False) wins
+    # over the ini twin, as every other option does.
+    group.addoption("--mf-headed", action="store_true", dest="mf_headed", default=None,
                     help="show browser windows (needs a display; ini: mf_headed)")
+    group.addoption("--mf-headless", action="store_false", dest="mf_headed", default=None,
+                    help="no browser windows, whatever mf_headed says in the ini (the default)")
     group.addoption("--mf-trace", dest="mf_trace", choices=["on-failure", "off"],
                     help="Playwright trace of each case, attached to the report when the case fails "
                     "(default: on-failure; ini: mf_trace)")
-    group.addoption("--mf-matrix", action="store_true", dest="mf_matrix", default=False,
+    group.addoption("--mf-matrix", action="store_true", dest="mf_matrix", default=None,
                     help="print the scenario × engine matrix at the end (ini: mf_matrix)")
+    group.addoption("--mf-no-matrix", action="store_false", dest="mf_matrix", default=None,
+                    help="no matrix, whatever mf_matrix says in the ini (the default)")
     group.addoption("--mf-grid-url", dest="mf_grid_url", metavar="URL",
                     help="run on the Selenium Grid 4 at URL (e.g. one started by 'mediafault grid up'; "
                     "ini: mf_grid_url)")
@@ -93,27 +100,56 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"mediafault configuration error:\n{exc}") from None
 
 
-def _is_explicit(config: pytest.Config, path: Path) -> bool:
-    for arg in config.args:
-        candidate = Path(str(arg).split("::")[0])
-        if not candidate.is_absolute():
-            candidate = Path(config.invocation_params.dir) / candidate
-        if candidate.resolve() == path.resolve():
-            return True
-    return False
+_ARGS_KEY = pytest.StashKey[list[Path]]()
+
+
+def _named_paths(config: pytest.Config) -> list[Path]:
+    """The files and folders the user named on the command line, resolved (none when pytest fell back to
+    testpaths or the current folder: those are not a request to treat every YAML file as a scenario)."""
+    named = config.stash.get(_ARGS_KEY, None)
+    if named is None:
+        named = []
+        if config.args_source == pytest.Config.ArgsSource.ARGS:
+            for arg in config.args:
+                candidate = Path(str(arg).split("::")[0])
+                if not candidate.is_absolute():
+                    candidate = Path(config.invocation_params.dir) / candidate
+                named.append(candidate.resolve())
+        config.stash[_ARGS_KEY] = named
+    return named
+
+
+def scenario_root(config: pytest.Config, file_path: Path) -> Path | None:
+    """The folder ``file_path`` was found in when that folder holds scenarios: a folder named on the command
+    line, or one named in the ``mf_scenario_dirs`` ini (default ``scenarios``); None otherwise."""
+    resolved = file_path.resolve()
+    for named in _named_paths(config):
+        if named != resolved and named.is_dir() and resolved.is_relative_to(named):
+            return named
+    root = Path(config.rootpath).resolve()
+    if resolved.is_relative_to(root):
+        parts = resolved.relative_to(root).parts[:-1]
+        dirs = set(config.getini("mf_scenario_dirs"))
+        for depth, part in enumerate(parts):
+            if part in dirs:
+                return root.joinpath(*parts[: depth + 1])
+    return None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
-    """YAML files in a ``scenarios`` directory (or named on the command line) are scenario files."""
+    """Scenario files: a YAML file named on the command line, or one that the shared selection rule
+    (:func:`harness.loader.is_scenario_file`, also used by validate and list) picks in a scenario folder."""
+    from harness.loader import is_scenario_file
+
+    config = parent.config
     if file_path.suffix not in (".yaml", ".yml") or file_path.name in CONFIG_NAMES:
         return None
-    dirs = set(parent.config.getini("mf_scenario_dirs"))
-    root = Path(parent.config.rootpath)
-    try:
-        parts = file_path.resolve().relative_to(root.resolve()).parts[:-1]
-    except ValueError:
-        parts = file_path.parts[:-1]
-    if dirs & set(parts) or _is_explicit(parent.config, file_path):
+    if file_path.resolve() in _named_paths(config):
+        chosen = is_scenario_file(file_path)
+    else:
+        root = scenario_root(config, file_path)
+        chosen = root is not None and is_scenario_file(file_path, root)
+    if chosen:
         result: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
         return result
     return None
@@ -144,6 +180,42 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append(("expected", item.plan.expected.code or item.plan.expected.state or ""))
         if call.excinfo is not None and not isinstance(call.excinfo.value, ScenarioFailed | pytest.skip.Exception):
             report.user_properties.append(("status", "broken"))
+            report.user_properties.append(("broken", broken_summary(call.excinfo.value)))
+
+
+def broken_summary(exc: BaseException) -> str:
+    """A few words for the matrix cell of a case that could not run: ``timeout (last seen: …)`` for a hung
+    case, else the first line of the error, cut short (the full text is in the failure report)."""
+    text = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if text.startswith("the case did not finish within"):  # the runner's watchdog (harness.runner.run_case)
+        last = re.search(r"\((last seen: [^)]*|nothing read from the page yet)\)", text)
+        return "timeout" + (f" ({last.group(1)})" if last else "")
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def nothing_collected_hint(config: pytest.Config) -> str:
+    """Why a run collected no case: no scenario file where pytest looked, or no case for the chosen engines."""
+    from harness.loader import no_scenarios_hint, scenario_files
+    from harness.session import run_state
+
+    named = _named_paths(config)
+    where = named or [Path(config.rootpath) / d for d in config.getini("mf_scenario_dirs")]
+    try:
+        files = scenario_files([p for p in where if p.exists()])
+    except InputError:
+        files = []
+    if files:
+        return (f"{len(files)} scenario file(s) found, but none of their cases runs on "
+                f"{', '.join(run_state(config).engines)}: check each scenario's 'engines:' and --mf-engine "
+                "(ini: mf_engine)")
+    base = Path(config.invocation_params.dir)
+    shown = [p.relative_to(base) if p.is_relative_to(base) else p for p in where]
+    hint = no_scenarios_hint(shown)
+    if not named:
+        dirs = ", ".join(config.getini("mf_scenario_dirs"))
+        hint += (f". Without paths, only folders named {dirs} are searched (ini: mf_scenario_dirs); name a "
+                 "folder or file on the command line to run the scenarios there")
+    return hint
 
 
 def _stop_cleanly_on_sigterm(controller: bool) -> None:
@@ -189,6 +261,7 @@ class MatrixCollector:
         self.config = config
         self.cells: list[Cell] = []
         self.browsers: dict[str, str] = {}
+        self.launches: dict[str, int] = {}  # browser launches per process (worker), from the case reports
 
     def _alluredir(self) -> Path | None:
         value = getattr(self.config.option, "allure_report_dir", None)
@@ -221,19 +294,23 @@ class MatrixCollector:
             # belongs in the matrix, as broken.
             crashed = split_case_id(report.nodeid) if str(report.when) == "???" else None
             if crashed and crashed[2] in ENGINES:
-                self.cells.append(Cell(crashed[1], crashed[2], "broken", "", "its worker crashed", "", ""))
+                self.cells.append(Cell(crashed[1], crashed[2], "broken", broken="its worker crashed"))
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
             status = props.get("status") or report.outcome
             if report.when == "setup" and report.failed:
                 status = "broken"
             self.cells.append(Cell(props["scenario"], props["engine"], status, props.get("expected", ""),
-                                   props.get("surfaced", ""), props.get("fidelity", ""), props.get("route", "")))
+                                   props.get("surfaced", ""), props.get("fidelity", ""), props.get("route", ""),
+                                   props.get("failed_checks", ""), props.get("broken", "")))
             if props.get("browser"):
                 self.browsers[props["engine"]] = f"{props['browser']} via {props.get('route', '')}"
+        if "launches" in props:  # this process's launches so far (a counter, so the latest is its total)
+            worker, _, count = props["launches"].partition("=")
+            self.launches[worker] = max(self.launches.get(worker, 0), int(count))
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """Print the scenario × engine matrix when asked."""
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        """Print the scenario × engine matrix when asked, and why nothing ran when nothing was collected."""
         from harness.session import option
 
         if hasattr(self.config, "workerinput"):
@@ -241,6 +318,10 @@ class MatrixCollector:
         if option(self.config, "matrix"):
             terminalreporter.write_sep("=", "mediafault: scenario × engine")
             terminalreporter.write_line(render(self.cells))
+            if self.launches:
+                terminalreporter.write_line(f"browser launches: {sum(self.launches.values())}")
+        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not terminalreporter.stats.get("deselected"):
+            terminalreporter.write_line(f"mediafault: {nothing_collected_hint(self.config)}", yellow=True)
         target = option(self.config, "surface_map")
         if target and self.cells:
             path = Path(target)
@@ -269,6 +350,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if hasattr(config, "workerinput"):
         return None
     state = run_state(config)
-    app = state.app.url or "bundled softphone (fixtures/app)"
+    app = state.app.url or (f"{state.app.dir} (served by the harness)" if state.app.dir
+                            else "bundled softphone (fixtures/app)")
     grid = f"; Selenium Grid {state.grid_url}" if state.grid_url else ""
     return [f"mediafault: engines {', '.join(state.engines)}; app {app}; profile {state.profile.name}{grid}"]

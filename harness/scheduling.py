@@ -1,4 +1,6 @@
-"""xdist scheduling by browser launch: cases that share a launch configuration go to one worker.
+"""xdist scheduling by browser launch: cases that share a launch configuration go to a worker together, in
+chunks of at least :data:`MIN_GROUP`, so a configuration is launched at most once per worker (a worker's
+BrowserPool keeps what it started) and on at most ``ceil(cases / MIN_GROUP)`` workers.
 
 xdist's own ``loadgroup`` needs a group suffix on every node id, which pytest 9.2 no longer lets a plugin
 add and which would change test ids (and so report history) between serial and parallel runs. Instead
@@ -23,7 +25,11 @@ MIN_GROUP = 4  # cases per launch before a launch configuration is split across 
 
 
 def chunk(keys: dict[str, str], workers: int) -> dict[str, str]:
-    """Split each launch key's cases into chunks so a big group still spreads over the workers."""
+    """Split each launch key's cases into chunks so a big group still spreads over the workers.
+
+    A chunk has at least :data:`MIN_GROUP` cases (a launch costs about as much as a few cases) and at most
+    ``workers`` chunks are made per key, so no worker is handed the same configuration twice for balance.
+    """
     members: dict[str, list[str]] = {}
     for nodeid, key in keys.items():
         members.setdefault(key, []).append(nodeid)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.appconfig import BUNDLED_APP, AppConfig, find_config, load_config
+from harness.errors import InputError
 from harness.loader import SourcedScenario
 from harness.matrix import Cell
 from harness.model import ENGINES
@@ -19,9 +22,11 @@ _KEY = pytest.StashKey["RunState"]()
 
 
 def option(config: pytest.Config, name: str) -> Any:
-    """An option's value: the command line first, then the ini twin (``mf_<name>``), then the default."""
+    """An option's value: the command line first, then the ini twin (``mf_<name>``), then the default.
+
+    An on/off switch given on the command line (``--mf-no-matrix``: False) wins over the ini too."""
     value = config.getoption(f"mf_{name}", default=None)
-    if value not in (None, [], False):
+    if value is not None and value != []:
         return value
     return config.getini(f"mf_{name}")
 
@@ -32,12 +37,16 @@ class RunState:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         engines = option(config, "engine") or list(ENGINES)
+        # The command line checks its choices; the ini twin is free text, and an engine dropped there without
+        # a word would leave a run with fewer engines (or none: "no tests ran") than the user asked for.
+        _check_choices("mf_engine", [str(e) for e in engines], ENGINES, "engine", several=True)
         self.engines: list[str] = [e for e in ENGINES if e in engines]
         self.forced_routes: dict[str, str] = {}
         for item in option(config, "route") or []:
             engine, _, route = str(item).partition("=")
             if engine not in ENGINES or not route:
-                raise pytest.UsageError(f"--mf-route expects ENGINE=ROUTE (e.g. chromium=playwright-system), "
+                raise pytest.UsageError(f"--mf-route (ini: mf_route) expects ENGINE=ROUTE (e.g. "
+                                        f"chromium=playwright-system) with ENGINE one of {', '.join(ENGINES)}, "
                                         f"got {item!r}")
             self.forced_routes[engine] = route
         explicit = option(config, "config")
@@ -52,9 +61,17 @@ class RunState:
         profile_dirs: tuple[Path, ...] = ()
         if self.app_config.profiles_dir and self.config_path:
             profile_dirs = (self.config_path.parent / self.app_config.profiles_dir,)
-        # An unknown name from mediafault.yaml is reported at its 'profile:' line.
-        self.profile: Profile = get_profile(profile_name, profile_dirs,
-                                            None if option(config, "profile") else self.config_path)
+        # An unknown name from mediafault.yaml is reported at its 'profile:' line; one from the command line
+        # or the ini names the option.
+        try:
+            self.profile: Profile = get_profile(profile_name, profile_dirs,
+                                                None if option(config, "profile") else self.config_path)
+        except InputError as exc:
+            if not option(config, "profile"):
+                raise
+            raise pytest.UsageError("\n".join(f"--mf-profile (ini: mf_profile) {profile_name}: {p.message}"
+                                              + (f"\n  hint: {p.hint}" if p.hint else "")
+                                              for p in exc.problems)) from None
         self.headed = bool(option(config, "headed"))
         timeout = option(config, "case_timeout")
         try:
@@ -62,8 +79,7 @@ class RunState:
         except ValueError:
             raise pytest.UsageError(f"mf_case_timeout must be a number of seconds, got {timeout!r}") from None
         trace = str(option(config, "trace") or "on-failure")
-        if trace not in ("on-failure", "off"):
-            raise pytest.UsageError(f"mf_trace must be 'on-failure' or 'off', got {trace!r}")
+        _check_choices("mf_trace", [trace], ("on-failure", "off"), "trace mode")
         self.trace = trace == "on-failure"
         self.grid_url: str | None = option(config, "grid_url") or None
         if self.grid_url:
@@ -110,8 +126,16 @@ class RunState:
         if self.app_config.url and origin != "http-localhost":
             pytest.skip(f"page.origin={origin} needs the harness to serve the app, but app.url is fixed "
                         f"({self.app_config.url}); use app.dir, or run this scenario against a URL of that kind")
-        result = run_case(plan, self.pool(), self.target(), self.app_config.surface, recorder, self.case_timeout)
+        pool = self.pool()
+        try:
+            result = run_case(plan, pool, self.target(), self.app_config.surface, recorder, self.case_timeout)
+        finally:
+            # This process's launches so far; the controller keeps each process's last count, so the end of
+            # the run can say how many browsers were started in all (a broken case may have started one).
+            item.user_properties.append(("launches", f"{os.getpid()}={pool.launches}"))
         item.user_properties.append(("browser", result.browser_version))
+        # Which checks failed, so the matrix cell can say "FAIL message" and not only the codes.
+        item.user_properties.append(("failed_checks", ",".join(c.what for c in result.verdict.checks if not c.ok)))
         snap = result.observation.snapshot
         item.user_properties.append(("surfaced", snap.code or (f"{snap.state} (no error)" if snap.state else "")))
         from harness.reporting import attach_result
@@ -144,6 +168,18 @@ class RunState:
         if self._target is not None:
             self._target.stop()
             self._target = None
+
+
+def _check_choices(key: str, values: list[str], allowed: tuple[str, ...], what: str, several: bool = False) -> None:
+    """A usage error naming the bad value, its ini key and option, and the values allowed."""
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        close = difflib.get_close_matches(bad[0], allowed, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        choose = "one or more of (space-separated in the ini)" if several else "one of"
+        raise pytest.UsageError(f"{key} = {' '.join(values)}: {bad[0]!r} is not a{'n' if what[0] in 'aeiou' else ''} "
+                                f"{what}{guess}; use {choose}: {', '.join(allowed)} (ini key {key}, option "
+                                f"--{key.replace('_', '-')})")
 
 
 def run_state(config: pytest.Config) -> RunState:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.loader import load_file, load_paths
+from harness.loader import load_file, load_paths, scenario_files
 
 GOOD_TAIL = """
         expect:
@@ -276,3 +276,41 @@ def test_merge_keys_reuse_a_shared_given(tmp_path: Path) -> None:
     second = load_file(path)[1].scenario
     assert second.given.permission.microphone == "denied"
     assert second.given.device.microphone == "none"
+
+
+def test_a_file_reached_twice_is_loaded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file given twice, or inside a folder also given, is not reported as its own duplicate."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.yaml").write_text("name: A\nexpect: {outcome: none}\n", encoding="utf-8")
+    for paths in ([tmp_path, tmp_path / "sub" / "a.yaml"], [Path("sub/a.yaml"), tmp_path / "sub" / "a.yaml"]):
+        scenarios, errors = load_paths(paths)
+        assert not errors, [str(e) for e in errors]
+        assert [s.scenario.name for s in scenarios] == ["A"]
+
+
+def test_only_scenario_files_are_loaded_from_a_folder(tmp_path: Path) -> None:
+    """In a folder: YAML with a scenario key (a broken one too, so its mistake is reported); not the app
+    config, other YAML, or build/hidden folders. A file named on its own is always loaded."""
+    files = {"ok.yaml": "name: A\nexpect: {outcome: none}\n", "typo.yaml": "name: B\ngiven: {}\nexpct: {}\n",
+             "syntax.yaml": "name: [C\n", "givens.yaml": "givens:\n  g: {}\n", "mediafault.yaml": "app: {}\n",
+             "profile.yaml": "name: p\noutcomes: {}\n", "empty.yaml": "", "build/x.yaml": "name: D\n",
+             ".hidden/x.yaml": "name: E\n", "notes.txt": "name: F\n"}
+    for relpath, text in files.items():
+        (tmp_path / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relpath).write_text(text, encoding="utf-8")
+    assert [p.name for p in scenario_files([tmp_path])] == ["givens.yaml", "ok.yaml", "syntax.yaml", "typo.yaml"]
+    assert scenario_files([tmp_path / "profile.yaml"]) == [tmp_path / "profile.yaml"]
+    assert scenario_files([tmp_path / "mediafault.yaml"]) == []
+
+
+def test_a_tag_named_like_an_engine_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine names are markers of every case ('-m firefox'); a tag 'firefox' on a scenario would make a
+    chromium case match it, so such a tag is a positioned error."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "x.yaml"
+    path.write_text("name: A\ntags: [permission, firefox]\nexpect: {outcome: none}\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_file(path)
+    assert str(info.value).startswith("x.yaml:2:7: tags: tag 'firefox' is an engine's name"), str(info.value)
+    assert "write engines: [firefox]" in str(info.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -109,3 +110,97 @@ def test_run_is_the_main_job(tmp_path: Path) -> None:
     surface = (reports / "error-surface.md").read_text(encoding="utf-8")
     assert "| Microphone blocked for the site | ✅ `mic-permission-denied` → `mic-permission-denied` |" in surface
     assert list((reports / "allure-results").glob("*-result.json"))
+
+
+def _folder_with_other_yaml(root: Path) -> None:
+    """A project folder as found in real repos: one scenario, and YAML files of every other kind."""
+    files = {
+        "checks/denied.yaml": "name: Mine\nengines: [webkit]\nexpect: {outcome: permission-denied}\n",
+        "checks/givens.yaml": "givens:\n  blocked: {permission: {microphone: denied}}\n",
+        "mediafault.yaml": "app:\n  profile: generic\n",
+        "profiles/acme.yaml": "name: acme\ndescription: not a scenario\noutcomes: {}\n",
+        "variants/bug.yaml": "bug: a broken app\npatches: []\ncaught_by: [Mine]\n",
+        "build/lib/checks/denied.yaml": "name: Mine\nexpect: {outcome: permission-denied}\n",
+        ".github/workflows/ci.yaml": "on: push\njobs: {}\n",
+        "node_modules/pkg/x.yaml": "name: Mine\nexpect: {}\n",
+    }
+    for relpath, text in files.items():
+        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / relpath).write_text(text, encoding="utf-8")
+
+
+def test_validate_a_project_folder_checks_only_scenario_files(tmp_path: Path) -> None:
+    """'validate .' skips the app config, profiles, other YAML, build output and hidden folders, and the
+    rule is in --help; the shared givens file is checked but holds no scenario."""
+    _folder_with_other_yaml(tmp_path)
+    result = mf("validate", ".", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1 scenario(s) in 1 file(s): all valid.\n"
+    help_text = " ".join(mf("validate", "--help").stdout.split())
+    assert "which files: in a folder, scenario files are the *.yaml and *.yml files whose top level has" in help_text
+    assert "build, dist, node_modules, site-packages, venv are skipped" in help_text
+
+
+@pytest.mark.parametrize("args", [["scenarios/", "scenarios/permission/denied.yaml"],
+                                  ["scenarios/permission/denied.yaml", "scenarios/permission/denied.yaml"]])
+def test_a_file_given_twice_is_not_its_own_duplicate(args: list[str]) -> None:
+    """A file named twice, or inside a folder also named, is loaded once (not 'duplicate scenario name')."""
+    for command in ("validate", "list"):
+        result = mf(command, *args)
+        assert result.returncode == 0, result.stderr
+        assert "duplicate" not in result.stderr
+
+
+def test_validate_and_list_say_when_there_is_nothing(tmp_path: Path) -> None:
+    """A folder without scenario files is not 'all valid': exit 2, with what a scenario file is."""
+    (tmp_path / "notes.yaml").write_text("todo: [one]\n", encoding="utf-8")
+    for command in ("validate", "list"):
+        result = mf(command, ".", cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        assert result.stderr.startswith("no scenario files under .; in a folder, scenario files are"), result.stderr
+
+
+def test_run_collects_a_folder_outside_scenarios(tmp_path: Path) -> None:
+    """'run DIR' runs the scenarios in DIR wherever it is, as 'validate DIR' and 'list DIR' see them."""
+    _folder_with_other_yaml(tmp_path)
+    assert "Mine[webkit]" in mf("list", "checks", "--engine", "webkit", cwd=tmp_path).stdout
+    result = mf("run", "checks", "--engine", "webkit", "--reports", str(tmp_path / "reports"), "--",
+                "--mf-route", "webkit=none", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^Mine\s+skip$", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_run_with_nothing_to_run_says_why(tmp_path: Path) -> None:
+    """A folder with no scenario file ends with the reason (exit 5, as pytest), not only 'no cases ran'."""
+    (tmp_path / "empty").mkdir()
+    result = mf("run", "empty", "--reports", str(tmp_path / "reports"), cwd=tmp_path)
+    assert result.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "mediafault: no scenario files under empty; in a folder, scenario files are" in result.stdout
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback() -> None:
+    """'mediafault list | head': the reader goes away; exit as SIGPIPE would (141), with nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the first write, so the broken pipe does not depend on timing
+    try:
+        result = subprocess.run([*MEDIAFAULT, "list", "scenarios/permission"], cwd=REPO, stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141
+
+
+def test_install_hint_names_what_works_on_the_distribution(tmp_path: Path) -> None:
+    """Debian has deb browsers; Ubuntu's are snaps, so the hint there is Playwright's build."""
+    from harness.engines.base import install_hint
+
+    debian, ubuntu, mint = tmp_path / "debian", tmp_path / "ubuntu", tmp_path / "mint"
+    debian.write_text('ID=debian\nVERSION_ID="12"\n', encoding="utf-8")
+    ubuntu.write_text('ID=ubuntu\nVERSION_ID="24.04"\n', encoding="utf-8")
+    mint.write_text('ID=linuxmint\nID_LIKE="ubuntu debian"\n', encoding="utf-8")
+    assert install_hint("chromium", debian) == "apt-get install chromium chromium-driver"
+    assert install_hint("chromium", ubuntu) == "python -m playwright install --with-deps chromium"
+    assert install_hint("firefox", mint) == "python -m playwright install --with-deps firefox"
+    assert install_hint("webkit", ubuntu) == "apt-get install webkit2gtk-driver xvfb"
+    assert install_hint("firefox", tmp_path / "absent") == "apt-get install firefox-esr"

@@ -1,12 +1,16 @@
 """Every cell of the support matrix, on every engine and route this machine has: the built-in catalogue
-either passes against the bundled app or is skipped for exactly the reason the condition table gives."""
+either passes against the bundled app or is skipped for exactly the reason the condition table gives; and the
+end-of-run matrix says what failed in a cell."""
 
 from __future__ import annotations
 
 import pytest
 
 from harness.engines import pick_route
-from tests.conftest import REPO
+from harness.errors import EnvironmentProblem
+from harness.matrix import Cell, render
+from harness.plugin import broken_summary
+from tests.conftest import REPO, WriteScenario, needs_chromium
 
 ROUTES = [("chromium", "playwright-system"), ("chromium", "selenium-chromedriver"), ("firefox", "playwright-system"),
           ("webkit", "selenium-webkitgtk")]
@@ -29,3 +33,52 @@ def test_catalogue_on_engine(pytester: pytest.Pytester, engine: str, route: str)
     assert len(skips) == outcomes.get("skipped", 0)
     for line in skips:
         assert f"is unsupported on {engine}: " in line or "network lab" in line, line  # a stated reason, not a crash
+
+
+@pytest.mark.parametrize(("cell", "text"), [
+    (Cell("S", "chromium", "failed", "mic-permission-denied", "mic-permission-denied", failed_checks="message"),
+     "FAIL message"),
+    (Cell("S", "chromium", "failed", "mic-permission-denied", "mic-generic", failed_checks="code,message"),
+     "FAIL code mic-permission-denied→mic-generic, message"),
+    (Cell("S", "chromium", "failed", "mic-permission-denied", "mic-permission-denied",
+          failed_checks="alert region"), "FAIL alert"),
+    (Cell("S", "chromium", "failed", "mic-permission-denied", "mic-permission-denied", failed_checks="within"),
+     "FAIL too late"),
+    (Cell("S", "chromium", "broken", "mic-permission-denied",
+          broken="timeout (last seen: state 'connecting', no error)"),
+     "BROKEN timeout (last seen: state 'connecting', no error)"),
+    (Cell("S", "chromium", "failed", "mic-permission-denied", "mic-generic"), "FAIL mic-permission-denied→mic-generic"),
+])
+def test_cell_says_what_failed(cell: Cell, text: str) -> None:
+    """A failing cell names the failing check: a right code with a wrong message must not read like a code
+    problem ('FAIL mic-permission-denied→mic-permission-denied'); a hung case says timeout and what was seen."""
+    row = render([cell]).splitlines()[2]
+    assert row.split(None, 1)[1] == text, row
+
+
+def test_broken_summary_of_a_hung_case() -> None:
+    """The watchdog's message becomes 'timeout (last seen: …)'; other errors keep their first line, cut short."""
+    hung = EnvironmentProblem("the case did not finish within 41s while watching the app (last seen: state "
+                              "'connecting', no error): the page stopped answering (a hung app or browser); the "
+                              "browser was killed and the next case starts a new one")
+    assert broken_summary(hung) == "timeout (last seen: state 'connecting', no error)"
+    assert broken_summary(RuntimeError("short\nsecond line")) == "short"
+    assert len(broken_summary(RuntimeError("x" * 200))) == 60
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_matrix_of_a_wrong_message_says_message(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """End to end: the right code with a wrong message is 'FAIL message' in the matrix."""
+    write_scenario("wrong-message.yaml", """
+        name: Wrong message only
+        engines: [chromium]
+        given:
+          permission: {microphone: denied}
+        expect:
+          outcome: permission-denied
+          message: {contains: "a text this app never shows"}
+    """)
+    result = project.runpytest_subprocess("--mf-matrix")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["Wrong message only  FAIL message"])

@@ -4,13 +4,14 @@ stopping the good ones."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import WriteScenario
+from tests.conftest import WriteScenario, needs_chromium
 
 DENIED = """
     name: Microphone blocked for the site
@@ -65,7 +66,7 @@ def test_selection(project: pytest.Pytester, write_scenario: WriteScenario, args
 
 
 def test_engine_ini_twin(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
-    """Every --mf option has an ini twin; the command line wins over the ini."""
+    """mf_engine works from the ini; the command line wins over it (the other twins: test_ini_twins_take_effect)."""
     write_scenario("permission/denied.yaml", DENIED)
     project.makefile(".ini", pytest="[pytest]\naddopts = --strict-markers -p no:cacheprovider\nmf_engine = firefox\n")
     only_ini = project.runpytest_subprocess("--collect-only", "-q")
@@ -164,3 +165,114 @@ def test_xdist_keeps_cases_sharing_a_launch_on_one_worker(project: pytest.Pytest
     workers = {m.group(1) for line in lines if (m := re.search(r"\[(gw\d)\]", line))}
     assert len(lines) == 3, result.stdout.str()
     assert len(workers) == 1, lines
+
+
+def test_folder_named_on_the_command_line_is_a_scenario_folder(project: pytest.Pytester) -> None:
+    """A folder given on the command line is searched with the same rule as 'mediafault validate': its
+    scenario files are collected wherever it is; YAML that is not a scenario (a CI job, shared givens, the app
+    config) is not, and gives no error."""
+    checks = project.path / "checks"
+    (checks / "build").mkdir(parents=True)
+    (checks / "mine.yaml").write_text("name: Mine\nengines: [webkit]\nexpect: {outcome: none}\n", encoding="utf-8")
+    (checks / "ci.yaml").write_text("jobs: {}\n", encoding="utf-8")
+    (checks / "givens.yaml").write_text("givens:\n  blocked: {permission: {microphone: denied}}\n", encoding="utf-8")
+    (checks / "mediafault.yaml").write_text("app: {}\n", encoding="utf-8")
+    (checks / "build" / "copy.yaml").write_text("name: Mine\nexpect: {outcome: none}\n", encoding="utf-8")
+    result = project.runpytest_subprocess("--collect-only", "-q", "checks")
+    result.stdout.fnmatch_lines(["checks/mine.yaml::Mine[[]webkit]", "1 test collected*"])
+    assert result.ret == 0, result.stdout.str()
+
+
+def test_nothing_collected_says_why(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """An empty folder, or scenarios with no case on the chosen engines, end with a hint, not a bare exit 5."""
+    (project.path / "empty").mkdir()
+    (project.path / "empty" / "notes.yaml").write_text("todo: [one]\n", encoding="utf-8")
+    empty = project.runpytest_subprocess("empty")
+    empty.stdout.fnmatch_lines(["mediafault: no scenario files under empty; in a folder, scenario files are the "
+                                "*.yaml and *.yml files whose top level has scenarios:*"])
+    assert empty.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    write_scenario("only-webkit.yaml", "name: W\nengines: [webkit]\nexpect: {outcome: none}\n")
+    other_engine = project.runpytest_subprocess("--mf-engine", "chromium")
+    other_engine.stdout.fnmatch_lines(["mediafault: 1 scenario file(s) found, but none of their cases runs on "
+                                       "chromium: check each scenario's 'engines:' and --mf-engine*"])
+    assert other_engine.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+@pytest.mark.parametrize(("ini", "message"), [
+    ("mf_engine = chrome", "mf_engine = chrome: 'chrome' is not an engine (did you mean 'chromium'?); use one or "
+                           "more of (space-separated in the ini): chromium, firefox, webkit*"),
+    ("mf_engine = chromium chrome", "mf_engine = chromium chrome: 'chrome' is not an engine*"),
+    ("mf_trace = sometimes", "mf_trace = sometimes: 'sometimes' is not a trace mode; use one of: on-failure, off*"),
+    ("mf_route = chrome=playwright", "--mf-route (ini: mf_route) expects ENGINE=ROUTE*got 'chrome=playwright'"),
+    ("mf_profile = twilio", "--mf-profile (ini: mf_profile) twilio: unknown app profile 'twilio'*"),
+])
+def test_bad_ini_value_is_a_usage_error(project: pytest.Pytester, write_scenario: WriteScenario, ini: str,
+                                        message: str) -> None:
+    """An ini value the command line would refuse stops the run, naming the value, the key and the choices
+    (an engine left out without a word used to shrink the run, down to 'no tests ran')."""
+    write_scenario("permission/denied.yaml", DENIED)
+    project.makefile(".ini", pytest=f"[pytest]\naddopts = --strict-markers -p no:cacheprovider\n{ini}\n")
+    result = project.runpytest_subprocess("--collect-only", "-q")
+    result.stderr.fnmatch_lines([f"*{message}"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_every_option_has_an_ini_twin(project: pytest.Pytester) -> None:
+    """Each --mf-NAME option is registered as the ini key mf_NAME (the negations --mf-headless and
+    --mf-no-matrix switch off mf_headed and mf_matrix)."""
+    result = project.runpytest_subprocess("--help")
+    options = {m.group(1) for line in result.stdout.lines if (m := re.match(r"\s+--mf-([a-z-]+)", line))}
+    ini_keys = {m.group(1) for line in result.stdout.lines if (m := re.match(r"\s+(mf_[a-z_]+) \(", line))}
+    assert len(options) >= 11, options
+    twins = {f"mf_{name.replace('-', '_')}" for name in options - {"headless", "no-matrix"}}
+    assert twins <= ini_keys, twins - ini_keys
+
+
+SKIP_RUN = ["--mf-engine", "webkit", "--mf-route", "webkit=none"]  # a run that starts no browser
+
+
+@pytest.mark.parametrize(("ini", "args", "expected"), [
+    ("mf_profile = twilio-voice@2", ["--collect-only"], "mediafault: engines *; profile twilio-voice@2"),
+    ("mf_app_url = http://127.0.0.1:9/call", ["--collect-only"], "mediafault: engines *app http://127.0.0.1:9/call;*"),
+    ("mf_route = webkit=none", ["--mf-engine", "webkit", "-rs"], "SKIPPED*no route 'none' for webkit*"),
+    ("mf_matrix = true", SKIP_RUN, "*mediafault: scenario × engine*"),
+    ("mf_surface_map = map.md", SKIP_RUN, "error-surface map: map.md and map.html"),
+    ("mf_trace = never", ["--collect-only"], "*mf_trace = never: 'never' is not a trace mode*"),
+    ("mf_case_timeout = soon", ["--collect-only"], "*mf_case_timeout must be a number of seconds, got 'soon'"),
+    ("mf_config = nope.yaml", ["--collect-only"], "*--mf-config nope.yaml: no such file"),
+    ("mf_grid_url = not a url", ["--collect-only"], "*--mf-grid-url: *"),
+])
+def test_ini_twins_take_effect(project: pytest.Pytester, write_scenario: WriteScenario, ini: str, args: list[str],
+                               expected: str) -> None:
+    """A representative effect of each ini twin (the engine's is above): it is read, and it is checked."""
+    write_scenario("permission/denied.yaml", DENIED.replace("tags:", "engines: [webkit]\n    tags:"))
+    project.makefile(".ini", pytest=f"[pytest]\naddopts = --strict-markers -p no:cacheprovider\n{ini}\n")
+    result = project.runpytest_subprocess(*args)
+    output = result.stdout.lines + result.stderr.lines
+    assert any(fnmatch.fnmatch(line, expected) for line in output), "\n".join(output)
+
+
+def test_command_line_switches_off_the_ini(project: pytest.Pytester, write_scenario: WriteScenario) -> None:
+    """--mf-no-matrix wins over mf_matrix = true, as every command-line option wins over its ini twin."""
+    write_scenario("permission/denied.yaml", DENIED)
+    project.makefile(".ini", pytest="[pytest]\naddopts = --strict-markers -p no:cacheprovider\nmf_matrix = true\n")
+    shown = project.runpytest_subprocess(*SKIP_RUN)
+    assert "mediafault: scenario × engine" in shown.stdout.str()
+    hidden = project.runpytest_subprocess(*SKIP_RUN, "--mf-no-matrix")
+    hidden.assert_outcomes(skipped=1)
+    assert "mediafault: scenario × engine" not in hidden.stdout.str()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_xdist_launches_each_configuration_at_most_once_per_worker(project: pytest.Pytester,
+                                                                    write_scenario: WriteScenario) -> None:
+    """Six real Chromium cases with one launch configuration on two workers: at most two browser launches
+    (chunks of at least MIN_GROUP cases, one per worker), never one per case."""
+    for n in range(6):
+        write_scenario(f"denied-{n}.yaml", DENIED.replace("Microphone blocked for the site", f"Blocked {n}")
+                       .replace("tags:", "engines: [chromium]\n    tags:"))
+    result = project.runpytest_subprocess("-n", "2", "--mf-matrix")
+    result.assert_outcomes(passed=6)
+    launches = [int(m.group(1)) for line in result.stdout.lines if (m := re.match(r"browser launches: (\d+)$", line))]
+    assert launches and 1 <= launches[0] <= 2, result.stdout.str()
