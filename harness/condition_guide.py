@@ -212,6 +212,20 @@ GUIDE: dict[str, ConditionGuide] = {
                 "Expired or wrong TURN credentials: TURN answers 401 and no relay candidate is gathered.",
                 "Notices the 401 (icecandidateerror) or the missing relay candidates and reports the relay "
                 "problem instead of hanging."),
+            "turn=udp policy=all udp=open credentials=wrong": ValueGuide(
+                "A TURN credential that expired or was mistyped, in a deployment that also allows direct "
+                "paths: TURN answers 401, but the call can still connect without the relay.",
+                "Connects directly and does not end a working call because its relay fallback failed."),
+            "turn=tcp policy=all udp=blocked credentials=wrong": ValueGuide(
+                "The same bad credential behind a firewall that drops UDP: the relay over TCP was the only "
+                "path left, and it refuses the credential.",
+                "When the call fails, names the relay (the 401 it saw) as the cause rather than a generic "
+                "media failure that sends the user after their VPN."),
+            "turn=udp policy=relay udp=blocked credentials=valid": ValueGuide(
+                "Media forced through TURN offered only over UDP, behind a firewall that drops UDP: the "
+                "allocation is never answered, so gathering ends with no candidate and no browser error.",
+                "Notices it has no candidate to offer and reports the unreachable relay instead of staying "
+                "on 'Connecting…'."),
             "turn=none policy=all udp=open credentials=valid": ValueGuide(
                 "A plain direct call on a healthy network: the baseline that mid-call faults (a dropped "
                 "network) start from.",
@@ -266,6 +280,10 @@ GUIDE: dict[str, ConditionGuide] = {
             "after camera-acquired": ValueGuide(
                 "The USB webcam is pulled out during a video call (ACS cameraStoppedUnexpectedly).",
                 "Says the camera was disconnected and keeps the voice call going; no frozen last frame."),
+            "after microphone-acquired": ValueGuide(
+                "The webcam is pulled out just as a video call starts: the microphone is live, the camera "
+                "is not held yet.",
+                "Says the camera is missing or was disconnected and keeps the voice call going."),
         },
     ),
     "during.drop-network": ConditionGuide(
