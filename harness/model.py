@@ -29,6 +29,10 @@ OUTCOMES: dict[str, str] = {
     "relay-unreachable": "the TURN relay could not be used (bad credentials, blocked)",
     "permission-revoked": "the permission was withdrawn during the call",
     "device-unplugged": "the microphone went away during the call",
+    "device-error": "the microphone could not be started for a reason no other outcome names (AbortError, "
+                    "NotSupportedError, …)",
+    "network-unavailable": "the call found no network path at all (no ICE candidate gathered)",
+    "app-error": "the app's own code failed (a bug), not the browser or the device",
     "camera-denied": "the camera permission is blocked (by the user, the browser or a policy)",
     "camera-dismissed": "the user closed the camera prompt without answering",
     "camera-not-found": "there is no camera",
