@@ -523,6 +523,9 @@ class Scenario(Strict):
     engines: list[Literal[ENGINES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(ENGINES), min_length=1, description="Engines to run on (default: all)."
     )
+    profiles: list[str] | None = Field(
+        None, min_length=1, description="App profiles this scenario is written for (e.g. [acs-calling] for a "
+        "behaviour of one SDK); under any other profile its cases are skipped as not applicable. Default: all.")
     links: list[Link] = Field(default_factory=list, description="Issues, test cases or articles shown in the report.")
     given: Given = Field(Given(), description="The conditions to reproduce (default: microphone allowed and present).")
     when: list[Step] = Field(

@@ -12,7 +12,7 @@ from harness.errors import InputError
 from harness.judge import Expected, resolve
 from harness.loader import SourcedScenario
 from harness.model import AudioFile
-from harness.profiles import Profile
+from harness.profiles import Profile, builtin_profiles
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,14 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent)
     route, info = pick_route(engine, forced_route, grid)
     not_applicable = None
-    if scenario.given.uses_camera and not profile.video:
+    if scenario.profiles is not None and profile.name not in scenario.profiles:
+        unknown = [n for n in scenario.profiles if n not in builtin_profiles()]
+        not_applicable = (f"written for the app profile(s) {', '.join(scenario.profiles)}; this run uses "
+                          f"'{profile.name}' (--mf-profile)" + (
+                              f"; {', '.join(map(repr, unknown))} is not a built-in profile: check the spelling if "
+                              "it is not one of yours" if unknown else ""))
+        expected = Expected()
+    elif scenario.given.uses_camera and not profile.video:
         not_applicable = (f"the app profile '{profile.name}' is voice only (video: false), so a scenario that uses "
                           "the camera does not apply")
         expected = Expected()

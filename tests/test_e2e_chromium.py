@@ -163,3 +163,23 @@ def test_cases_on_a_policy_profile_start_without_the_last_cases_site_data(
     result = project.runpytest_subprocess("--mf-matrix")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["mediafault: engines *; app app (served by the harness); *", "browser launches: 1"])
+
+
+def test_a_scenario_for_one_profile_skips_under_the_others(project: pytest.Pytester,
+                                                           write_scenario: WriteScenario) -> None:
+    """`profiles:` limits a scenario to the SDKs it is about: other profiles skip it and say why, the named
+    one runs it for real (and can fail)."""
+    write_scenario("twilio.yaml", """
+        name: Twilio 2 code for a blocked microphone
+        engines: [chromium]
+        profiles: [twilio-voice@2]
+        given:
+          permission: {microphone: denied}
+        expect: {code: 31401, within: 3s}
+        """)
+    generic = project.runpytest_subprocess("-rs")
+    generic.assert_outcomes(skipped=1)
+    generic.stdout.fnmatch_lines(["*written for the app profile(s) twilio-voice@2; this run uses 'generic'*"])
+    project.runpytest_subprocess("--mf-profile", "twilio-voice@2").assert_outcomes(passed=1)
+    acs = project.runpytest_subprocess("--mf-profile", "acs-calling")
+    acs.assert_outcomes(skipped=1)
