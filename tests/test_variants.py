@@ -18,10 +18,21 @@ pytestmark = [needs_chromium, pytest.mark.browser]
 VARIANT_ROW = "mediafault-variant-row"  # the user property the conftest's summary collects
 
 
-@pytest.mark.parametrize("name", ["correct", *load_variants()])
+# Variants whose bug is in the call path also run the network scenarios, which take minutes each; they
+# live in test_variants_network.py so that under -n the two halves run on different workers (xdist keeps
+# a module's tests on one worker).
+NETWORK_VARIANTS = [name for name, variant in load_variants().items() if variant.network]
+
+
+@pytest.mark.parametrize("name", ["correct", *(n for n in load_variants() if n not in NETWORK_VARIANTS)])
 def test_variant_is_caught_by_the_expected_scenarios(name: str,
                                                      record_property: Callable[[str, object], None]) -> None:
     """Failing scenarios on Chromium == the variant's caught_by (none for the correct app)."""
+    check_variant(name, record_property)
+
+
+def check_variant(name: str, record_property: Callable[[str, object], None]) -> None:
+    """Run the catalogue on Chromium against ``name`` and compare the failures with its caught_by."""
     ((_, failed, expected, problems),) = variant_report("chromium", [name])
     record_property(VARIANT_ROW, json.dumps([name, sorted(failed), sorted(expected), problems]))
     assert not problems, "\n".join(problems)
