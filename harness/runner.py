@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import threading
 import time
 import uuid
@@ -27,6 +28,7 @@ from harness.plan import CasePlan
 from harness.recorder import Recorder
 
 JS_DIR = Path(__file__).parent / "js"
+STATS_POLL = 0.25  # seconds between judgements of a case that checks getStats figures
 TRACE_ATTACHMENT = "playwright trace (open with: playwright show-trace FILE.zip)"
 NAVIGATION_TIMEOUT = 30.0
 ACTION_TIMEOUT = 10.0
@@ -538,6 +540,10 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
     key_js = "(s) => window.__mf ? window.__mf.key(s) : ''"
     hold = plan.expected.hold
     held_from: float | None = None
+    # getStats figures (packets received, the selected pair) change without any page event, so a check on
+    # them is polled; otherwise a call whose media started just after the last event was judged only at the
+    # deadline ("connected" at 0.5 s, reported too late at 15 s).
+    poll = STATS_POLL if plan.expected.connection is not None else math.inf
     while True:
         # Key and observation come from one evaluation, so no change can slip between them.
         key, obs = _observe_keyed(page, surface, target, start)
@@ -555,11 +561,11 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
                 held_from = elapsed
             if not hold or elapsed - held_from >= hold:
                 return obs, verdict, None
-            page.wait_until_changed(key_js, surface_arg, key, held_from + hold - elapsed)
+            page.wait_until_changed(key_js, surface_arg, key, min(held_from + hold - elapsed, poll))
             continue
         # Past the deadline, keep watching only when nothing surfaced: a wrong code is already the answer.
         limit = within + grace if verdict.category == "nothing surfaced" else within
         remaining = limit - elapsed
         if remaining <= 0:
             return obs, verdict, None
-        page.wait_until_changed(key_js, surface_arg, key, remaining)
+        page.wait_until_changed(key_js, surface_arg, key, min(remaining, poll))
