@@ -82,22 +82,19 @@ def test_swapped_codes_fail_with_expected_vs_observed(project: pytest.Pytester, 
     assert "wrong code" in res["statusDetails"]["message"]
 
 
-def test_message_outside_an_alert_region_fails(project: pytest.Pytester, broken_app: BrokenApp) -> None:
-    """Screen-reader users never hear an error that is not in a live region."""
+@pytest.mark.parametrize(("region", "observed"), [
+    ("", "not in a live region"),
+    ('role="status" aria-live="polite"', "role=status (polite: announced only when the user is idle)"),
+], ids=["no-live-region", "polite-region"])
+def test_message_outside_an_alert_region_fails(project: pytest.Pytester, broken_app: BrokenApp, region: str,
+                                               observed: str) -> None:
+    """Screen-reader users never hear an error outside a live region, and a polite one (role=status) is read
+    out only when the user is idle: 'alert: true' fails in both and says which it was."""
     copy_catalogue(project)
-    broken_app("index.html", 'role="alert" aria-live="assertive"', "")
+    broken_app("index.html", 'role="alert" aria-live="assertive"', region)
     result = project.runpytest_subprocess("--mf-engine", "chromium", "-k", "blocked")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*FAIL*alert region*in role=alert / aria-live=assertive*not in a live region"])
-
-
-def test_error_in_a_polite_region_is_not_an_alert(project: pytest.Pytester, broken_app: BrokenApp) -> None:
-    """role=status is read out only when the user is idle: 'alert: true' fails and says why."""
-    copy_catalogue(project)
-    broken_app("index.html", 'role="alert" aria-live="assertive"', 'role="status" aria-live="polite"')
-    result = project.runpytest_subprocess("--mf-engine", "chromium", "-k", "blocked")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*FAIL*alert region*role=status (polite: announced only when the user is idle)"])
+    result.stdout.fnmatch_lines([f"*FAIL*alert region*in role=alert / aria-live=assertive*{observed}"])
 
 
 def test_recovery_help_fallback_and_telemetry_fields_are_checked(project: pytest.Pytester,
