@@ -25,13 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.appconfig import BUNDLED_APP, Surface  # noqa: E402
-from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, _system_executable  # noqa: E402
-from harness.loader import load_file  # noqa: E402
-from harness.plan import plan_case  # noqa: E402
-from harness.profiles import get_profile  # noqa: E402
-from harness.recorder import NullRecorder  # noqa: E402
-from harness.runner import AppTarget, BrowserPool, run_case  # noqa: E402
+from harness.app.config import BUNDLED_APP, Surface  # noqa: E402
+from harness.app.profiles import get_profile  # noqa: E402
+from harness.reproduce.engines.playwright_route import CHROMIUM_BASE_ARGS, _system_executable  # noqa: E402
+from harness.run.plan import plan_case  # noqa: E402
+from harness.run.recorder import NullRecorder  # noqa: E402
+from harness.run.runner import AppTarget, BrowserPool, run_case  # noqa: E402
+from harness.scenario.loader import load_file  # noqa: E402
 
 SCENARIO = REPO / "scenarios" / "permission" / "denied.yaml"
 
@@ -124,7 +124,7 @@ def run_scaling() -> dict[str, float]:
     for workers in ("1", "2"):
         with tempfile.TemporaryDirectory(prefix="mediafault-bench-") as tmp:
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", *paths, "--engine", "chromium",
+            proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", *paths, "--engine", "chromium",
                                    "-n", workers, "--reports", tmp], capture_output=True, text=True, check=False)
             out[f"-n {workers}"] = time.perf_counter() - t
             if proc.returncode != 0:

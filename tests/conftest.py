@@ -41,7 +41,7 @@ def write_scenario(project: pytest.Pytester) -> WriteScenario:
 
 def chromium_available() -> bool:
     """Whether a Chromium the harness can drive is installed."""
-    from harness.engines import pick_route
+    from harness.reproduce.engines import pick_route
 
     route, _ = pick_route("chromium")
     return route is not None
@@ -49,7 +49,7 @@ def chromium_available() -> bool:
 
 def chromium_missing_reason() -> str:
     """Why no Chromium can be driven here, with what to do about it ('' when one can)."""
-    from harness.engines import pick_route
+    from harness.reproduce.engines import pick_route
 
     route, info = pick_route("chromium")
     if route is not None:
@@ -104,7 +104,7 @@ def broken_app(project: pytest.Pytester) -> BrokenApp:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """After the variant tests: which scenarios caught each broken variant (rows travel in the reports'
     user properties, so this works under xdist too)."""
-    from harness.variants import catch_table
+    from harness.app.variants import catch_table
     from tests.test_variants import VARIANT_ROW
 
     rows = []

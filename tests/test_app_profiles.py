@@ -1,5 +1,5 @@
 """The bundled app's error catalogue (fixtures/app/profiles.js) says what the harness's profiles
-(harness/profiles/*.yaml) expect: same outcomes, same codes, and messages the oracle accepts. The app
+(harness/app/profiles/*.yaml) expect: same outcomes, same codes, and messages the oracle accepts. The app
 never reads the YAML, so without this check the two drift apart silently."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from harness.profiles import builtin_profiles
+from harness.app.profiles import builtin_profiles
 from tests.conftest import BUNDLED_APP
 
 # The DOMException (or error) an outcome's message is built from, for messages the app computes.

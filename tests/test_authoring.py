@@ -16,14 +16,14 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from harness import scaffold
-from harness.errors import InputError
-from harness.loader import load_file, load_paths
-from harness.model import AudioFile, Fault, Given, Scenario
-from harness.schema import scenario_schema
+from harness.cli import scaffold
+from harness.core.errors import InputError
+from harness.scenario.loader import load_file, load_paths
+from harness.scenario.model import AudioFile, Fault, Given, Scenario
+from harness.scenario.schema import scenario_schema
 from tests.conftest import BUNDLED_APP, REPO, needs_chromium
 
-MEDIAFAULT = [sys.executable, "-m", "harness.cli"]
+MEDIAFAULT = [sys.executable, "-m", "harness.cli.main"]
 
 
 def mf(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -540,8 +540,8 @@ def test_catalogue_uses_matrices_and_shared_blocks() -> None:
 
 def test_conditions_guide_lists_every_condition_with_each_engine() -> None:
     """docs/conditions.md is generated from the condition table: every condition value and every engine."""
-    from harness.conditions import all_values
-    from harness.model import ENGINES
+    from harness.reproduce.conditions import all_values
+    from harness.scenario.model import ENGINES
 
     guide = (REPO / "docs" / "conditions.md").read_text(encoding="utf-8")
     for condition, values in all_values().items():

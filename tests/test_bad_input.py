@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import InputError
-from harness.loader import load_file, load_paths, scenario_files
+from harness.core.errors import InputError
+from harness.scenario.loader import load_file, load_paths, scenario_files
 
 GOOD_TAIL = """
         expect:

@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import REPO, needs_chromium
 
-MEDIAFAULT = [sys.executable, "-m", "harness.cli"]
+MEDIAFAULT = [sys.executable, "-m", "harness.cli.main"]
 
 
 def mf(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -193,7 +193,7 @@ def test_output_into_a_closed_pipe_is_not_a_traceback() -> None:
 
 def test_install_hint_names_what_works_on_the_distribution(tmp_path: Path) -> None:
     """Debian has deb browsers; Ubuntu's are snaps, so the hint there is Playwright's build."""
-    from harness.engines.base import install_hint
+    from harness.reproduce.engines.base import install_hint
 
     debian, ubuntu, mint = tmp_path / "debian", tmp_path / "ubuntu", tmp_path / "mint"
     debian.write_text('ID=debian\nVERSION_ID="12"\n', encoding="utf-8")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import conditions
-from harness.conditions import Fidelity, Host, merge_switches, resolve_value
-from harness.loader import SourcedScenario, load_file
-from harness.model import Given
-from harness.plan import plan_case
-from harness.profiles import builtin_profiles
+from harness.app.profiles import builtin_profiles
+from harness.reproduce import conditions
+from harness.reproduce.conditions import Fidelity, Host, merge_switches, resolve_value
+from harness.run.plan import plan_case
+from harness.scenario.loader import SourcedScenario, load_file
+from harness.scenario.model import Given
 
 NO_HARDWARE = Host(capture_device=False, camera_device=False)
 
@@ -70,8 +70,8 @@ def test_voice_only_profile_skips_camera_cases_with_the_reason(tmp_path: Path) -
 def test_every_condition_value_has_a_scenario_in_the_catalogue() -> None:
     """Each cell of the support matrix is exercised end to end by at least one built-in scenario (or its
     engine's skip is), so no mechanism ships untested."""
-    from harness.docgen import _catalogue_users
-    from harness.resources import bundled
+    from harness.cli.docgen import _catalogue_users
+    from harness.core.resources import bundled
 
     users = _catalogue_users(bundled("scenarios"))
     missing = [f"{c}: {v}" for c, values in conditions.all_values().items() for v in values if not users.get((c, v))]

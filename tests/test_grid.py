@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.engines.base import LaunchSpec
-from harness.engines.grid_route import SeleniumGridRoute, is_loopback
-from harness.grid import JAR_VERSION, engines_here, find_jar, java_version
+from harness.cli.grid import JAR_VERSION, engines_here, find_jar, java_version
+from harness.reproduce.engines.base import LaunchSpec
+from harness.reproduce.engines.grid_route import SeleniumGridRoute, is_loopback
 from tests.conftest import REPO
 
 needs_grid = pytest.mark.skipif(
@@ -31,7 +31,7 @@ NETWORK = "network/relay.yaml"
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=180, check=False)
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.judge import Expected, judge, resolve
-from harness.model import Expect, TextMatch
-from harness.observation import Observation, Snapshot
-from harness.profiles import builtin_profiles
+from harness.app.profiles import builtin_profiles
+from harness.run.judge import Expected, judge, resolve
+from harness.run.observation import Observation, Snapshot
+from harness.scenario.model import Expect, TextMatch
 
 
 def obs(code: str | None = None, message: str | None = None, region: str | None = "role=alert",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.engines import pick_route
-from harness.errors import EnvironmentProblem
-from harness.matrix import Cell, render
-from harness.plugin import broken_summary
+from harness.core.errors import EnvironmentProblem
+from harness.pytest.plugin import broken_summary
+from harness.report.matrix import Cell, render
+from harness.reproduce.engines import pick_route
 from tests.conftest import REPO, WriteScenario, needs_chromium
 
 ROUTES = [("chromium", "playwright-system"), ("chromium", "selenium-chromedriver"), ("firefox", "playwright-system"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness import htmlreport
+from harness.report import html as htmlreport
 from tests.conftest import REPO, chromium_available, needs_chromium
 
 WRONG = "Dismissed prompt expects the wrong code"
@@ -33,7 +33,7 @@ class Project:
 
 def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``mediafault ARGS`` in ``cwd`` (a subprocess: pytest and browsers get a process of their own)."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300, check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -67,8 +67,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 @pytest.fixture(scope="module")
 def browser(project: Project) -> Iterator[Any]:
     """A headless Chromium (the system's, through the harness's Playwright driver)."""
-    from harness.engines import pick_route
-    from harness.engines.playwright_route import CHROMIUM_BASE_ARGS, driver
+    from harness.reproduce.engines import pick_route
+    from harness.reproduce.engines.playwright_route import CHROMIUM_BASE_ARGS, driver
 
     route, _ = pick_route("chromium")
     assert route is not None
@@ -232,7 +232,7 @@ def test_out_that_is_not_a_report_is_refused(tmp_path: Path) -> None:
 
 def test_categories_come_from_categories_json() -> None:
     """One place for the categories: Allure 3 gets the same names, statuses and (translated) patterns."""
-    from harness.allure_files import CATEGORIES
+    from harness.report.allure_files import CATEGORIES
 
     rules = htmlreport.allure3_categories()
     assert [r["name"] for r in rules] == [c["name"] for c in CATEGORIES]

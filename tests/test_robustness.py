@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.netlab.lab import cleanup_stale
+from harness.reproduce.netlab.lab import cleanup_stale
 from tests.conftest import REPO, needs_chromium
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="named-namespace labs (the mode these tests check) need root")
@@ -50,7 +50,7 @@ def test_interrupt_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Sig
     scenario.parent.mkdir()
     scenario.write_text("name: Slow network case\nengines: [chromium]\ngiven:\n  network: {turn: none, udp: blocked}\n"
                         "expect:\n  outcome: media-connection-failed\n  within: 30s\n", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(scenario), "--reports",
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli.main", "run", str(scenario), "--reports",
                              str(tmp_path / "reports")], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     tag = f"mf{proc.pid:x}"
@@ -81,7 +81,7 @@ SLOW_PAIR = """scenarios:
 
 def _lab_owned_below(root: int) -> str | None:
     """The tag of a lab, with its servers up, made by a process below ``root`` (None if there is none yet)."""
-    from harness.procs import descendants
+    from harness.core.procs import descendants
 
     below = descendants(root)
     for name in _netns():
@@ -112,7 +112,7 @@ def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how
     SIGTERM sent to the run's own process only (as job runners do): nothing of the lab survives."""
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "slow.yaml").write_text(SLOW_PAIR, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "scenarios", *args, "--reports",
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli.main", "run", "scenarios", *args, "--reports",
                              str(tmp_path / "reports")], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 90
@@ -128,7 +128,7 @@ def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how
         proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=180)
     assert _gone(tag, within=20), f"lab {tag} left behind after {how}:\n{output}"
-    assert not _processes_with(f"harness.reaper --owner {int(tag[2:], 16)}"), "a reaper outlived its worker"
+    assert not _processes_with(f"harness.core.reaper --owner {int(tag[2:], 16)}"), "a reaper outlived its worker"
     if how == "killed worker":
         assert proc.returncode == 1, output
         # The crashed case is in the matrix as broken; the other case still ran.
@@ -154,7 +154,7 @@ WEBKIT_WAITS = """scenarios:
 
 
 def _webkit_available() -> bool:
-    from harness.engines import pick_route
+    from harness.reproduce.engines import pick_route
 
     route, _ = pick_route("webkit", None, None)
     return route is not None and route.name == "selenium-webkitgtk"
@@ -166,11 +166,11 @@ def _webkit_available() -> bool:
 def test_killed_worker_leaves_no_display_driver_or_browser(tmp_path: Path) -> None:
     """The WebKit route's Xvfb, WebKitWebDriver and MiniBrowser run in sessions of their own, so a worker
     killed outright would leave them running; its reaper removes them."""
-    from harness.procs import _parents, descendants
+    from harness.core.procs import _parents, descendants
 
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "wait.yaml").write_text(WEBKIT_WAITS, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "scenarios", "-n", "2", "--reports",
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli.main", "run", "scenarios", "-n", "2", "--reports",
                              str(tmp_path / "reports")], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 90
@@ -256,7 +256,7 @@ def _holders() -> list[str]:
     return [line for line in _processes_with(" infinity") if line.split()[1].startswith("mf")]
 
 
-@pytest.mark.skipif(not __import__("harness.netlab.lab", fromlist=["x"]).userns_available(),
+@pytest.mark.skipif(not __import__("harness.reproduce.netlab.lab", fromlist=["x"]).userns_available(),
                     reason="unprivileged user namespaces are not allowed here")
 def test_stale_rootless_lab_from_a_killed_run_is_removed() -> None:
     """A rootless lab lives as long as its holder processes; holders of a dead run are killed at the next start."""
@@ -278,7 +278,7 @@ def test_stale_rootless_lab_from_a_killed_run_is_removed() -> None:
 
 @needs_chromium
 @pytest.mark.browser
-@pytest.mark.skipif(not __import__("harness.netlab.lab", fromlist=["x"]).userns_available(),
+@pytest.mark.skipif(not __import__("harness.reproduce.netlab.lab", fromlist=["x"]).userns_available(),
                     reason="unprivileged user namespaces are not allowed here")
 def test_rootless_lab_runs_network_cases_and_leaves_nothing(pytester: pytest.Pytester,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -294,7 +294,7 @@ def test_rootless_lab_runs_network_cases_and_leaves_nothing(pytester: pytest.Pyt
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 2 or outcomes == {"passed": 1, "skipped": 1}, result.stdout.str()
     assert _netns() == before  # rootless labs never create named namespaces
-    assert not _orphans(_holders() + _processes_with("harness.netlab.peer") + _processes_with("turnserver"))
+    assert not _orphans(_holders() + _processes_with("harness.reproduce.netlab.peer") + _processes_with("turnserver"))
 
 
 def _orphans(lines: list[str]) -> list[str]:
@@ -311,7 +311,7 @@ def _orphans(lines: list[str]) -> list[str]:
 
 def test_without_root_or_user_namespaces_network_cases_skip_with_the_reason() -> None:
     """No lab is possible: network conditions (and a mid-call drop) are unsupported, never run half-way."""
-    from harness.conditions import Fidelity, Host, resolve_value
+    from harness.reproduce.conditions import Fidelity, Host, resolve_value
 
     nowhere = Host(namespaces=False)
     for condition, value in (("network", "turn=tcp policy=relay udp=blocked credentials=valid"),

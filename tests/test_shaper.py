@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.netlab.shaper import ShapeParams, Shaper
+from harness.reproduce.netlab.shaper import ShapeParams, Shaper
 
 
 def _run(params: ShapeParams, packets: int = 2000, size: int = 200, gap: float = 0.02) -> list[float | None]:
@@ -103,7 +103,7 @@ def test_shaper_delays_and_drops_real_packets(link: tuple[str, str]) -> None:
     """Through a real NFQUEUE: round trips grow by the delay, and the loss shows up and is reported."""
     a, b = link
     echo = _spawn(b, ["-c", ECHO])
-    shaper = _spawn(b, ["-m", "harness.netlab.shaper", "--queue", "5", "--latency-ms", "80", "--loss", "20",
+    shaper = _spawn(b, ["-m", "harness.reproduce.netlab.shaper", "--queue", "5", "--latency-ms", "80", "--loss", "20",
                         "--seed", "3"])
     try:
         out = subprocess.run(["ip", "netns", "exec", a, sys.executable, "-c", PROBE], capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.flakes import Soak, read_junit
+from harness.report.flakes import Soak, read_junit
 from tests.conftest import REPO, needs_chromium
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
@@ -50,7 +50,7 @@ def test_steady_outcomes_are_not_flaky(tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_repeat_runs_every_repetition_and_writes_the_report(tmp_path: Path) -> None:
     """`mediafault run --repeat 2`: two JUnit files, a flakes.md that counts both, exit 0 when steady."""
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(REPO / "scenarios" / "permission"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", str(REPO / "scenarios" / "permission"
                                                                            / "denied.yaml"),
                            "--engine", "chromium", "--repeat", "2", "--reports", str(tmp_path / "reports")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)

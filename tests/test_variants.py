@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.cli import variant_report
-from harness.variants import load_variants
+from harness.app.variants import load_variants
+from harness.cli.main import variant_report
 from tests.conftest import needs_chromium
 
 pytestmark = [needs_chromium, pytest.mark.browser]
@@ -43,7 +43,7 @@ def check_variant(name: str, record_property: Callable[[str, object], None]) -> 
 
 def test_every_variant_names_real_scenarios() -> None:
     """A variant's caught_by only lists scenarios that exist in the catalogue (typos would hide misses)."""
-    from harness.loader import load_paths
+    from harness.scenario.loader import load_paths
     from tests.conftest import REPO
 
     scenarios, errors = load_paths([REPO / "scenarios"])

@@ -1,0 +1,87 @@
+"""Broken variants of the bundled app: the app with one realistic bug each, to prove the catalogue
+catches regressions. A variant is a YAML file of exact text patches; it is applied to a copy of the app.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+
+from harness.app.config import BUNDLED_APP
+from harness.core.errors import InputError, Position, Problem
+from harness.scenario import yamlpos
+from harness.scenario.model import Strict
+from harness.scenario.validation import problems_from
+
+VARIANTS_DIR = BUNDLED_APP.parent / "variants"
+
+
+class Patch(Strict):
+    """Replace one exact piece of text in one file of the app."""
+
+    file: str = Field(min_length=1, description="File of the app, relative to its directory.")
+    find: str = Field(min_length=1, description="Text that must occur exactly once.")
+    replace: str = Field(description="What it becomes.")
+
+
+class Variant(Strict):
+    """One realistic bug and the scenarios that must catch it."""
+
+    bug: str = Field(min_length=1, description="What is wrong, in the words of a bug report.")
+    patches: list[Patch] = Field(min_length=1)
+    caught_by: list[str] = Field(min_length=1, description="Scenario names that must fail on this variant.")
+    network: bool = Field(False, description="The bug is in the call/network code: also run the (slow) network "
+                          "scenarios against it. Other variants skip them to keep the proof fast.")
+
+
+def load_variants(directory: Path = VARIANTS_DIR) -> dict[str, Variant]:
+    """Every variant in ``directory`` by name (the file name without .yaml)."""
+    out: dict[str, Variant] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        doc = yamlpos.load(path)
+        try:
+            out[path.stem] = Variant.model_validate(doc.data)
+        except ValidationError as exc:
+            raise InputError(problems_from(exc, doc, Variant)) from None
+    return out
+
+
+def materialize(name: str, dest: Path, directory: Path = VARIANTS_DIR, app: Path = BUNDLED_APP) -> Path:
+    """A copy of ``app`` with variant ``name``'s patches applied, in ``dest/name``; returns its path."""
+    variants = load_variants(directory)
+    if name not in variants:
+        raise InputError([Problem(Position(directory, 0, 0), f"no app variant named {name!r}",
+                                  f"variants: {', '.join(variants) or 'none'}")])
+    target = dest / name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(app, target)
+    for n, patch in enumerate(variants[name].patches):
+        file = target / patch.file
+        text = file.read_text(encoding="utf-8") if file.is_file() else ""
+        count = text.count(patch.find)
+        if count != 1:
+            doc = yamlpos.load(directory / f"{name}.yaml")
+            raise InputError([doc.problem(("patches", n, "find"), f"the text to find occurs {count} times in "
+                                          f"{patch.file} (it must occur exactly once)",
+                                          "the app changed: update this variant's patch")])
+        file.write_text(text.replace(patch.find, patch.replace), encoding="utf-8")
+    return target
+
+
+
+def catch_table(engine: str, rows: list[tuple[str, set[str], set[str], list[str]]]) -> tuple[list[str], bool]:
+    """The variant → scenarios-that-caught-it table (rows as :func:`harness.cli.main.variant_report` gives them)
+    as lines, and whether every app failed exactly the scenarios it should."""
+    width = max([len(r[0]) for r in rows] + [3])
+    lines = [f"{'app':<{width}}  scenarios that failed on {engine}"]
+    ok = True
+    for name, failed, expected, other in rows:
+        good = failed == expected and not other
+        ok = ok and good
+        lines.append(f"{name:<{width}}  {'ok  ' if good else 'MISS'} {', '.join(sorted(failed)) or 'none'}")
+        lines += [f"{'':<{width}}       expected to fail but passed: {m}" for m in sorted(expected - failed)]
+        lines += [f"{'':<{width}}       failed unexpectedly: {m}" for m in sorted(failed - expected)]
+        lines += [f"{'':<{width}}       {line}" for line in other]
+    return lines, ok

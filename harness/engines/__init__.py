@@ -1,8 +1,0 @@
-"""Browser engines and the routes that drive them (Playwright with its own or the system's build)."""
-
-from __future__ import annotations
-
-from harness.engines.base import Browser, LaunchSpec, Page, Route, RouteInfo
-from harness.engines.registry import pick_route, probe_all, routes_for
-
-__all__ = ["Browser", "LaunchSpec", "Page", "Route", "RouteInfo", "pick_route", "probe_all", "routes_for"]

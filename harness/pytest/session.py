@@ -1,0 +1,196 @@
+"""Per-run state behind the pytest plugin: settings, the app server, the browser pool, the results."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.app.config import BUNDLED_APP, AppConfig, find_config, load_config
+from harness.app.profiles import Profile, get_profile
+from harness.core.errors import InputError
+from harness.report.matrix import Cell
+from harness.run.plan import CasePlan
+from harness.run.runner import AppTarget, BrowserPool, CaseResult, run_case
+from harness.scenario.loader import SourcedScenario
+from harness.scenario.model import ENGINES
+
+_KEY = pytest.StashKey["RunState"]()
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """An option's value: the command line first, then the ini twin (``mf_<name>``), then the default.
+
+    An on/off switch given on the command line (``--mf-no-matrix``: False) wins over the ini too."""
+    value = config.getoption(f"mf_{name}", default=None)
+    if value is not None and value != []:
+        return value
+    return config.getini(f"mf_{name}")
+
+
+class RunState:
+    """Everything one pytest process needs to run cases; started lazily, stopped at session end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        engines = option(config, "engine") or list(ENGINES)
+        # The command line checks its choices; the ini twin is free text, and an engine dropped there without
+        # a word would leave a run with fewer engines (or none: "no tests ran") than the user asked for.
+        _check_choices("mf_engine", [str(e) for e in engines], ENGINES, "engine", several=True)
+        self.engines: list[str] = [e for e in ENGINES if e in engines]
+        self.forced_routes: dict[str, str] = {}
+        for item in option(config, "route") or []:
+            engine, _, route = str(item).partition("=")
+            if engine not in ENGINES or not route:
+                raise pytest.UsageError(f"--mf-route (ini: mf_route) expects ENGINE=ROUTE (e.g. "
+                                        f"chromium=playwright-system) with ENGINE one of {', '.join(ENGINES)}, "
+                                        f"got {item!r}")
+            self.forced_routes[engine] = route
+        explicit = option(config, "config")
+        config_path = Path(explicit) if explicit else find_config(Path(config.rootpath))
+        if explicit and not Path(explicit).is_file():
+            raise pytest.UsageError(f"--mf-config {explicit}: no such file")
+        self.app_config, self.config_path = load_config(config_path)
+        app_url = option(config, "app_url")
+        if app_url:
+            self.app_config = self.app_config.model_copy(update={"url": app_url})
+        profile_name = option(config, "profile") or self.app_config.profile
+        profile_dirs: tuple[Path, ...] = ()
+        if self.app_config.profiles_dir and self.config_path:
+            profile_dirs = (self.config_path.parent / self.app_config.profiles_dir,)
+        # An unknown name from mediafault.yaml is reported at its 'profile:' line; one from the command line
+        # or the ini names the option.
+        try:
+            self.profile: Profile = get_profile(profile_name, profile_dirs,
+                                                None if option(config, "profile") else self.config_path)
+        except InputError as exc:
+            if not option(config, "profile"):
+                raise
+            raise pytest.UsageError("\n".join(f"--mf-profile (ini: mf_profile) {profile_name}: {p.message}"
+                                              + (f"\n  hint: {p.hint}" if p.hint else "")
+                                              for p in exc.problems)) from None
+        self.headed = bool(option(config, "headed"))
+        timeout = option(config, "case_timeout")
+        try:
+            self.case_timeout: float | None = float(timeout) if timeout not in (None, "") else None
+        except ValueError:
+            raise pytest.UsageError(f"mf_case_timeout must be a number of seconds, got {timeout!r}") from None
+        trace = str(option(config, "trace") or "on-failure")
+        _check_choices("mf_trace", [trace], ("on-failure", "off"), "trace mode")
+        self.trace = trace == "on-failure"
+        self.grid_url: str | None = option(config, "grid_url") or None
+        if self.grid_url:
+            from harness.reproduce.engines.grid_route import check_grid_url
+
+            bad = check_grid_url(self.grid_url)
+            if bad:
+                raise pytest.UsageError(f"--mf-grid-url: {bad}")
+        self.names: dict[str, SourcedScenario] = {}
+        self.cells: list[Cell] = []
+        self._pool: BrowserPool | None = None
+        self._target: AppTarget | None = None
+
+    @property
+    def app(self) -> AppConfig:
+        """The app under test's configuration."""
+        return self.app_config
+
+    def target(self) -> AppTarget:
+        """Where the app is (its servers start on first use)."""
+        if self._target is None:
+            app = self.app_config
+            root: Path | None = None
+            if not app.url:
+                root = BUNDLED_APP
+                if app.dir:
+                    base = self.config_path.parent if self.config_path else Path(self.config.rootpath)
+                    root = (base / app.dir).resolve()
+            self._target = AppTarget(app.url, root, app.surface.telemetry, profile_params=not (app.url or app.dir))
+        return self._target
+
+    def pool(self) -> BrowserPool:
+        """This process's browsers."""
+        if self._pool is None:
+            self._pool = BrowserPool(headed=self.headed, trace=self.trace)
+        return self._pool
+
+    def run(self, plan: CasePlan, item: pytest.Item) -> CaseResult:
+        """Run one case, with its evidence sent to the report."""
+        from harness.report.evidence import recorder_for
+
+        recorder = recorder_for(item)
+        origin = plan.source.scenario.given.page.origin
+        if self.app_config.url and origin != "http-localhost":
+            pytest.skip(f"page.origin={origin} needs the harness to serve the app, but app.url is fixed "
+                        f"({self.app_config.url}); use app.dir, or run this scenario against a URL of that kind")
+        pool = self.pool()
+        try:
+            result = run_case(plan, pool, self.target(), self.app_config.surface, recorder, self.case_timeout)
+        finally:
+            # This process's launches so far; the controller keeps each process's last count, so the end of
+            # the run can say how many browsers were started in all (a broken case may have started one).
+            item.user_properties.append(("launches", f"{os.getpid()}={pool.launches}"))
+        item.user_properties.append(("browser", result.browser_version))
+        # Which checks failed, so the matrix cell can say "FAIL message" and not only the codes.
+        item.user_properties.append(("failed_checks", ",".join(c.what for c in result.verdict.checks if not c.ok)))
+        snap = result.observation.snapshot
+        item.user_properties.append(("surfaced", snap.code or (f"{snap.state} (no error)" if snap.state else "")))
+        from harness.report.evidence import attach_result
+
+        attach_result(item, plan, result)
+        return result
+
+    def failure_text(self, plan: CasePlan, result: CaseResult) -> str:
+        """The failure message: where, what kind, and the expected-vs-observed table."""
+        verdict = result.verdict
+        lines = [
+            f"{plan.source.position_of('expect')}: {plan.name}: {verdict.category}{plan.source.case_note()}",
+            f"  engine {plan.engine} via {plan.route_info.route} ({result.browser_version}), "
+            f"conditions {plan.fidelity.value}, profile {plan.profile}",
+            verdict.table(),
+        ]
+        obs = result.observation
+        if obs.timeline:
+            lines.append("  last events: " + "; ".join(f"{e['event']} {e.get('detail') or ''}".strip()
+                                                       for e in obs.timeline[-4:]))
+        if obs.page_errors:
+            lines.append("  page errors: " + "; ".join(obs.page_errors[-3:]))
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        """Stop browsers and the app server (idempotent; also runs on interrupt)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._target is not None:
+            self._target.stop()
+            self._target = None
+
+
+def _check_choices(key: str, values: list[str], allowed: tuple[str, ...], what: str, several: bool = False) -> None:
+    """A usage error naming the bad value, its ini key and option, and the values allowed."""
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        close = difflib.get_close_matches(bad[0], allowed, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        choose = "one or more of (space-separated in the ini)" if several else "one of"
+        raise pytest.UsageError(f"{key} = {' '.join(values)}: {bad[0]!r} is not a{'n' if what[0] in 'aeiou' else ''} "
+                                f"{what}{guess}; use {choose}: {', '.join(allowed)} (ini key {key}, option "
+                                f"--{key.replace('_', '-')})")
+
+
+def run_state(config: pytest.Config) -> RunState:
+    """The run state of this pytest process (created on first use)."""
+    state = config.stash.get(_KEY, None)
+    if state is None:
+        state = RunState(config)
+        config.stash[_KEY] = state
+    return state
+
+
+def existing_state(config: pytest.Config) -> RunState | None:
+    """The run state if one was created."""
+    return config.stash.get(_KEY, None)

@@ -1,0 +1,182 @@
+"""The Selenium Grid route: the Selenium routes' browsers, started on the nodes of a Selenium Grid 4 through
+RemoteWebDriver (``--mf-grid-url``).
+
+The options are the local Selenium routes' own (:func:`chrome_options`, :func:`webkit_options`), with what only
+exists on this machine left out: the browser binary is the node's (its slot's stereotype names it) and
+Chromium's profile preferences travel as chromedriver ``prefs``. What cannot travel is said per case
+(:meth:`SeleniumGridRoute.cannot_run`): the network lab starts browsers inside a namespace on this machine; a
+fake-microphone WAV file is a path on this machine; and the harness serves the app, its observer and its
+embedding pages on this machine's loopback, which a node on another machine cannot reach.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.core.errors import EnvironmentProblem
+from harness.reproduce.engines.base import Browser, LaunchSpec, Route, RouteInfo
+from harness.reproduce.engines.playwright_route import FIREFOX_BASE_PREFS
+from harness.reproduce.engines.selenium_route import SeleniumBrowser, chrome_options, start_session, webkit_options
+
+ROUTE_NAME = "selenium-grid"
+# The browserName a Grid slot offers for each engine (WebKitWebDriver answers to its browser's name).
+GRID_BROWSER_NAMES = {"chromium": "chrome", "firefox": "firefox", "webkit": "MiniBrowser"}
+# A session request waits in the Grid's queue while every slot for its browser is taken.
+GRID_SESSION_TIMEOUT = 120.0
+STATUS_TIMEOUT = 5.0
+# Chromium switches whose value is a file on the machine that starts the browser.
+LOCAL_FILE_SWITCHES = ("--use-file-for-fake-audio-capture=", "--use-file-for-fake-video-capture=")
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine's loopback (so the Grid's nodes share its files and servers)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_grid_url(url: str) -> str | None:
+    """Why ``url`` is not a usable Grid address (None when it is)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not a Grid address; give one like http://127.0.0.1:4444"
+    return None
+
+
+def grid_status(url: str, timeout: float = STATUS_TIMEOUT) -> dict[str, Any]:
+    """The Grid's ``/status`` value; raises OSError (refused, timeout) or ValueError (not a Grid)."""
+    with urllib.request.urlopen(f"{url.rstrip('/')}/status", timeout=timeout) as response:
+        body = json.loads(response.read().decode())
+    value = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(value, dict) or "ready" not in value:
+        raise ValueError("the answer to /status is not a Selenium Grid 4 status")
+    return value
+
+
+def slots(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every slot of every node that is up: ``{"browserName", "busy", "version", "node"}``."""
+    out = []
+    for node in status.get("nodes") or []:
+        if node.get("availability", "UP") != "UP":
+            continue
+        for slot in node.get("slots") or []:
+            stereotype = slot.get("stereotype") or {}
+            out.append({"browserName": stereotype.get("browserName", ""), "busy": bool(slot.get("session")),
+                        "version": str(node.get("version", "")).split(" ")[0], "node": node.get("uri", "")})
+    return out
+
+
+def firefox_options(spec: LaunchSpec, headed: bool) -> Any:
+    """geckodriver options: the Playwright Firefox route's hermetic prefs plus ``spec``'s (permissions and
+    fake media are prefs at launch in Firefox), headless unless a display is asked for."""
+    from selenium.webdriver.firefox.options import Options as FirefoxOptions
+
+    options = FirefoxOptions()
+    for name, value in {**FIREFOX_BASE_PREFS, **dict(spec.prefs)}.items():
+        options.set_preference(name, value)
+    if not (spec.headed or headed):
+        options.add_argument("-headless")
+    options.set_capability("acceptInsecureCerts", True)
+    return options
+
+
+class SeleniumGridRoute(Route):
+    """An engine's browser on a Selenium Grid 4 (any Grid: ``mediafault grid up`` starts one on loopback)."""
+
+    limited_slots = True
+
+    def __init__(self, engine: str, url: str) -> None:
+        self.engine = engine
+        self.name = ROUTE_NAME
+        self.url = url.rstrip("/")
+        self.local = is_loopback(self.url)
+
+    def probe(self) -> RouteInfo:
+        """Ask the Grid whether it is ready and has a slot for this engine (one HTTP request; no browser)."""
+        bad = check_grid_url(self.url)
+        if bad:
+            return RouteInfo(self.engine, self.name, False, reason=bad)
+        browser_name = GRID_BROWSER_NAMES.get(self.engine)
+        if browser_name is None:
+            return RouteInfo(self.engine, self.name, False, reason=f"mediafault cannot drive {self.engine} on a Grid")
+        try:
+            status = grid_status(self.url)
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "reason", exc)  # urllib wraps the socket error
+            return RouteInfo(self.engine, self.name, False, reason=f"no Selenium Grid answers at {self.url} "
+                             f"({why}); start one with 'mediafault grid up', or check --mf-grid-url")
+        # 'ready' only says whether a slot is free right now; a busy Grid queues the request, so what
+        # matters is that an up node has a slot for this browser.
+        if not slots(status):
+            return RouteInfo(self.engine, self.name, False, reason=f"the Grid at {self.url} has no node up: "
+                             f"{status.get('message', '')}")
+        mine = [s for s in slots(status) if s["browserName"] == browser_name]
+        if not mine:
+            offered = sorted({s["browserName"] for s in slots(status)}) or ["none"]
+            return RouteInfo(self.engine, self.name, False, reason=f"the Grid at {self.url} has no slot for "
+                             f"{self.engine} (browserName {browser_name!r}; it offers: {', '.join(offered)})")
+        version = f"Selenium Grid {mine[0]['version']}".strip()
+        return RouteInfo(self.engine, self.name, True, self.url, version)
+
+    def cannot_run(self, spec: LaunchSpec) -> str | None:
+        """Network-lab cases, and on another machine's Grid what only exists here, are skipped with the reason."""
+        if spec.netlab:
+            return ("needs the local network lab, which starts the browser inside a network namespace on this "
+                    "machine; a Grid node starts its own browsers outside it. Run network scenarios without "
+                    "--mf-grid-url (a Playwright route)")
+        if self.local:
+            return None
+        files = [a.split("=", 1)[1] for a in spec.args if a.startswith(LOCAL_FILE_SWITCHES)]
+        if files:
+            return (f"needs the fake-microphone file {files[0]} on the node, and the Grid at {self.url} is on "
+                    "another machine (a file is not sent to it); use a Grid on this machine")
+        return (f"the Grid at {self.url} is on another machine, and the harness serves the app, its observer and "
+                "its test pages on this machine's loopback (127.0.0.1), which the node cannot reach; use a Grid "
+                "on this machine ('mediafault grid up')")
+
+    def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:
+        """Ask the Grid for a session with ``spec``'s options (under a timeout: the Grid queues requests)."""
+        if wrap is not None:
+            raise EnvironmentProblem(f"the network lab needs a Playwright route; {self.name} cannot enter it")
+        reason = self.cannot_run(spec)
+        if reason:
+            raise EnvironmentProblem(reason)
+        from selenium import webdriver
+        from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
+
+        executor: Any = self.url
+        if self.engine == "chromium":
+            options, _, _ = chrome_options(spec, headed, binary=None, remote=True)
+            # Knows chromedriver's CDP command, which sets permissions per origin.
+            executor = ChromiumRemoteConnection(self.url, vendor_prefix="goog", browser_name="chrome",
+                                                ignore_proxy=True)
+        elif self.engine == "webkit":
+            options = webkit_options(None)
+        else:
+            options = firefox_options(spec, headed)
+        info = self.probe()
+        if not info.available:
+            raise EnvironmentProblem(info.reason)
+
+        def failed(why: str) -> EnvironmentProblem:
+            try:  # what the Grid says now: the usual cause is a slot held by another run
+                mine = [s for s in slots(grid_status(self.url)) if s["browserName"] == GRID_BROWSER_NAMES[self.engine]]
+                seen = f"{sum(s['busy'] for s in mine)} of {len(mine)} {self.engine} slot(s) busy"
+            except (OSError, ValueError) as exc:
+                seen = f"the Grid no longer answers: {getattr(exc, 'reason', exc)}"
+            return EnvironmentProblem(f"the Grid at {self.url} gave no {self.engine} session: {why} ({seen}; "
+                                      "'mediafault grid status' shows the slots and where the logs are)")
+
+        driver = start_session(lambda: webdriver.Remote(command_executor=executor, options=options),
+                               GRID_SESSION_TIMEOUT, failed)
+        return SeleniumBrowser(driver, None, info, self.engine, None, [])

@@ -1,0 +1,363 @@
+"""Selenium routes: WebKitGTK's MiniBrowser through WebKitWebDriver (the only real WebKit a Linux machine
+without Playwright's build can drive), and Chromium through chromedriver.
+
+WebKitGTK has no headless mode, so it runs on the harness's own Xvfb, and a new-session request without
+a display hangs instead of failing: session creation runs under a timeout and the driver's whole process
+group is killed when it expires. WebKitWebDriver offers no init-script command, so the harness's scripts
+reach the page through the harness's own server (see ``Page.server_injection``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import EnvironmentProblem, HarnessError
+from harness.core.reaper import REAPER
+from harness.reproduce import xvfb
+from harness.reproduce.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo, install_hint
+from harness.reproduce.engines.playwright_route import CHROMIUM_BASE_ARGS, _profile_with_prefs, _version_of
+
+SESSION_TIMEOUT = 45.0
+# Selenium Manager would try to download drivers and send usage statistics; the harness names its
+# drivers explicitly and must not talk to the internet.
+# The same settings reach the Java Grid that ``mediafault grid up`` starts.
+SELENIUM_OFFLINE_ENV = {"SE_AVOID_STATS": "true", "SE_OFFLINE": "true"}
+for _key, _value in SELENIUM_OFFLINE_ENV.items():
+    os.environ.setdefault(_key, _value)
+MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit2gtk-4.0/MiniBrowser",
+                     "/usr/libexec/webkit2gtk-4.1/MiniBrowser")
+
+# Waits in the page for the observer's key to change (DOM, console, beacons, timeline): event-driven
+# through a MutationObserver plus the observer's own notifications, bounded by the timeout.
+WAIT_CHANGED_JS = """
+const [fn, arg, last, ms, done] = arguments;
+const read = new Function('a', 'return (' + fn + ')(a)');
+let finished = false;
+const finish = (v) => { if (!finished) { finished = true; observer.disconnect(); clearTimeout(timer); done(v); } };
+const check = () => { try { if (read(arg) !== last) finish(true); } catch (e) { finish(true); } };
+const observer = new MutationObserver(check);
+observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+const timer = setTimeout(() => finish(false), ms);
+(window.__mfWaiters = window.__mfWaiters || []).push(check);
+check();
+"""
+
+
+def _minibrowser() -> str:
+    env = os.environ.get("MF_MINIBROWSER")
+    if env:
+        return env
+    for pattern in MINIBROWSER_GLOBS:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return ""
+
+
+class SeleniumRoute(Route):
+    """Selenium driving ``webkit`` (WebKitWebDriver + MiniBrowser) or ``chromium`` (chromedriver)."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.name = "selenium-webkitgtk" if engine == "webkit" else "selenium-chromedriver"
+
+    def probe(self) -> RouteInfo:
+        """Driver and browser present? (No browser is started.)"""
+        if self.engine == "webkit":
+            driver, browser = shutil.which("WebKitWebDriver"), _minibrowser()
+            if not driver or not browser:
+                return RouteInfo(self.engine, self.name, False, reason="WebKitGTK's WebDriver is not installed; "
+                                 f"install it with '{install_hint('webkit')}'")
+            if not os.environ.get("DISPLAY") and not shutil.which("Xvfb"):
+                return RouteInfo(self.engine, self.name, False, reason="WebKitGTK needs a display and Xvfb is "
+                                 "missing; install it with 'apt-get install xvfb'")
+            return RouteInfo(self.engine, self.name, True, browser, _webkit_version())
+        driver = shutil.which("chromedriver")
+        browser = shutil.which("chromium") or shutil.which("chromium-browser") or ""
+        if not driver or not browser:
+            return RouteInfo(self.engine, self.name, False, reason="chromedriver or chromium is missing; install "
+                             f"them with '{install_hint('chromium')}'")
+        return RouteInfo(self.engine, self.name, True, browser, _version_of(browser))
+
+    def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:
+        """Start a WebDriver session (under a timeout: WebKitGTK hangs without a display)."""
+        info = self.probe()
+        if not info.available:
+            raise EnvironmentProblem(f"{self.engine} via {self.name}: {info.reason}")
+        if wrap is not None:
+            raise EnvironmentProblem(f"the network lab needs a Playwright route; {self.name} cannot enter it")
+        from selenium import webdriver
+
+        env = dict(os.environ)
+        scratch: list[Path] = []  # directories to remove with the browser
+        log = tempfile.NamedTemporaryFile(prefix=f"mediafault-{self.engine}-", suffix=".log", delete=False)  # noqa: SIM115
+        options: Any
+        if self.engine == "webkit":
+            from selenium.webdriver.webkitgtk.service import Service as WebKitService
+
+            env["DISPLAY"] = xvfb.display()
+            options = webkit_options(info.executable)
+            service: Any = WebKitService(log_output=log.name, env=env, popen_kw={"start_new_session": True})
+            factory: Any = webdriver.WebKitGTK
+        else:
+            from selenium.webdriver.chrome.service import Service as ChromeService
+
+            options, scratch, display = chrome_options(spec, headed, binary=info.executable, remote=False)
+            if display:
+                env["DISPLAY"] = xvfb.display()
+            service = ChromeService(executable_path=shutil.which("chromedriver"), log_output=log.name, env=env,
+                                    popen_kw={"start_new_session": True})
+            factory = webdriver.Chrome
+
+        def failed(why: str) -> EnvironmentProblem:
+            _kill_group(service)
+            tail = Path(log.name).read_text(errors="replace").strip().splitlines()[-3:]
+            return EnvironmentProblem(f"could not start {self.engine} via {self.name}: {why}"
+                                      + (f" (driver log: {' | '.join(tail)})" if tail else ""))
+
+        _watch_when_started(service)
+        driver = start_session(lambda: factory(options=options, service=service), SESSION_TIMEOUT, failed)
+        return SeleniumBrowser(driver, service, info, self.engine, log.name, scratch)
+
+
+def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote: bool) -> tuple[Any, list[Path], bool]:
+    """chromedriver options for ``spec``: (options, scratch directories, whether it needs a display).
+
+    ``remote``: the browser starts on a Grid node, where no file of this machine exists, so profile
+    preferences go through chromedriver's ``prefs`` (it writes them into the node's fresh profile) instead of
+    a prepared ``--user-data-dir``, and the browser binary is the node's own (its stereotype names it).
+    """
+    from selenium.webdriver.chrome.options import Options as ChromeOptions
+
+    options = ChromeOptions()
+    if binary:
+        options.binary_location = binary
+    scratch: list[Path] = []
+    extra = ["--no-sandbox"]
+    display = spec.headed or headed
+    if not display:
+        extra.append("--headless=new")
+    if spec.profile_prefs and remote:
+        options.add_experimental_option("prefs", dict(spec.profile_prefs))
+    elif spec.profile_prefs:
+        profile = _profile_with_prefs(dict(spec.profile_prefs))
+        scratch.append(profile)
+        extra.append(f"--user-data-dir={profile}")
+    for arg in (*CHROMIUM_BASE_ARGS, *spec.args, *extra):
+        options.add_argument(arg)
+    options.set_capability("acceptInsecureCerts", True)
+    return options, scratch, display
+
+
+def webkit_options(binary: str | None) -> Any:
+    """WebKitWebDriver options: MiniBrowser in automation mode with mock capture devices, reaching the
+    insecure-origin host (``app.test``) through the harness's loopback proxy."""
+    from selenium.webdriver.common.proxy import Proxy, ProxyType
+    from selenium.webdriver.webkitgtk.options import Options as WebKitOptions
+
+    options = WebKitOptions()
+    if binary:
+        options.binary_location = binary
+    options.add_argument("--automation")
+    options.add_argument("--enable-mock-capture-devices=true")
+    options.set_capability("acceptInsecureCerts", True)
+    options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": _proxy()})
+    return options
+
+
+def start_session(create: Callable[[], Any], timeout: float, failed: Callable[[str], Exception]) -> Any:
+    """Run ``create`` (a new WebDriver session) under ``timeout``: a session request can hang (WebKitGTK
+    without a display, a Grid without a free slot). ``failed(why)`` cleans up and builds the error."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["driver"] = create()
+        except Exception as exc:  # noqa: BLE001 - reported by the caller with its own context
+            result["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if "driver" not in result:
+        error = str(result.get("error", "")).strip().splitlines()
+        raise failed(f"no session after {timeout:g}s" if worker.is_alive() else (error[0] if error else "?"))
+    driver = result["driver"]
+    driver.set_script_timeout(120)
+    return driver
+
+
+def _watch_when_started(service: Any) -> None:
+    """Register the driver process with the reaper the moment it exists: session creation can take
+    seconds, and a worker killed meanwhile must not leave the driver and its browser behind."""
+    start = service._start_process
+
+    def started(path: str) -> None:
+        start(path)
+        REAPER.watch_process(service.process.pid)  # the driver and the browser below it
+
+    service._start_process = started
+
+
+def _kill_group(service: Any) -> None:
+    process = getattr(service, "process", None)
+    if process is not None:
+        REAPER.forget_process(process.pid)
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            process.wait(timeout=5)
+
+
+_proxy_state: dict[str, Any] = {}
+
+
+def _proxy() -> str:
+    """The process's loopback proxy for app.test (started on first use)."""
+    if "proxy" not in _proxy_state:
+        from harness.app.loopproxy import LoopProxy
+
+        _proxy_state["proxy"] = LoopProxy()
+    return str(_proxy_state["proxy"].address)
+
+
+@functools.cache
+def _webkit_version() -> str:
+    """WebKitGTK's version from the package database (MiniBrowser itself needs a display to answer)."""
+    for package in ("libwebkit2gtk-4.1-0", "libwebkit2gtk-4.0-37"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True,
+                                 text=True, timeout=10, check=False).stdout.strip()
+            if out:
+                return f"WebKitGTK {out.split('-')[0]}"
+    return "WebKitGTK"
+
+
+class SeleniumBrowser(Browser):
+    """One WebDriver session; each case gets a new window, closed afterwards."""
+
+    def __init__(self, driver: Any, service: Any, info: RouteInfo, engine: str, log: str | None,
+                 scratch: list[Path]) -> None:
+        self._driver = driver
+        self._scratch = scratch
+        self._service = service
+        self._log = log
+        self.info = info
+        self.engine = engine
+        caps = driver.capabilities
+        self.version = f"{engine} {caps.get('browserVersion') or caps.get('version') or info.version}"
+        self._home = driver.current_window_handle
+
+    def new_page(self) -> Page:
+        """A new window (a new document and browsing context) in the session."""
+        self._driver.switch_to.window(self._home)
+        self._driver.switch_to.new_window("window")
+        return SeleniumPage(self._driver, self._home, self.engine)
+
+    def close(self) -> None:
+        """End the session and make sure no driver or browser process is left."""
+        with contextlib.suppress(Exception):
+            self._driver.quit()
+        _kill_group(self._service)
+        if self._log:
+            with contextlib.suppress(OSError):
+                os.unlink(self._log)
+        for directory in self._scratch:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+class SeleniumPage(Page):
+    """A window of a WebDriver session."""
+
+    def __init__(self, driver: Any, home: str, engine: str) -> None:
+        self._driver = driver
+        self._home = home
+        self._engine = engine
+        self._handle = driver.current_window_handle
+        self._scripts: list[str] = []
+        self.events = PageEvents()
+
+    def set_permission(self, name: str, setting: str, origin: str) -> None:
+        """chromedriver: the W3C permissions command; WebKitWebDriver has none."""
+        if self._engine != "chromium":
+            raise HarnessError("WebKitWebDriver has no permission command")
+        # The command behind execute_cdp_cmd, so it works on webdriver.Chrome and on a Grid's Remote alike.
+        self._driver.execute("executeCdpCommand", {"cmd": "Browser.setPermission", "params": {
+            "permission": {"name": name}, "setting": setting, "origin": origin}})
+
+    def add_init_script(self, script: str) -> None:
+        """Kept for the harness's server to inject: WebKitWebDriver has no init-script command, and
+        chromedriver's CDP one does not reach cross-origin iframes (they are separate targets)."""
+        self._scripts.append(script)
+
+    def server_injection(self) -> str | None:
+        """The scripts the app server must put first in the app's HTML."""
+        return "\n;\n".join(self._scripts)
+
+    def use_frame(self, url_part: str | None) -> None:
+        """Switch to the iframe whose src contains ``url_part`` (or back to the top page)."""
+        from selenium.webdriver.common.by import By
+
+        self._driver.switch_to.default_content()
+        if url_part is None:
+            return
+        for frame in self._driver.find_elements(By.TAG_NAME, "iframe"):
+            if url_part in (frame.get_attribute("src") or ""):
+                self._driver.switch_to.frame(frame)
+                return
+        raise HarnessError(f"no iframe with {url_part!r} in its src")
+
+    def goto(self, url: str, timeout: float) -> None:
+        """Navigate and wait for the load event."""
+        self._driver.set_page_load_timeout(timeout)
+        self._driver.get(url)
+
+    def click(self, selector: str, timeout: float) -> None:
+        """A WebDriver element click (a trusted event: the page sees a user gesture)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        element = WebDriverWait(self._driver, timeout).until(ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
+        element.click()
+
+    def wait_visible(self, selector: str, timeout: float) -> None:
+        """Wait for a visible element."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self._driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, selector)))
+
+    def evaluate(self, script: str, arg: Any = None) -> Any:
+        """Evaluate a function expression (promises are awaited by WebDriver)."""
+        return self._driver.execute_script(f"return ({script})(arguments[0]);", arg)
+
+    def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
+        """Wait in the page for a change of ``script(arg)``; False on timeout."""
+        ms = int(max(timeout, 0.001) * 1000)
+        return bool(self._driver.execute_async_script(WAIT_CHANGED_JS, script, arg, last, ms))
+
+    def screenshot(self) -> bytes:
+        """PNG of the window."""
+        data: bytes = self._driver.get_screenshot_as_png()
+        return data
+
+    def close(self) -> None:
+        """Close the window and go back to the session's first one."""
+        with contextlib.suppress(Exception):
+            self._driver.switch_to.window(self._handle)
+            self._driver.close()
+            self._driver.switch_to.window(self._home)

@@ -1,0 +1,95 @@
+"""The lab's server side, run inside the server namespace: the app's static files, a telemetry sink, and
+an aiortc peer that answers calls and echoes the caller's audio back (``POST /offer``, non-trickle).
+
+Run: ``python -m harness.reproduce.netlab.peer --root DIR --host ADDR --port N``; prints ``ready`` when listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+
+PC_LIFETIME = 120.0  # a call the browser forgot is closed after this
+
+
+async def offer(request: web.Request) -> web.Response:
+    """Answer an SDP offer with an echoing peer connection."""
+    params: dict[str, Any] = await request.json()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    relay: MediaRelay = request.app["relay"]
+    request.app["pcs"].add(pc)
+
+    @pc.on("track")
+    def on_track(track: Any) -> None:
+        if track.kind == "audio":
+            pc.addTrack(relay.subscribe(track))
+
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=params["sdp"], type=params["type"]))
+    # Chromium's non-trickle offer has no end-of-candidates; without this aioice waits forever.
+    await pc.addIceCandidate(None)
+    await pc.setLocalDescription(await pc.createAnswer())
+    asyncio.get_running_loop().call_later(PC_LIFETIME, lambda: asyncio.ensure_future(pc.close()))
+    return web.json_response({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type},
+                             headers={"Access-Control-Allow-Origin": "*"})
+
+
+async def telemetry(request: web.Request) -> web.Response:
+    """Accept an error report (the harness reads reports in the page)."""
+    with contextlib.suppress(Exception):
+        json.loads(await request.text())
+    return web.Response(status=204)
+
+
+async def on_shutdown(app: web.Application) -> None:
+    """Close every call."""
+    await asyncio.gather(*(pc.close() for pc in app["pcs"]), return_exceptions=True)
+
+
+def build(root: Path) -> web.Application:
+    """The web application."""
+    app = web.Application()
+    app["pcs"] = set()
+    app["relay"] = MediaRelay()
+    app.router.add_post("/offer", offer)
+    app.router.add_post("/telemetry", telemetry)
+    app.router.add_static("/", root, show_index=False)
+    app.on_shutdown.append(on_shutdown)
+    return app
+
+
+async def serve(root: Path, host: str, port: int) -> None:
+    """Serve until cancelled."""
+    runner = web.AppRunner(build(root))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    print("ready", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> int:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--lab", default="", help="the lab's tag (only so its processes can be found)")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.root, args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Load scenario files: YAML → validated :class:`~harness.scenario.model.Scenario` objects that remember their
+source."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from harness.core.errors import InputError, Position, Problem
+from harness.scenario import yamlpos
+from harness.scenario.expand import expand, load_library, resolve_uses
+from harness.scenario.model import Scenario, ScenarioFile
+from harness.scenario.validation import problems_from
+from harness.scenario.yamlpos import Loc, Located
+
+
+@dataclass(frozen=True)
+class SourcedScenario:
+    """A scenario plus where it was written, so failures and reports can cite ``file:line``."""
+
+    scenario: Scenario
+    doc: Located
+    loc: Loc
+    row: Position | None = None  # for a case of a matrix: the row it was expanded from
+
+    def case_note(self) -> str:
+        """`` (matrix row at line 12)`` for a matrix case, else empty: which row to look at in a failure."""
+        return f" (matrix row at line {self.row.line})" if self.row else ""
+
+    @property
+    def path(self) -> Path:
+        """The scenario file."""
+        return self.doc.path
+
+    @property
+    def position(self) -> Position:
+        """Where the scenario's ``name`` is."""
+        return self.doc.position((*self.loc, "name"), key=True)
+
+    def position_of(self, *sub: str | int) -> Position:
+        """Position of a key inside this scenario, e.g. ``position_of('expect', 'code')``."""
+        return self.doc.position((*self.loc, *sub), key=True)
+
+    def snippet(self) -> tuple[int, str]:
+        """The scenario's YAML text and its first line number."""
+        return self.doc.snippet(self.loc)
+
+
+def load_file(path: Path) -> list[SourcedScenario]:
+    """Load and validate every scenario in ``path``; raise :class:`InputError` listing all problems.
+
+    A scenario with a ``matrix`` becomes one :class:`SourcedScenario` per case and ``given.use`` is
+    replaced by the shared blocks it names (see :mod:`harness.scenario.expand`). A ``givens.yaml`` holds no
+    scenarios: it is checked and gives an empty list.
+    """
+    doc = yamlpos.load(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise InputError([doc.problem((), "a scenario file must be a mapping (a scenario) or have 'scenarios:'",
+                                      "start the file with 'name: ...' or 'scenarios:'")])
+    if "givens" in data and "scenarios" not in data and "name" not in data:
+        load_library(path)
+        return []
+    written: list[tuple[Any, Loc]]
+    if "scenarios" in data:
+        items = data["scenarios"]
+        extra = [k for k in data if k != "scenarios"]
+        if not isinstance(items, list) or not items or extra:
+            try:
+                ScenarioFile.model_validate(data)
+            except ValidationError as exc:
+                raise InputError(problems_from(exc, doc, ScenarioFile)) from None
+        written = [(item, ("scenarios", i)) for i, item in enumerate(items)]
+    else:
+        written = [(data, ())]
+    out: list[SourcedScenario] = []
+    problems: list[Problem] = []
+    for item, loc in written:
+        if not isinstance(item, dict):
+            # Let the model say what a scenario must be; positions are the same as without expansion.
+            problems += _validate(item, doc, loc)[1]
+            continue
+        try:
+            expanded, clashes = expand(item, doc, loc)
+            problems += clashes
+            cases = [resolve_uses(case, path, loc) for case in expanded]
+        except InputError as exc:
+            problems += exc.problems
+            continue
+        for case in cases:
+            scenario, found = _validate(case.data, case.doc, loc)
+            problems += [p for p in found if p not in problems]  # a template's mistake shows once, not per case
+            if scenario is not None:
+                out.append(SourcedScenario(scenario, case.doc, loc, case.row))
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: (str(p.position.path), p.position.line, p.position.column)))
+    problems = duplicate_names(out, {})
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _validate(data: Any, doc: Located, loc: Loc) -> tuple[Scenario | None, list[Problem]]:
+    """One scenario's data → the model, or the positioned problems."""
+    try:
+        return Scenario.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_from(exc, doc, Scenario, loc)
+
+
+def duplicate_names(scenarios: list[SourcedScenario], seen: dict[str, SourcedScenario]) -> list[Problem]:
+    """Problems for names already in ``seen`` (which is updated), so test ids stay unique."""
+    problems = []
+    for item in scenarios:
+        name = item.scenario.name
+        first = seen.get(name.casefold())
+        if first is None:
+            seen[name.casefold()] = item
+            continue
+        problems.append(item.doc.problem(
+            (*item.loc, "name"), f"duplicate scenario name {name!r} (first defined at {first.position})",
+            "scenario names become test ids and must be unique; rename one of them", key=True,
+        ))
+    return problems
+
+
+def load_paths(paths: list[Path]) -> tuple[list[SourcedScenario], list[InputError]]:
+    """Load every scenario file under ``paths`` (files or directories); collect errors instead of stopping."""
+    scenarios: list[SourcedScenario] = []
+    errors: list[InputError] = []
+    seen: dict[str, SourcedScenario] = {}
+    for file in scenario_files(paths):
+        try:
+            loaded = load_file(file)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        before = set(seen)
+        dup = duplicate_names(loaded, seen)
+        if dup:
+            errors.append(InputError(dup))
+        # A case whose name was already taken (by another file) is left out; the others still run.
+        scenarios += [s for s in loaded if s.scenario.name.casefold() not in before]
+    return scenarios, errors
+
+
+# Folders never searched for scenarios: hidden ones (.git, .venv, …), build output and installed packages.
+# The same names pytest leaves out by default (norecursedirs), so 'pytest DIR' and 'mediafault validate DIR'
+# see the same files.
+SKIPPED_DIRS = frozenset({"build", "dist", "node_modules", "venv", "__pycache__", "site-packages"})
+# A file found in a folder is a scenario file when its top level has one of these keys. Every scenario needs
+# 'expect' and most have 'given'; a file with neither (an app profile, a CI job, a bug variant) is some other
+# YAML, and reporting its keys as scenario mistakes would bury the real ones.
+SCENARIO_KEYS = ("scenarios", "givens", "given", "expect", "when", "during", "matrix")
+YAML_SUFFIXES = (".yaml", ".yml")
+SELECTION_RULE = (
+    "in a folder, scenario files are the *.yaml and *.yml files whose top level has "
+    + ", ".join(f"{k}:" for k in SCENARIO_KEYS[:-1]) + f" or {SCENARIO_KEYS[-1]}: (givens.yaml holds shared "
+    "givens, no scenarios); mediafault.yaml and folders that are hidden or named "
+    + ", ".join(sorted(SKIPPED_DIRS)) + " are skipped; a file named on its own is always checked"
+)
+
+
+def _skipped_dir(name: str) -> bool:
+    return name.startswith(".") or name in SKIPPED_DIRS or name.endswith(".egg-info")
+
+
+def _scenario_shaped(path: Path) -> bool:
+    """Whether the file's top level has a scenario key; a file that is not valid YAML counts, so that its
+    error is reported instead of the file silently disappearing from the run."""
+    import yaml
+
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return True
+    except OSError:
+        return False
+    return isinstance(data, dict) and any(key in data for key in SCENARIO_KEYS)
+
+
+def is_scenario_file(path: Path, root: Path | None = None) -> bool:
+    """The one rule for which files are scenario files (run, validate, list and pytest collection use it).
+
+    ``root`` is the folder the file was found in (named on the command line, or a scenario folder); without
+    it the file was named on its own and only has to be YAML and not the app config. See :data:`SELECTION_RULE`.
+    """
+    from harness.app.config import CONFIG_NAMES
+
+    if path.suffix not in YAML_SUFFIXES or path.name in CONFIG_NAMES:
+        return False
+    if root is None:
+        return True
+    try:
+        folders = path.resolve().relative_to(root.resolve()).parts[:-1]
+    except ValueError:
+        folders = ()
+    return not any(_skipped_dir(part) for part in folders) and _scenario_shaped(path)
+
+
+def _walk(folder: Path) -> list[Path]:
+    """YAML files under ``folder``, without descending into skipped folders (a .venv has thousands of files)."""
+    out = []
+    for top, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not _skipped_dir(d)]
+        out += [Path(top) / n for n in names if n.endswith(YAML_SUFFIXES)]
+    return out
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    """Scenario files under ``paths`` in a stable order, each once (a file given twice, or inside a folder
+    also given, would otherwise be its own duplicate); a missing path is an error that says so."""
+    files: dict[Path, Path] = {}
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in _walk(path) if is_scenario_file(p, path))
+        elif path.is_file():
+            found = [path] if is_scenario_file(path) else []
+        else:
+            raise InputError([Problem(Position(path, 0, 0), "no such file or directory",
+                                      "give a scenario file or a directory of them, e.g. scenarios/")])
+        for file in found:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
+def no_scenarios_hint(paths: list[Path]) -> str:
+    """Why nothing was found under ``paths``, for people: what a scenario file is."""
+    where = ", ".join(str(p) for p in paths) or "."
+    return f"no scenario files under {where}; {SELECTION_RULE}"
