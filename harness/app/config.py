@@ -9,10 +9,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from harness.core.errors import InputError
 from harness.core.resources import bundled
 from harness.scenario import yamlpos
+from harness.scenario.loader import CONFIG_NAMES
 from harness.scenario.model import Strict
 from harness.scenario.validation import problems_from
 
-CONFIG_NAMES = ("mediafault.yaml", "mediafault.yml")
 BUNDLED_APP = bundled("fixtures") / "app"
 
 

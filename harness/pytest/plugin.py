@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from harness.app.config import CONFIG_NAMES
 from harness.core import procs
 from harness.core.errors import InputError
 from harness.pytest.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.report.matrix import Cell, render, surface_map, surface_map_html
 from harness.run.plan import split_case_id
+from harness.scenario.loader import CONFIG_NAMES
 from harness.scenario.model import ENGINES
 
 

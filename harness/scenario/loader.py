@@ -157,6 +157,8 @@ SKIPPED_DIRS = frozenset({"build", "dist", "node_modules", "venv", "__pycache__"
 # YAML, and reporting its keys as scenario mistakes would bury the real ones.
 SCENARIO_KEYS = ("scenarios", "givens", "given", "expect", "when", "during", "matrix")
 YAML_SUFFIXES = (".yaml", ".yml")
+# The app config (harness.app.config reads it) sits among scenario files but is never one of them.
+CONFIG_NAMES = ("mediafault.yaml", "mediafault.yml")
 SELECTION_RULE = (
     "in a folder, scenario files are the *.yaml and *.yml files whose top level has "
     + ", ".join(f"{k}:" for k in SCENARIO_KEYS[:-1]) + f" or {SCENARIO_KEYS[-1]}: (givens.yaml holds shared "
@@ -189,8 +191,6 @@ def is_scenario_file(path: Path, root: Path | None = None) -> bool:
     ``root`` is the folder the file was found in (named on the command line, or a scenario folder); without
     it the file was named on its own and only has to be YAML and not the app config. See :data:`SELECTION_RULE`.
     """
-    from harness.app.config import CONFIG_NAMES
-
     if path.suffix not in YAML_SUFFIXES or path.name in CONFIG_NAMES:
         return False
     if root is None:
