@@ -29,8 +29,10 @@ from harness.app.config import BUNDLED_APP, Surface  # noqa: E402
 from harness.app.profiles import get_profile  # noqa: E402
 from harness.reproduce.engines.playwright_route import CHROMIUM_BASE_ARGS, _system_executable  # noqa: E402
 from harness.run.plan import plan_case  # noqa: E402
+from harness.run.pool import BrowserPool  # noqa: E402
 from harness.run.recorder import NullRecorder  # noqa: E402
-from harness.run.runner import AppTarget, BrowserPool, run_case  # noqa: E402
+from harness.run.runner import run_case  # noqa: E402
+from harness.run.target import AppTarget  # noqa: E402
 from harness.scenario.loader import load_file  # noqa: E402
 
 SCENARIO = REPO / "scenarios" / "permission" / "denied.yaml"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.app.variants import load_variants
-from harness.cli.main import variant_report
+from harness.cli.running import variant_report
 from tests.conftest import needs_chromium
 
 pytestmark = [needs_chromium, pytest.mark.browser]

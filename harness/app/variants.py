@@ -72,7 +72,7 @@ def materialize(name: str, dest: Path, directory: Path = VARIANTS_DIR, app: Path
 
 
 def catch_table(engine: str, rows: list[tuple[str, set[str], set[str], list[str]]]) -> tuple[list[str], bool]:
-    """The variant → scenarios-that-caught-it table (rows as :func:`harness.cli.main.variant_report` gives them)
+    """The variant → scenarios-that-caught-it table (rows as :func:`harness.cli.running.variant_report` gives them)
     as lines, and whether every app failed exactly the scenarios it should."""
     width = max([len(r[0]) for r in rows] + [3])
     lines = [f"{'app':<{width}}  scenarios that failed on {engine}"]

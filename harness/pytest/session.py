@@ -14,7 +14,9 @@ from harness.app.profiles import Profile, get_profile
 from harness.core.errors import InputError
 from harness.report.matrix import Cell
 from harness.run.plan import CasePlan
-from harness.run.runner import AppTarget, BrowserPool, CaseResult, run_case
+from harness.run.pool import BrowserPool
+from harness.run.runner import CaseResult, run_case
+from harness.run.target import AppTarget
 from harness.scenario.loader import SourcedScenario
 from harness.scenario.model import ENGINES
 

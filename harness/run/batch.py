@@ -8,8 +8,10 @@ from harness.app.config import Surface
 from harness.app.profiles import Profile
 from harness.core.errors import MediafaultError
 from harness.run.plan import CasePlan, plan_case
+from harness.run.pool import BrowserPool
 from harness.run.recorder import NullRecorder
-from harness.run.runner import AppTarget, BrowserPool, CaseResult, run_case
+from harness.run.runner import CaseResult, run_case
+from harness.run.target import AppTarget
 from harness.scenario.loader import SourcedScenario
 
 

@@ -8,23 +8,21 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from harness.app.config import Surface
-from harness.app.server import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
-from harness.core import procs
 from harness.core.errors import EnvironmentProblem, HarnessError, MediafaultError
-from harness.reproduce.engines import Browser, LaunchSpec, Page
+from harness.reproduce.engines import Page
 from harness.reproduce.netlab.lab import NetLab
 from harness.run.judge import Check, Verdict, judge
 from harness.run.observation import Observation, Snapshot
 from harness.run.plan import CasePlan
+from harness.run.pool import BrowserPool
 from harness.run.recorder import Recorder
+from harness.run.target import AppTarget, Location
 from harness.scenario.model import Step
 
 JS_DIR = Path(__file__).parent / "js"
@@ -38,176 +36,6 @@ WATCHDOG_SLACK = 30.0  # beyond every bound a case waits on; only a hung page or
 @cache
 def _script(name: str) -> str:
     return (JS_DIR / name).read_text(encoding="utf-8")
-
-
-class BrowserPool:
-    """One browser per launch spec in this process, started on first use and kept for later cases."""
-
-    def __init__(self, headed: bool = False, trace: bool = True) -> None:
-        self.headed = headed
-        # A Playwright trace of each case's context, written and attached only when the case fails. Measured
-        # on Chromium (medians of 40-60 paired cases): 0.09-0.13 s of CPU (+8-14%) and 0.05-0.09 s of wall
-        # time per case, nearly all of it the DOM snapshots (without them: +1% CPU). A trace without
-        # snapshots has no DOM and no network, nothing the report lacks, so it is snapshots or no trace
-        # (--mf-trace off); stopping without writing costs 3 ms, so a passing case pays only the recording.
-        self.trace = trace
-        self._browsers: dict[LaunchSpec, Browser] = {}
-        self._pids: dict[LaunchSpec, set[int]] = {}  # what each launch started, to kill it if it hangs
-        self.launches = 0
-
-    def get(self, plan: CasePlan, recorder: Recorder, wrap: Callable[[str], str] | None = None) -> Browser:
-        """The browser for ``plan``'s launch spec (``wrap``: see :meth:`Route.launch`)."""
-        assert plan.launch is not None and plan.route is not None
-        browser = self._browsers.get(plan.launch)
-        if browser is None:
-            if plan.route.limited_slots:  # free the slot this engine holds (cases come grouped by launch spec)
-                for spec in [s for s in self._browsers if s.engine == plan.engine and s.route == plan.route.name]:
-                    self.discard(spec)
-            flags = " ".join(plan.launch.args) or ", ".join(f"{k}={v}" for k, v in plan.launch.prefs)
-            before = procs.descendants()
-            with recorder.step(f"launch {plan.engine} via {plan.route.name} ({flags or 'defaults'})"):
-                browser = plan.route.launch(plan.launch, headed=self.headed, wrap=wrap)
-            self._browsers[plan.launch] = browser
-            self._pids[plan.launch] = procs.started_by(before)
-            self.launches += 1
-        return browser
-
-    def discard_lab_browsers(self) -> None:
-        """Close browsers living in a network lab (call when that lab is stopped)."""
-        for spec in [s for s in self._browsers if s.netlab]:
-            self.discard(spec)
-
-    def discard(self, spec: LaunchSpec) -> None:
-        """Forget (and close) a browser that misbehaved, so the next case starts a new one."""
-        browser = self._browsers.pop(spec, None)
-        pids = self._pids.pop(spec, set())
-        if browser is not None:
-            with contextlib.suppress(Exception):  # a crashed or killed browser may not close cleanly
-                browser.close()
-        procs.kill_tree(pids)  # whatever did not go away with close()
-
-    def kill(self, spec: LaunchSpec) -> int:
-        """Kill the browser of ``spec`` by PID (from another thread: a hung page blocks the caller)."""
-        return procs.kill_tree(self._pids.get(spec, set()))
-
-    def close(self) -> None:
-        """Close every browser."""
-        for browser in self._browsers.values():
-            browser.close()
-        self._browsers.clear()
-
-
-class AppTarget:
-    """Where the app is for this run, and how to reach it under each page condition.
-
-    ``url`` fixes a running app (only its own origin is possible); otherwise the app's files are served
-    by the harness over http and, on demand, https.
-    """
-
-    def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool) -> None:
-        self.fixed_url = url
-        self.root = root
-        self.telemetry = telemetry
-        self.profile_params = profile_params  # the bundled app takes ?profile=&case=
-        self._http: AppServer | None = None
-        self._https: AppServer | None = None
-        self._lab: NetLab | None = None
-
-    def lab(self) -> NetLab:
-        """The network lab (started on first use; it serves the app's files itself)."""
-        if self._lab is None:
-            if self.root is None:
-                raise EnvironmentProblem("network scenarios need the harness to serve the app inside its lab: use "
-                                         "app.dir (or the bundled app) instead of a fixed app.url")
-            lab = NetLab(self.root)
-            lab.start()
-            self._lab = lab
-        return self._lab
-
-    def server(self, https: bool) -> AppServer:
-        """The http or https server (started on first use)."""
-        if https:
-            if self._https is None:
-                self._https = AppServer(self.root, self_signed_context())
-            return self._https
-        if self._http is None:
-            self._http = AppServer(self.root)
-        return self._http
-
-    def locate(self, plan: CasePlan, token: str, inject: str | None = None) -> Location:
-        """The page to open, the app's frame within it, and the origin permissions are keyed on.
-
-        ``inject`` is script the server must put in the app's HTML (routes without init scripts).
-        """
-        given = plan.source.scenario.given
-        if given.network is not None:
-            lab = self.lab()
-            net = given.network
-            lab_params = {"signal": f"{lab.app_origin}/offer",
-                          "ice": json.dumps(lab.ice_config(net.turn, net.policy, net.credentials == "wrong"))}
-            if self.profile_params:
-                lab_params.update({"profile": plan.profile, "case": token})
-            url = f"{lab.app_origin}/index.html?{urlencode(lab_params)}"
-            return Location(url, None, lab.app_origin, lab.redact(url))
-        https = given.page.origin == "https"
-        params: dict[str, str] = {}
-        if inject is not None:
-            if self.fixed_url:
-                raise EnvironmentProblem(f"the {plan.route_info.route} route installs its observer through the "
-                                         "harness's own server, so it needs app.dir (or the bundled app), not "
-                                         "a fixed app.url")
-            self.server(https).injections[token] = inject
-            params[INJECT_PARAM] = token
-        if self.fixed_url:
-            app_url = self.fixed_url
-        else:
-            host = INSECURE_HOST if given.page.origin == "http-insecure" else "127.0.0.1"
-            if self.profile_params:
-                params.update({"profile": plan.profile, "case": token})
-            app_url = f"{self.server(https).url(host)}/index.html" + (f"?{urlencode(params)}" if params else "")
-        if given.page.embed == "top":
-            return Location(app_url, None, _origin(app_url))
-        # The embedding page is on another origin ("localhost" is not "127.0.0.1") of the harness's server.
-        embedder = self.server(https).url("localhost")
-        allow = "1" if given.page.embed == "iframe-allow" else "0"
-        page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
-        return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
-
-    def forget(self, token: str) -> None:
-        """Drop a case's injected scripts."""
-        for server in (self._http, self._https):
-            if server is not None:
-                server.injections.pop(token, None)
-
-    def stop(self) -> None:
-        """Stop the servers and the lab."""
-        for server in (self._http, self._https):
-            if server is not None:
-                server.stop()
-        self._http = self._https = None
-        if self._lab is not None:
-            self._lab.stop()
-            self._lab = None
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where a case's page is."""
-
-    page_url: str
-    frame: str | None  # URL part of the app's frame when it is embedded
-    permission_origin: str  # the top-level origin: browsers key permissions on it
-    shown_url: str = ""  # page_url with secrets (TURN credentials) removed: the one reports may show
-
-    @property
-    def display(self) -> str:
-        """The URL for people and reports."""
-        return self.shown_url or self.page_url
 
 
 @dataclass

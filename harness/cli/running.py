@@ -1,0 +1,209 @@
+"""The commands that run browsers: ``run`` (pytest underneath, and the soak of ``--repeat``), ``report`` (the HTML
+report from the Allure results) and ``variants`` (the catalogue against each broken variant of the app)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from harness.cli.authoring import scenario_paths
+from harness.core.errors import InputError
+from harness.core.resources import bundled
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run scenarios through pytest and print the matrix."""
+    import pytest
+
+    reports = Path(args.reports)
+    allure_dir = reports / "allure-results"
+    # Cleaned here, not with --clean-alluredir: under xdist every (re)started worker would wipe it again.
+    shutil.rmtree(allure_dir, ignore_errors=True)
+    allure_dir.mkdir(parents=True, exist_ok=True)
+    pytest_args = [str(p) for p in scenario_paths(args)]
+    pytest_args += [f"--mf-engine={e}" for e in args.engine or []]
+    if args.profile:
+        pytest_args.append(f"--mf-profile={args.profile}")
+    if args.app_url:
+        pytest_args.append(f"--mf-app-url={args.app_url}")
+    if args.grid_url:
+        pytest_args.append(f"--mf-grid-url={args.grid_url}")
+    if args.n:
+        pytest_args += ["-n", str(args.n)]
+    pytest_args += ["--mf-matrix", f"--mf-surface-map={reports / 'error-surface.md'}",
+                    f"--junitxml={reports / 'junit.xml'}", f"--alluredir={allure_dir}",
+                    "-p", "no:cacheprovider", "-q", "-rs", *args.pytest_args]
+    code = _soak(args.repeat, pytest_args, reports) if args.repeat > 1 else int(pytest.main(pytest_args))
+    if args.report:
+        report = build_html_report(allure_dir, reports / "html", single_file=True)
+        # Failing cases keep pytest's exit status; a report that could not be built makes a green run red.
+        return code or report
+    return code
+
+
+def _run_forwarding_signals(cmd: list[str]) -> tuple[int, signal.Signals | None]:
+    """Run ``cmd`` and wait for it, passing SIGINT, SIGTERM and SIGHUP on to it, so a job runner that
+    stops this process alone still gets the child's clean stop; returns (exit status, signal received)."""
+    import subprocess
+
+    received: list[signal.Signals] = []
+    # Its own process group, so a terminal's Ctrl-C reaches it once (forwarded), not twice: a second
+    # interrupt would cut its cleanup short.
+    child = subprocess.Popen(cmd, process_group=0)
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum))
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, forward) for sig in watched}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code, (received[0] if received else None)
+
+
+def _soak(times: int, pytest_args: list[str], reports: Path) -> int:
+    """Run the same pytest session ``times`` times (each in its own process, so nothing carries over) and
+    report the cases whose outcome changed: 0 only when every repetition passed."""
+    from harness.report.flakes import Soak, read_junit
+
+    soak = Soak()
+    repeat_dir = reports / "repeat"
+    shutil.rmtree(repeat_dir, ignore_errors=True)
+    repeat_dir.mkdir(parents=True)
+    worst = 0
+    for i in range(1, times + 1):
+        print(f"--- repetition {i} of {times}", flush=True)
+        junit = repeat_dir / f"junit-{i}.xml"
+        args = [a if not a.startswith("--junitxml=") else f"--junitxml={junit}" for a in pytest_args]
+        code, stopped_by = _run_forwarding_signals([sys.executable, "-m", "pytest", *args])
+        if stopped_by is not None:
+            print(f"the soak stopped at repetition {i} on signal {stopped_by.name}; the run cleaned up after "
+                  "itself", file=sys.stderr)
+            return 128 + stopped_by
+        if code in (2, 3, 4) or not junit.is_file():  # interrupted, internal or usage error: stop here
+            print(f"repetition {i} did not complete (pytest exit {code}); the soak stops", file=sys.stderr)
+            return code or 1
+        worst = max(worst, code)
+        soak.runs.append(read_junit(junit))
+        shutil.copy(junit, reports / "junit.xml")
+    text = soak.markdown()
+    (reports / "flakes.md").write_text(text, encoding="utf-8")
+    print("\n" + text + f"(also in {reports / 'flakes.md'}; each repetition's JUnit XML in {repeat_dir})")
+    return 1 if soak.flaky() or worst else 0
+
+
+def build_html_report(results: Path, out: Path, *, single_file: bool, name: str | None = None) -> int:
+    """Build the HTML report and say where it is; 0 when built, 1 (with what to do) when not."""
+    from harness.core.errors import MediafaultError
+    from harness.report import html as htmlreport
+
+    history = out.parent / "history.jsonl"
+    single = out.parent / htmlreport.SINGLE_FILE_NAME if single_file else None
+    try:
+        built = htmlreport.build_report(results, out, history=history, single_file=single,
+                                        name=name or htmlreport.DEFAULT_NAME,
+                                        surface_map=results.parent / htmlreport.SURFACE_MAP_NAME)
+    except MediafaultError as exc:
+        print(f"HTML report not built: {exc}", file=sys.stderr)
+        return 1
+    size = htmlreport.sizes(built)
+    print(f"HTML report: {built.out / 'index.html'} ({size['report'] / 1e6:.1f} MB; it needs HTTP: "
+          f"'mediafault report --open' serves it)")
+    if built.single_file is not None:
+        print(f"single file: {built.single_file} ({size['single file'] / 1e6:.1f} MB; opens from file://, "
+              "attach it to the release ticket)")
+    again = "" if built.appended else " (these results were already in it: no new point)"
+    print(f"trend: {built.history_runs} run(s) in {built.history}{again}; built in {built.seconds:.1f}s")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build the HTML report from Allure results, offline; optionally serve it."""
+    out = Path(args.out)
+    code = build_html_report(Path(args.results), out, single_file=args.single_file, name=args.name)
+    if code or not args.open:
+        return code
+    import threading
+    import webbrowser
+
+    from harness.report.html import serve
+
+    server = serve(out, args.port)
+    url = f"http://127.0.0.1:{server.server_port}/index.html"
+    print(f"serving {out} at {url} (Ctrl-C stops)")
+    webbrowser.open(url)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+def variant_report(engine: str, names: list[str] | None = None,
+                   paths: list[Path] | None = None) -> list[tuple[str, set[str], set[str], list[str]]]:
+    """For each broken variant: (name, scenarios that failed, scenarios expected to fail, other problems)."""
+    import tempfile
+
+    from harness.app.config import BUNDLED_APP, Surface
+    from harness.app.profiles import get_profile
+    from harness.app.variants import load_variants, materialize
+    from harness.run.batch import run_batch
+    from harness.run.pool import BrowserPool
+    from harness.run.target import AppTarget
+    from harness.scenario.loader import load_paths
+
+    scenarios, errors = load_paths(paths or [bundled("scenarios")])
+    if errors:
+        raise errors[0]
+    variants = load_variants()
+    pool = BrowserPool()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="mediafault-variants-") as tmp:
+            for name in names or list(variants):
+                root = BUNDLED_APP if name == "correct" else materialize(name, Path(tmp))
+                target = AppTarget(None, root, Surface().telemetry, profile_params=True)
+                with_network = name == "correct" or variants[name].network
+                chosen = [s for s in scenarios if with_network or s.scenario.given.network is None]
+                try:
+                    outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool)
+                finally:
+                    target.stop()
+                    pool.discard_lab_browsers()  # they live in the lab that just stopped
+                failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
+                expected = set(variants[name].caught_by) if name != "correct" else set()
+                other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
+                # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
+                other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
+                          if o.status == "failed" and o.result and o.plan.source.scenario.name not in expected]
+                rows.append((name, failed, expected, other))
+    finally:
+        pool.close()
+    return rows
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    """Run the catalogue against the correct app and each broken variant; print which scenarios caught it."""
+    from harness.app.variants import catch_table, load_variants
+
+    try:
+        names = ["correct", *(args.names or load_variants())]
+        rows = variant_report(args.engine, names)
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    lines, ok = catch_table(args.engine, rows)
+    print("\n".join(lines))
+    return 0 if ok else 1

@@ -1,0 +1,127 @@
+"""Where the app under test is for a run (a fixed URL, or its files served by the harness or inside the
+network lab), and the page a case opens to reach it under each page condition."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from harness.app.server import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
+from harness.core.errors import EnvironmentProblem
+from harness.reproduce.netlab.lab import NetLab
+from harness.run.plan import CasePlan
+
+
+class AppTarget:
+    """Where the app is for this run, and how to reach it under each page condition.
+
+    ``url`` fixes a running app (only its own origin is possible); otherwise the app's files are served
+    by the harness over http and, on demand, https.
+    """
+
+    def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool) -> None:
+        self.fixed_url = url
+        self.root = root
+        self.telemetry = telemetry
+        self.profile_params = profile_params  # the bundled app takes ?profile=&case=
+        self._http: AppServer | None = None
+        self._https: AppServer | None = None
+        self._lab: NetLab | None = None
+
+    def lab(self) -> NetLab:
+        """The network lab (started on first use; it serves the app's files itself)."""
+        if self._lab is None:
+            if self.root is None:
+                raise EnvironmentProblem("network scenarios need the harness to serve the app inside its lab: use "
+                                         "app.dir (or the bundled app) instead of a fixed app.url")
+            lab = NetLab(self.root)
+            lab.start()
+            self._lab = lab
+        return self._lab
+
+    def server(self, https: bool) -> AppServer:
+        """The http or https server (started on first use)."""
+        if https:
+            if self._https is None:
+                self._https = AppServer(self.root, self_signed_context())
+            return self._https
+        if self._http is None:
+            self._http = AppServer(self.root)
+        return self._http
+
+    def locate(self, plan: CasePlan, token: str, inject: str | None = None) -> Location:
+        """The page to open, the app's frame within it, and the origin permissions are keyed on.
+
+        ``inject`` is script the server must put in the app's HTML (routes without init scripts).
+        """
+        given = plan.source.scenario.given
+        if given.network is not None:
+            lab = self.lab()
+            net = given.network
+            lab_params = {"signal": f"{lab.app_origin}/offer",
+                          "ice": json.dumps(lab.ice_config(net.turn, net.policy, net.credentials == "wrong"))}
+            if self.profile_params:
+                lab_params.update({"profile": plan.profile, "case": token})
+            url = f"{lab.app_origin}/index.html?{urlencode(lab_params)}"
+            return Location(url, None, lab.app_origin, lab.redact(url))
+        https = given.page.origin == "https"
+        params: dict[str, str] = {}
+        if inject is not None:
+            if self.fixed_url:
+                raise EnvironmentProblem(f"the {plan.route_info.route} route installs its observer through the "
+                                         "harness's own server, so it needs app.dir (or the bundled app), not "
+                                         "a fixed app.url")
+            self.server(https).injections[token] = inject
+            params[INJECT_PARAM] = token
+        if self.fixed_url:
+            app_url = self.fixed_url
+        else:
+            host = INSECURE_HOST if given.page.origin == "http-insecure" else "127.0.0.1"
+            if self.profile_params:
+                params.update({"profile": plan.profile, "case": token})
+            app_url = f"{self.server(https).url(host)}/index.html" + (f"?{urlencode(params)}" if params else "")
+        if given.page.embed == "top":
+            return Location(app_url, None, _origin(app_url))
+        # The embedding page is on another origin ("localhost" is not "127.0.0.1") of the harness's server.
+        embedder = self.server(https).url("localhost")
+        allow = "1" if given.page.embed == "iframe-allow" else "0"
+        page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
+        return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
+
+    def forget(self, token: str) -> None:
+        """Drop a case's injected scripts."""
+        for server in (self._http, self._https):
+            if server is not None:
+                server.injections.pop(token, None)
+
+    def stop(self) -> None:
+        """Stop the servers and the lab."""
+        for server in (self._http, self._https):
+            if server is not None:
+                server.stop()
+        self._http = self._https = None
+        if self._lab is not None:
+            self._lab.stop()
+            self._lab = None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a case's page is."""
+
+    page_url: str
+    frame: str | None  # URL part of the app's frame when it is embedded
+    permission_origin: str  # the top-level origin: browsers key permissions on it
+    shown_url: str = ""  # page_url with secrets (TURN credentials) removed: the one reports may show
+
+    @property
+    def display(self) -> str:
+        """The URL for people and reports."""
+        return self.shown_url or self.page_url
