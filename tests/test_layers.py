@@ -72,3 +72,10 @@ def test_each_wing_says_what_it_owns_and_may_use(wing: str) -> None:
     init = HARNESS / wing.removeprefix("harness.") / "__init__.py"
     doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
     assert "May use:" in doc and "Must not" in doc, f"{init}: the docstring must say 'May use:' and 'Must not …'"
+
+
+def test_the_architecture_page_shows_every_wing() -> None:
+    """docs/architecture.md draws every wing, so a new wing cannot be added without saying where it sits."""
+    page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [wing for wing in _layers() if f"{wing.removeprefix('harness.')}/" not in page]
+    assert not missing, f"docs/architecture.md does not show {missing}"
