@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import threading
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -208,11 +210,24 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
             timer.cancel()
         trace = page.stop_trace(keep=not passed)
         if trace:
-            recorder.attach(TRACE_ATTACHMENT, trace, "zip")
+            # The trace records the page's URL and requests, and in the lab those carry the TURN password.
+            recorder.attach(TRACE_ATTACHMENT, redact_archive(trace, lab.secrets()) if lab else trace, "zip")
         page.close()
         target.forget(token)
         if lab is not None:
             lab.clear()
+
+
+def redact_archive(data: bytes, secrets: set[str]) -> bytes:
+    """A copy of the zip ``data`` with every occurrence of ``secrets`` in its members replaced by ``***``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            member = src.read(info)
+            for secret in secrets:
+                member = member.replace(secret.encode(), b"***")
+            dst.writestr(info, member)
+    return out.getvalue()
 
 
 def _jsonable(value: Any) -> Any:

@@ -449,8 +449,12 @@ class NetLab:
         """coturn's lines since index ``since``, with the credentials removed."""
         return [self.redact(line) for line in self.turn_lines[since:]]
 
+    def secrets(self) -> set[str]:
+        """Every form the TURN password takes in what a case leaves (plain or URL-encoded)."""
+        return {self.creds.password, quote_plus(self.creds.password), quote(self.creds.password)}
+
     def redact(self, text: str) -> str:
-        """``text`` without the TURN password (plain or URL-encoded)."""
-        for form in {self.creds.password, quote_plus(self.creds.password), quote(self.creds.password)}:
+        """``text`` without the TURN password."""
+        for form in self.secrets():
             text = text.replace(form, "***")
         return text
