@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.core.errors import EnvironmentProblem
 from harness.pytest.plugin import broken_summary
 from harness.report.matrix import Cell, render
 from harness.reproduce.engines import pick_route
+from harness.run.observation import Snapshot
+from harness.run.runner import CaseWatch, PageHung
 from tests.conftest import REPO, WriteScenario, needs_chromium
 
 ROUTES = [("chromium", "playwright-system"), ("chromium", "selenium-chromedriver"), ("firefox", "playwright-system"),
@@ -60,9 +61,10 @@ def test_cell_says_what_failed(cell: Cell, text: str) -> None:
 
 def test_broken_summary_of_a_hung_case() -> None:
     """The watchdog's message becomes 'timeout (last seen: …)'; other errors keep their first line, cut short."""
-    hung = EnvironmentProblem("the case did not finish within 41s while watching the app (last seen: state "
-                              "'connecting', no error): the page stopped answering (a hung app or browser); the "
-                              "browser was killed and the next case starts a new one")
+    watch = CaseWatch(phase="watching the app", last=Snapshot(state="connecting"), limit=12.0)
+    hung = PageHung(watch, 41.0)
+    assert str(hung).startswith("the page stopped answering while watching the app (last seen: state "
+                                "'connecting', no error): no answer for 12s")
     assert broken_summary(hung) == "timeout (last seen: state 'connecting', no error)"
     assert broken_summary(RuntimeError("short\nsecond line")) == "short"
     assert len(broken_summary(RuntimeError("x" * 200))) == 60

@@ -229,12 +229,13 @@ def test_hung_page_is_killed_and_the_next_case_runs(pytester: pytest.Pytester) -
     result = pytester.runpytest_subprocess("scenarios", "--mf-case-timeout", "10", "-p", "no:randomly",
                                            "--junitxml", "junit.xml")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*App freezes after the click[[]chromium[]] could not run (EnvironmentProblem): the "
-                                 "case did not finish within 10s while watching the app (last seen: state "
-                                 "'calling', no error): the page stopped answering*the browser was killed*"])
+    # Found when the watch's own bound ends (within 2 s + grace 2 s + slack), before the case's 10 s budget.
+    result.stdout.fnmatch_lines(["*App freezes after the click[[]chromium[]] could not run (PageHung): the page "
+                                 "stopped answering while watching the app (last seen: state 'calling', no "
+                                 "error): no answer for *s*the browser was killed*"])
     assert time.monotonic() - started < 90
     junit = (pytester.path / "junit.xml").read_text(encoding="utf-8")
-    assert "did not finish within 10s" in junit
+    assert "stopped answering" in junit
     assert not _orphan_browsers(time.monotonic() - started), "a browser of the run survived it"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import threading
 from collections.abc import Generator
@@ -21,6 +20,7 @@ from harness.core.errors import InputError
 from harness.pytest.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.report.matrix import Cell, render, surface_map, surface_map_html
 from harness.run.plan import split_case_id
+from harness.run.runner import PageHung
 from harness.scenario.loader import CONFIG_NAMES
 from harness.scenario.model import ENGINES
 
@@ -179,17 +179,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append(("fidelity", item.plan.fidelity.value))
         report.user_properties.append(("expected", item.plan.expected.code or item.plan.expected.state or ""))
         if call.excinfo is not None and not isinstance(call.excinfo.value, ScenarioFailed | pytest.skip.Exception):
-            report.user_properties.append(("status", "broken"))
-            report.user_properties.append(("broken", broken_summary(call.excinfo.value)))
+            broken = [("status", "broken"), ("broken", broken_summary(call.excinfo.value))]
+            report.user_properties.extend(broken)
+            item.user_properties.extend(broken)  # JUnit XML takes the properties of the teardown report
 
 
 def broken_summary(exc: BaseException) -> str:
     """A few words for the matrix cell of a case that could not run: ``timeout (last seen: …)`` for a hung
     case, else the first line of the error, cut short (the full text is in the failure report)."""
+    if isinstance(exc, PageHung):
+        return f"timeout ({exc.last_seen})"
     text = (str(exc).splitlines() or [type(exc).__name__])[0]
-    if text.startswith("the case did not finish within"):  # the runner's watchdog (harness.run.runner.run_case)
-        last = re.search(r"\((last seen: [^)]*|nothing read from the page yet)\)", text)
-        return "timeout" + (f" ({last.group(1)})" if last else "")
     return text if len(text) <= 60 else text[:59] + "…"
 
 

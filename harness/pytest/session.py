@@ -136,6 +136,8 @@ class RunState:
             # the run can say how many browsers were started in all (a broken case may have started one).
             item.user_properties.append(("launches", f"{os.getpid()}={pool.launches}"))
         item.user_properties.append(("browser", result.browser_version))
+        if result.observation.incidents:
+            item.user_properties.append(("page", "; ".join(result.observation.incidents)))
         # Which checks failed, so the matrix cell can say "FAIL message" and not only the codes.
         item.user_properties.append(("failed_checks", ",".join(c.what for c in result.verdict.checks if not c.ok)))
         snap = result.observation.snapshot
@@ -160,6 +162,8 @@ class RunState:
                                                        for e in obs.timeline[-4:]))
         if obs.page_errors:
             lines.append("  page errors: " + "; ".join(obs.page_errors[-3:]))
+        if obs.incidents:
+            lines.append("  the app's page also: " + "; ".join(obs.incidents))
         return "\n".join(lines)
 
     def close(self) -> None:

@@ -81,6 +81,8 @@ def attach_result(item: pytest.Item, plan: CasePlan, result: CaseResult) -> None
     obs = result.observation
     if obs.console:
         recorder.attach("console", "\n".join(obs.console), "text")
+    if obs.incidents:
+        recorder.attach("what the app's page also did", "\n".join(obs.incidents), "text")
     if obs.timeline:
         recorder.attach("getUserMedia / permission timeline", json.dumps(obs.timeline, indent=2), "json")
     if result.evidence:

@@ -148,7 +148,10 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
         checks.append(_error_line(expected.console, expected.code, obs.console, console_pattern))
     if expected.telemetry is not None:
         checks.append(_telemetry(expected.telemetry, expected.code, obs.telemetry))
-    return Verdict(tuple(checks), None if all(c.ok for c in checks) else _category(checks, snap.surfaced()))
+    if all(c.ok for c in checks):
+        return Verdict(tuple(checks))
+    # Nothing the app showed can be judged once its page is gone: that, not the surface, is the news.
+    return Verdict(tuple(checks), "page left the app" if obs.left else _category(checks, snap.surfaced()))
 
 
 def _error_line(wanted: bool, code: str | None, lines: list[str], pattern: str | None) -> Check:

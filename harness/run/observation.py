@@ -47,3 +47,5 @@ class Observation:
     page_errors: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)  # the call's getStats summary (selected pair, media)
     states: list[str] = field(default_factory=list)  # the app's states in the order they appeared
+    incidents: list[str] = field(default_factory=list)  # what the page did besides its surface (dialogs, …)
+    left: str | None = None  # how the page left the app (navigated away, reloaded), if it did

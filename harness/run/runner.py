@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -33,11 +34,62 @@ TRACE_ATTACHMENT = "playwright trace (open with: playwright show-trace FILE.zip)
 NAVIGATION_TIMEOUT = 30.0
 ACTION_TIMEOUT = 10.0
 WATCHDOG_SLACK = 30.0  # beyond every bound a case waits on; only a hung page or browser gets this far
+# Once the user has acted, a page that gives no answer this long past every bound the case waits on is hung
+# (a busy loop in the app): its browser is killed then, not only when the whole case's budget runs out.
+HANG_SLACK = 3.0
+EVIDENCE_TIMEOUT = 20.0  # the screenshot and the trace, after the verdict
 
 
 @cache
 def _script(name: str) -> str:
     return (JS_DIR / name).read_text(encoding="utf-8")
+
+
+@dataclass
+class PageTracker:
+    """What the app's page did besides its error surface: dialogs it opened, leaving the app or reloading,
+    popup windows. Each observation updates it; a new document has another observer id."""
+
+    document: str
+    href: str
+    now_document: str = ""
+    now_href: str = ""
+    observed: bool = True  # whether the page the case is on now has the harness's observer
+    dialogs: dict[tuple[str, int], str] = field(default_factory=dict)
+    popups: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, page: Page) -> PageTracker:
+        """The document the case's page opened with."""
+        doc, href = page.evaluate("() => [window.__mf ? window.__mf.documentId : '', location.href]")
+        return cls(str(doc), str(href), str(doc), str(href))
+
+    def update(self, raw: dict[str, Any]) -> None:
+        """Take in one observation (see :func:`_observe_keyed`)."""
+        self.now_href = str(raw.get("href") or self.now_href)
+        self.observed = "doc" in raw
+        self.now_document = str(raw.get("doc") or "")
+        for index, dialog in enumerate(raw.get("dialogs") or []):
+            self.dialogs.setdefault((self.now_document, index), f"{dialog.get('kind')} {dialog.get('message')!r}")
+
+    def left(self) -> str | None:
+        """How the page left the app, if it did."""
+        if not self.observed:
+            return f"the page left the app: it is now at {self.now_href}, a page without the harness's observer"
+        if self.now_document != self.document:
+            if self.now_href == self.href:
+                return "the app reloaded the page, losing what it showed"
+            return f"the page left the app: it navigated to {self.now_href}"
+        return None
+
+    def incidents(self) -> list[str]:
+        """Everything the page did besides its surface, in words for the report."""
+        found = [f"opened a dialog: {text} (dismissed by the harness)" for text in self.dialogs.values()]
+        left = self.left()
+        if left:
+            found.append(left)
+        found += [f"opened a popup window at {url} (closed after the case)" for url in self.popups]
+        return found
 
 
 @dataclass
@@ -61,14 +113,44 @@ class CaseWatch:
     phase: str = "starting the browser"
     last: Snapshot | None = None
     fired: bool = False
+    on_hang: Callable[[], None] | None = None
+    limit: float | None = None  # the bound of the phase the case is in, when it has one of its own
+    _timer: threading.Timer | None = None
+
+    def bound(self, seconds: float | None, phase: str | None = None) -> None:
+        """Give the phase that starts now a bound of its own (None: only the case's budget applies): a
+        page that blocks every call into it (a busy loop) is found when its phase ends, not at the budget."""
+        if phase is not None:
+            self.phase = phase
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.limit = seconds
+        if seconds is not None and self.on_hang is not None:
+            self._timer = threading.Timer(seconds, self.on_hang)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def seen(self) -> str:
+        """``last seen: state 'connecting', no error``."""
+        if self.last is None:
+            return "nothing read from the page yet"
+        return (f"last seen: state {self.last.state or '?'!r}, "
+                + (f"error {self.last.code!r}" if self.last.code else "no error"))
 
     def describe(self) -> str:
         """``while watching the app (last seen: state 'connecting', no error)``."""
-        seen = "nothing read from the page yet"
-        if self.last is not None:
-            seen = (f"last seen: state {self.last.state or '?'!r}, "
-                    + (f"error {self.last.code!r}" if self.last.code else "no error"))
-        return f"while {self.phase} ({seen})"
+        return f"while {self.phase} ({self.seen()})"
+
+
+class PageHung(EnvironmentProblem):
+    """The page stopped answering (a busy loop in the app, a hung browser), so its browser was killed."""
+
+    def __init__(self, watch: CaseWatch, budget: float) -> None:
+        waited = f"no answer for {watch.limit:g}s" if watch.limit is not None else f"the case's {budget:g}s ran out"
+        super().__init__(f"the page stopped answering {watch.describe()}: {waited} (a hung app or browser, e.g. "
+                         "a busy loop in the app); the browser was killed and the next case starts a new one")
+        self.last_seen = watch.seen()
 
 
 def case_budget(plan: CasePlan) -> float:
@@ -89,7 +171,6 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
     case starts a new one, and the case is reported broken with where it was and what was last seen.
     """
     assert plan.launch is not None
-    watch = CaseWatch()
     budget = timeout or case_budget(plan)
     spec = plan.launch
 
@@ -97,27 +178,31 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
         watch.fired = True
         pool.kill(spec)
 
+    watch = CaseWatch(on_hang=fire)
     watchdog = threading.Timer(budget, fire)
     watchdog.daemon = True
     watchdog.start()
-    hung = (f"the case did not finish within {budget:g}s {{}}: the page stopped answering (a hung app or "
-            "browser); the browser was killed and the next case starts a new one")
+
     try:
         return _run_case(plan, pool, target, surface, recorder, watch)
     except MediafaultError:
         if watch.fired:
             pool.discard(spec)
-            raise EnvironmentProblem(hung.format(watch.describe())) from None
+            raise PageHung(watch, budget) from None
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the browser itself, reported as broken
         pool.discard(spec)
         if watch.fired:
-            raise EnvironmentProblem(hung.format(watch.describe())) from None
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise EnvironmentProblem(f"the browser failed {watch.describe()}: {first}; it was discarded and the next "
-                                 "case starts a new one") from None
+            raise PageHung(watch, budget) from None
+        raise EnvironmentProblem(f"the browser failed {watch.describe()}: {first_line(exc)}; it was discarded and "
+                                 "the next case starts a new one") from None
     finally:
         watchdog.cancel()
+        watch.bound(None)
+
+
+# The observer's change key; a page without the observer (the app left for another page) keys on its URL.
+KEY_JS = "(s) => window.__mf ? window.__mf.key(s) : 'no observer ' + location.href"
 
 
 def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder,
@@ -179,17 +264,25 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         page.evaluate("(s) => window.__mf && window.__mf.follow(s)", surface.model_dump())
         start = time.monotonic()
         mark = int(page.evaluate("() => window.__mf ? window.__mf.timeline.length : 0"))
+        tracker = PageTracker.start(page)
         watch.phase = "doing the scenario's steps"
         for step in plan.source.scenario.when:
             with recorder.step(step.describe()):
-                _do_step(page, step, surface)
+                _do_step(page, step, surface, watch, _reaction_bound(plan))
+        watch.bound(None, "waiting for the faults' moments")
         faults = _inject_faults(page, plan, surface, where, recorder, start, mark, lab, timers)
         if faults is not None:  # a milestone never came: that is the verdict
-            obs = _observe(page, surface, target, start)
+            obs = _observe(page, surface, target, start, tracker)
             return CaseResult(faults, obs, browser.version, where.display, _screenshot(page), None, timings)
-        watch.phase = "watching the app"
+        watch.bound(max(_reaction_bound(plan) - (time.monotonic() - start), 0.0) + HANG_SLACK, "watching the app")
         with recorder.step(f"watch the app for up to {plan.expected.within:g}s"):
-            obs, verdict, late = _watch(page, plan, surface, target, start, watch)
+            obs, verdict, late = _watch(page, plan, surface, target, start, watch, tracker)
+        watch.bound(EVIDENCE_TIMEOUT, "gathering the evidence")
+        tracker.popups = page.popups()
+        obs.incidents = tracker.incidents()
+        if obs.incidents:
+            with recorder.step("the app's page also: " + "; ".join(obs.incidents)):
+                pass
         timings["time to surface"] = obs.elapsed
         evidence: dict[str, Any] = {}
         if lab is not None and network is not None:
@@ -245,15 +338,82 @@ def _screenshot(page: Page) -> bytes | None:
     return None
 
 
-def _do_step(page: Page, step: Step, surface: Surface) -> None:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message that says something (Selenium's start with 'Message:')."""
+    text = str(getattr(exc, "msg", None) or exc).removeprefix("Message:")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else f"{type(exc).__name__} (the driver gave no message)"
+
+
+def _reaction_bound(plan: CasePlan) -> float:
+    """How long the app may take to react once the user acts: ``within``, the grace after it, any ``hold``."""
+    expected = plan.expected
+    return expected.within + min(max(expected.within, 1.0), 5.0) + (expected.hold or 0.0)
+
+
+# Why an element cannot be clicked, read in the page: people need "no element matches '#call'" or "covered
+# by <div id=overlay>", not a driver's timeout.
+CLICKABLE_JS = """(sel) => {
+  const describe = (el) => '<' + el.tagName.toLowerCase() + (el.id ? ' id=' + el.id : '')
+    + (el.className && typeof el.className === 'string' ? ' class="' + el.className + '"' : '') + '>';
+  let all;
+  try { all = document.querySelectorAll(sel); } catch (e) { return {invalid: String(e.message || e)}; }
+  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const buttons = [...document.querySelectorAll('button, [role=button], input[type=button], input[type=submit], a')]
+    .filter(shown).slice(0, 8)
+    .map((el) => describe(el) + ' ' + JSON.stringify((el.innerText || el.value || '').trim()));
+  if (!all.length) return {count: 0, buttons};
+  const el = all[0];
+  if (!shown(el)) return {count: all.length, hidden: true};
+  if (el.disabled || el.getAttribute('aria-disabled') === 'true') return {count: all.length, disabled: true};
+  const box = el.getBoundingClientRect();
+  const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  if (top && top !== el && !el.contains(top)) return {count: all.length, covered: describe(top)};
+  return {count: all.length};
+}"""
+
+
+def _why_not_clickable(page: Page, selector: str) -> str | None:
+    """What stops a click on ``selector``, in words (None when nothing visible does, or the page is gone)."""
+    try:
+        found = page.evaluate(CLICKABLE_JS, selector) or {}
+    except Exception:  # noqa: BLE001 - the page may be gone or hung; the caller reports what it has
+        return None
+    if found.get("invalid"):
+        return f"'{selector}' is not a valid CSS selector ({found['invalid']})"
+    if found.get("count") == 0:
+        buttons = ", ".join(found.get("buttons") or []) or "none"
+        return f"no element matches '{selector}' (what the page offers to click: {buttons})"
+    if found.get("hidden"):
+        return f"'{selector}' is on the page but not visible"
+    if found.get("disabled"):
+        return f"'{selector}' is disabled"
+    if found.get("covered"):
+        return f"'{selector}' is covered by {found['covered']}, which would get the click"
+    return None
+
+
+def _do_step(page: Page, step: Step, surface: Surface, watch: CaseWatch, reaction: float) -> None:
+    """Do one step; a click is first waited for (the element may come late), then done under the bound of the
+    app's reaction, since an app that hangs in its click handler blocks the click itself."""
     try:
         if step.click is not None:
+            watch.bound(ACTION_TIMEOUT + HANG_SLACK, f"waiting for '{step.click}' to be clickable")
+            page.wait_clickable(step.click, ACTION_TIMEOUT)
+            watch.bound(reaction + HANG_SLACK, f"clicking '{step.click}'")
             page.click(step.click, ACTION_TIMEOUT)
         elif step.wait_for is not None:
+            watch.bound(ACTION_TIMEOUT + HANG_SLACK, f"waiting for '{step.wait_for}'")
             page.wait_visible(step.wait_for, ACTION_TIMEOUT)
+    except MediafaultError:
+        raise
     except Exception as exc:
+        if watch.fired:
+            raise
+        why = _why_not_clickable(page, step.click) if step.click is not None else None
         last = _snapshot(page, surface)
-        raise HarnessError(f"step '{step.describe()}' could not be done: {str(exc).splitlines()[0]} "
+        detail = why or first_line(exc)
+        raise HarnessError(f"step '{step.describe()}' could not be done: {detail} "
                            f"(app state then: {last.state or '?'}, error shown: {last.code or 'none'})") from exc
 
 
@@ -278,7 +438,7 @@ def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location
     """
     faults = [m for m in plan.resolution.mechanisms if m.fault]
     surface_arg = surface.model_dump()
-    key_js = "(s) => window.__mf ? window.__mf.key(s) : ''"
+    key_js = KEY_JS
     for fault, spec in zip(faults, plan.source.scenario.during, strict=True):
         deadline = start + plan.expected.within
         reached = False
@@ -338,19 +498,21 @@ def _snapshot(page: Page, surface: Surface) -> Snapshot:
         return Snapshot()
 
 
-def _observe(page: Page, surface: Surface, target: AppTarget, start: float) -> Observation:
-    return _observe_keyed(page, surface, target, start)[1]
+def _observe(page: Page, surface: Surface, target: AppTarget, start: float, tracker: PageTracker) -> Observation:
+    return _observe_keyed(page, surface, target, start, tracker)[1]
 
 
-def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float) -> tuple[str, Observation]:
+def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float,
+                   tracker: PageTracker) -> tuple[str, Observation]:
     """The observer's change key and everything it saw, in one round trip."""
     raw: dict[str, Any] = page.evaluate(
         "async (s) => window.__mf ? ({key: window.__mf.key(s), snap: window.__mf.read(s), console: "
         "window.__mf.consoleLines, beacons: window.__mf.beacons, timeline: window.__mf.timeline, states: "
-        "window.__mf.states, "
-        "stats: await window.__mf.stats()}) : null",
+        "window.__mf.states, dialogs: window.__mf.dialogs, doc: window.__mf.documentId, href: location.href, "
+        "stats: await window.__mf.stats()}) : ({key: 'no observer ' + location.href, href: location.href})",
         surface.model_dump(),
     ) or {}
+    tracker.update(raw)
     telemetry = []
     for beacon in raw.get("beacons") or []:
         if target.telemetry and target.telemetry in beacon.get("url", ""):
@@ -367,11 +529,13 @@ def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float
         page_errors=list(page.events.errors),
         stats=raw.get("stats") or {},
         states=list(raw.get("states") or []),
+        incidents=tracker.incidents(),
+        left=tracker.left(),
     )
 
 
 def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
-           start: float, watch: CaseWatch) -> tuple[Observation, Verdict, float | None]:
+           start: float, watch: CaseWatch, tracker: PageTracker) -> tuple[Observation, Verdict, float | None]:
     """Judge on every change of the app's surface until it passes or time runs out.
 
     After ``within`` the watch goes on for a short grace period, only to tell "surfaced too late" from
@@ -380,7 +544,7 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
     within = plan.expected.within
     grace = min(max(within, 1.0), 5.0)
     surface_arg = surface.model_dump()
-    key_js = "(s) => window.__mf ? window.__mf.key(s) : ''"
+    key_js = KEY_JS
     hold = plan.expected.hold
     held_from: float | None = None
     # getStats figures (packets received, the selected pair) change without any page event, so a check on
@@ -389,7 +553,7 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
     poll = STATS_POLL if plan.expected.connection is not None else math.inf
     while True:
         # Key and observation come from one evaluation, so no change can slip between them.
-        key, obs = _observe_keyed(page, surface, target, start)
+        key, obs = _observe_keyed(page, surface, target, start, tracker)
         watch.last = obs.snapshot
         verdict = judge(plan.expected, obs, surface.console)
         elapsed = time.monotonic() - start

@@ -109,6 +109,15 @@ class Page(ABC):
     def wait_visible(self, selector: str, timeout: float) -> None:
         """Wait until ``selector`` is visible."""
 
+    def wait_clickable(self, selector: str, timeout: float) -> None:
+        """Wait until a click on ``selector`` would reach it (visible, enabled, not covered, where the route
+        can tell), without clicking."""
+        self.wait_visible(selector, timeout)
+
+    def popups(self) -> list[str]:
+        """The URLs of the windows the app opened from this page (closed with it)."""
+        return []
+
     @abstractmethod
     def evaluate(self, script: str, arg: Any = None) -> Any:
         """Evaluate a JS function expression with ``arg``."""

@@ -230,6 +230,12 @@ class PlaywrightBrowser(Browser):
             shutil.rmtree(self._profile, ignore_errors=True)
 
 
+def _dismiss(dialog: Any) -> None:
+    """Dismiss a dialog (alert, confirm, prompt, beforeunload): an open one would block the page."""
+    with contextlib.suppress(Exception):  # the page may already be closing
+        dialog.dismiss()
+
+
 class PlaywrightPage(Page):
     """A page plus everything it emitted."""
 
@@ -242,9 +248,17 @@ class PlaywrightPage(Page):
         self._cdp: Any = None
         self._tracing = False
         self.events = PageEvents()
+        self._popups: list[Any] = []
         page.on("console", lambda m: self.events.console.append(m.text))
         page.on("pageerror", lambda e: self.events.errors.append(str(e)))
         page.on("request", self._on_request)
+        # The observer records each dialog's kind and text; here it is closed as a user dismissing it would.
+        page.on("dialog", _dismiss)
+        page.on("popup", self._on_popup)
+
+    def _on_popup(self, popup: Any) -> None:
+        popup.on("dialog", _dismiss)
+        self._popups.append(popup)
 
     def _on_request(self, request: Any) -> None:
         if request.method != "GET":
@@ -295,6 +309,18 @@ class PlaywrightPage(Page):
     def wait_visible(self, selector: str, timeout: float) -> None:
         """Wait for a visible element."""
         self._frame.wait_for_selector(selector, state="visible", timeout=timeout * 1000)
+
+    def wait_clickable(self, selector: str, timeout: float) -> None:
+        """Playwright's actionability checks (visible, stable, enabled, receives the click), without the click."""
+        self._frame.click(selector, timeout=timeout * 1000, trial=True)
+
+    def popups(self) -> list[str]:
+        """The popup windows' URLs."""
+        urls = []
+        for popup in self._popups:
+            with contextlib.suppress(Exception):  # a popup may have closed itself
+                urls.append(popup.url)
+        return urls
 
     def evaluate(self, script: str, arg: Any = None) -> Any:
         """Evaluate in the current frame."""
@@ -352,4 +378,6 @@ class PlaywrightPage(Page):
             if self._owns_context:
                 self._context.close()
             else:
+                for popup in self._popups:  # a persistent context outlives the case; its popups must not
+                    popup.close()
                 self._page.close()

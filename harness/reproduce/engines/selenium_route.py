@@ -40,6 +40,8 @@ MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit
 
 # Waits in the page for the observer's key to change (DOM, console, beacons, timeline): event-driven
 # through a MutationObserver plus the observer's own notifications, bounded by the timeout.
+# An app that opens one dialog after another is given this many dismissals per command, then reported.
+DIALOG_RETRIES = 20
 WAIT_CHANGED_JS = """
 const [fn, arg, last, ms, done] = arguments;
 const read = new Function('a', 'return (' + fn + ')(a)');
@@ -287,7 +289,23 @@ class SeleniumPage(Page):
         self._engine = engine
         self._handle = driver.current_window_handle
         self._scripts: list[str] = []
+        self._frame: str | None = None
         self.events = PageEvents()
+
+    def _call(self, command: Callable[..., Any], *args: Any) -> Any:
+        """Run a WebDriver command past the app's dialogs. WebDriver's default prompt handling dismisses an
+        open alert, confirm or prompt and fails the command that met it ('unexpected alert open'); the
+        observer has recorded the dialog, so the command is simply sent again."""
+        from selenium.common.exceptions import NoAlertPresentException, UnexpectedAlertPresentException
+
+        for _ in range(DIALOG_RETRIES):
+            try:
+                return command(*args)
+            except UnexpectedAlertPresentException:
+                with contextlib.suppress(NoAlertPresentException):  # a driver that left it open
+                    self._driver.switch_to.alert.dismiss()
+        raise HarnessError(f"the app opened more than {DIALOG_RETRIES} dialogs in a row; the harness dismissed "
+                           "each one and gave up")
 
     def set_permission(self, name: str, setting: str, origin: str) -> None:
         """chromedriver: the W3C permissions command; WebKitWebDriver has none."""
@@ -311,6 +329,7 @@ class SeleniumPage(Page):
         from selenium.webdriver.common.by import By
 
         self._driver.switch_to.default_content()
+        self._frame = url_part
         if url_part is None:
             return
         for frame in self._driver.find_elements(By.TAG_NAME, "iframe"):
@@ -322,7 +341,7 @@ class SeleniumPage(Page):
     def goto(self, url: str, timeout: float) -> None:
         """Navigate and wait for the load event."""
         self._driver.set_page_load_timeout(timeout)
-        self._driver.get(url)
+        self._call(self._driver.get, url)
 
     def click(self, selector: str, timeout: float) -> None:
         """A WebDriver element click (a trusted event: the page sees a user gesture)."""
@@ -330,8 +349,17 @@ class SeleniumPage(Page):
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
-        element = WebDriverWait(self._driver, timeout).until(ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
-        element.click()
+        element = self._call(WebDriverWait(self._driver, timeout).until,
+                             ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
+        self._call(element.click)
+
+    def wait_clickable(self, selector: str, timeout: float) -> None:
+        """Wait for a visible, enabled element (WebDriver tells a covered one only when clicking)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self._call(WebDriverWait(self._driver, timeout).until, ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
 
     def wait_visible(self, selector: str, timeout: float) -> None:
         """Wait for a visible element."""
@@ -339,25 +367,48 @@ class SeleniumPage(Page):
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
-        WebDriverWait(self._driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, selector)))
+        self._call(WebDriverWait(self._driver, timeout).until,
+                   ec.visibility_of_element_located((By.CSS_SELECTOR, selector)))
 
     def evaluate(self, script: str, arg: Any = None) -> Any:
         """Evaluate a function expression (promises are awaited by WebDriver)."""
-        return self._driver.execute_script(f"return ({script})(arguments[0]);", arg)
+        return self._call(self._driver.execute_script, f"return ({script})(arguments[0]);", arg)
 
     def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
         """Wait in the page for a change of ``script(arg)``; False on timeout."""
+        from selenium.common.exceptions import JavascriptException
+
         ms = int(max(timeout, 0.001) * 1000)
-        return bool(self._driver.execute_async_script(WAIT_CHANGED_JS, script, arg, last, ms))
+        try:
+            return bool(self._call(self._driver.execute_async_script, WAIT_CHANGED_JS, script, arg, last, ms))
+        except JavascriptException as exc:
+            if "unload" not in str(exc).lower():
+                raise
+            return True  # the document went away while waiting (the app navigated or reloaded): a change
+
+    def popups(self) -> list[str]:
+        """The windows opened since this page's, with their URLs (reading one means switching to it)."""
+        urls = []
+        for handle in self._others():
+            with contextlib.suppress(Exception):  # a popup may close itself meanwhile
+                self._driver.switch_to.window(handle)
+                urls.append(self._call(lambda: self._driver.current_url))
+        self._driver.switch_to.window(self._handle)
+        self.use_frame(self._frame)
+        return urls
+
+    def _others(self) -> list[str]:
+        return [h for h in self._driver.window_handles if h not in (self._home, self._handle)]
 
     def screenshot(self) -> bytes:
         """PNG of the window."""
-        data: bytes = self._driver.get_screenshot_as_png()
+        data: bytes = self._call(self._driver.get_screenshot_as_png)
         return data
 
     def close(self) -> None:
         """Close the window and go back to the session's first one."""
         with contextlib.suppress(Exception):
-            self._driver.switch_to.window(self._handle)
-            self._driver.close()
+            for handle in [*self._others(), self._handle]:  # the app's popups go with it
+                self._driver.switch_to.window(handle)
+                self._call(self._driver.close)
             self._driver.switch_to.window(self._home)

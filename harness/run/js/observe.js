@@ -141,7 +141,23 @@
     new MutationObserver(record).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   }
 
+  // Dialogs the app opens (alert, confirm, prompt), recorded with their text before the browser shows them;
+  // the harness dismisses them as a user closing the box would, and the report names them.
+  const dialogs = [];
+  for (const kind of ['alert', 'confirm', 'prompt']) {
+    const original = window[kind];
+    if (typeof original !== 'function') continue;
+    window[kind] = function (message, ...rest) {
+      dialogs.push({ t: Math.round(performance.now() - t0), kind, message: String(message === undefined ? '' : message) });
+      poke();
+      return original.call(this, message, ...rest);
+    };
+  }
+  // Which document this is: a new one (the app navigated or reloaded) has another id.
+  const documentId = Math.random().toString(36).slice(2);
+
   window.__mf = {
+    dialogs, documentId,
     timeline, note, read, consoleLines, beacons, activation, stats, states, follow,
     permissionState: (name) => (rawQuery ? rawQuery(name) : Promise.resolve('unsupported')),
     key: (s) => [JSON.stringify(read(s)), consoleLines.length, beacons.length, timeline.length, states.length].join('|'),

@@ -1,0 +1,159 @@
+"""Apps that misbehave: each case still ends within its bounds with a verdict that names what happened, the
+evidence is in the report, and the next case in the same worker runs normally, on every engine.
+
+The app is a small page of its own: ``#call`` asks for the microphone and shows the error as a correct app
+does; ``#hostile`` does one hostile thing (chosen per test) and then, where the hostile thing lets it, goes
+on like ``#call``. Each run has a warm-up case (it starts the browser), the hostile one, and a normal one after it, in one
+process.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import pytest
+
+from harness.reproduce.engines import pick_route
+from tests.conftest import WriteScenario, needs_chromium
+
+pytestmark = [needs_chromium, pytest.mark.browser]
+
+APP = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Hostile test app</title></head><body>
+<p id="status" data-state="idle">idle</p>
+<button id="call" type="button">Call</button>
+<span style="position:relative; display:inline-block">
+  <button id="hostile" type="button">Hostile call</button>
+  <div id="overlay" style="display:none; position:absolute; inset:0; background:rgba(0,0,0,.3)"></div>
+</span>
+<div id="error" role="alert" aria-live="assertive" hidden>
+  <span id="error-code" data-error-code=""></span> <span id="error-message"></span>
+</div>
+<script>
+const $ = (id) => document.getElementById(id);
+async function call() {
+  $('status').dataset.state = 'calling';
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({audio: true});
+    stream.getTracks().forEach((t) => t.stop());
+    $('status').dataset.state = 'connected';
+  } catch (err) {
+    $('status').dataset.state = 'failed';
+    $('error-code').dataset.errorCode = 'mic-permission-denied';
+    $('error-message').textContent = 'Microphone access needed';
+    $('error').hidden = false;
+    after(err);
+  }
+}
+function after(err) {}
+$('call').addEventListener('click', call);
+</script>
+<script>
+HOSTILE
+</script>
+</body></html>
+"""
+
+# What '#hostile' does, and what a run must say about it.
+BEHAVIOURS = {
+    "alert": "$('hostile').addEventListener('click', () => {\n"
+             "  after = () => alert('Microphone blocked: please allow it'); call(); });",
+    "confirm": "$('hostile').addEventListener('click', () => {\n"
+               "  after = () => { window.answer = confirm('Retry with the microphone?'); }; call(); });",
+    "prompt": "$('hostile').addEventListener('click', () => {\n"
+              "  after = () => { window.answer = prompt('Describe the problem'); }; call(); });",
+    "busy-loop": "$('hostile').addEventListener('click', () => { for (;;) {} });",
+    "navigates-away": "$('hostile').addEventListener('click', () => { location.href = 'other.html'; });",
+    "reloads": "$('hostile').addEventListener('click', () => { location.reload(); });",
+    "popup": "$('hostile').addEventListener('click', () => { window.open('other.html', 'help'); call(); });",
+    "beforeunload": "window.addEventListener('beforeunload', (e) => { e.preventDefault(); e.returnValue = ''; });\n"
+                    "$('hostile').addEventListener('click', call);",
+    "disabled-button": "$('hostile').disabled = true;",
+    "covered-button": "$('overlay').style.display = 'block';",
+    "missing-button": "$('hostile').remove();",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the hostile case must end as, and words its report must carry."""
+
+    status: str  # passed / failed / error (JUnit: error = broken)
+    words: tuple[str, ...]
+
+
+EXPECTED = {
+    "alert": Outcome("passed", ("alert", "Microphone blocked: please allow it")),
+    "confirm": Outcome("passed", ("confirm", "Retry with the microphone?")),
+    "prompt": Outcome("passed", ("prompt", "Describe the problem")),
+    "busy-loop": Outcome("error", ("stopped answering",)),
+    "navigates-away": Outcome("failed", ("left the app", "other.html")),
+    "reloads": Outcome("failed", ("reloaded",)),
+    "popup": Outcome("passed", ("popup", "other.html")),
+    "beforeunload": Outcome("passed", ()),
+    "disabled-button": Outcome("error", ("'#hostile'", "disabled")),
+    "covered-button": Outcome("error", ("'#hostile'", "covered", "overlay")),
+    "missing-button": Outcome("error", ("no element matches '#hostile'",)),
+}
+WITHIN = 3.0
+# A hostile case ends within its scenario's bound plus this: the grace after 'within' (as long as 'within'
+# here), the harness's reaction to a hung page, the page load and the evidence. A warm-up case starts each
+# engine's browser first, so no launch is counted.
+SLACK = 12.0
+
+
+def _engines() -> list[str]:
+    return [engine for engine in ("chromium", "firefox", "webkit") if pick_route(engine)[0] is not None]
+
+
+@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
+def test_hostile_app(project: pytest.Pytester, write_scenario: WriteScenario, behaviour: str) -> None:
+    """The hostile case ends in time with a verdict naming what happened; the next case passes."""
+    app = project.path / "app"
+    app.mkdir()
+    (app / "index.html").write_text(APP.replace("HOSTILE", BEHAVIOURS[behaviour]), encoding="utf-8")
+    (app / "other.html").write_text("<p>Another page</p>", encoding="utf-8")
+    (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
+    engines = _engines()
+    expect = f"{{outcome: permission-denied, within: {WITHIN:g}s}}"
+    write_scenario("hostile.yaml", f"""
+        scenarios:
+          - name: Warm-up
+            given: {{permission: {{microphone: denied}}}}
+            when: [{{click: "#call"}}]
+            expect: {expect}
+          - name: Hostile {behaviour}
+            given: {{permission: {{microphone: denied}}}}
+            when: [{{click: "#hostile"}}]
+            expect: {expect}
+          - name: Next case
+            given: {{permission: {{microphone: denied}}}}
+            when: [{{click: "#call"}}]
+            expect: {expect}
+        """)
+    start = time.monotonic()
+    result = project.runpytest_subprocess(*[f"--mf-engine={e}" for e in engines], "--junitxml=junit.xml",
+                                          "-p", "no:randomly")
+    took = time.monotonic() - start
+    output = result.stdout.str()
+    junit = ET.parse(project.path / "junit.xml").getroot()
+    cases = {case.get("name", ""): case for case in junit.iter("testcase")}
+    want = EXPECTED[behaviour]
+    for engine in engines:
+        hostile = cases[f"Hostile {behaviour}[{engine}]"]
+        props = {p.get("name"): p.get("value", "") for p in hostile.iter("property")}
+        status = "failed" if hostile.find("failure") is not None else "passed"
+        status = "error" if props.get("status") == "broken" else status
+        text = " ".join(filter(None, (node.get("message", "") + (node.text or "") for node in hostile)))
+        evidence = text + " " + " ".join(props.values())
+        assert status == want.status, f"{engine}: {status}, expected {want.status}\n{text}\n{output}"
+        for word in want.words:
+            assert re.search(re.escape(word), evidence, re.IGNORECASE), f"{engine}: no {word!r} in\n{evidence}"
+        nxt = cases[f"Next case[{engine}]"]
+        assert nxt.find("failure") is None, f"{engine}: the next case failed:\n{ET.tostring(nxt, encoding='unicode')}"
+        seconds = float(hostile.get("time", "0"))
+        assert seconds <= WITHIN + SLACK, f"{engine}: the hostile case took {seconds:.1f}s"
+    assert took < 60 * len(engines), f"the run took {took:.0f}s"
