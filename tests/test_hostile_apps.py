@@ -3,8 +3,8 @@ evidence is in the report, and the next case in the same worker runs normally, o
 
 The app is a small page of its own: ``#call`` asks for the microphone and shows the error as a correct app
 does; ``#hostile`` does one hostile thing (chosen per test) and then, where the hostile thing lets it, goes
-on like ``#call``. Each run has a warm-up case (it starts the browser), the hostile one, and a normal one after it, in one
-process.
+on like ``#call``. Each run has a warm-up case (it starts the browser), the hostile one, and a normal one
+after it, in one process.
 """
 
 from __future__ import annotations
