@@ -201,6 +201,9 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
             shaped = lab.clear()  # stops the shaper, which then reports what it did
             if shape is not None:
                 evidence["link impairment"] = {"asked": shape.describe(), "method": lab.shaping_method(), **shaped}
+        proxied = target.proxy_evidence()
+        if proxied:
+            evidence["app proxy"] = proxied
         passed = verdict.passed
         return CaseResult(verdict, obs, browser.version, where.display, _screenshot(page), late, timings, evidence)
     finally:

@@ -4,7 +4,8 @@ without Playwright's build can drive), and Chromium through chromedriver.
 WebKitGTK has no headless mode, so it runs on the harness's own Xvfb, and a new-session request without
 a display hangs instead of failing: session creation runs under a timeout and the driver's whole process
 group is killed when it expires. WebKitWebDriver offers no init-script command, so the harness's scripts
-reach the page through the harness's own server (see ``Page.server_injection``).
+reach the page through the harness's own server (see ``Page.server_injection``) or, for an app named by
+URL, through the harness's loopback proxy that both browsers are configured with (harness.app.loopproxy).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.app.loopproxy import shared_proxy
 from harness.core.errors import EnvironmentProblem, HarnessError
 from harness.core.reaper import REAPER
 from harness.reproduce import xvfb
@@ -154,6 +156,10 @@ def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote
         profile = _profile_with_prefs(dict(spec.profile_prefs))
         scratch.append(profile)
         extra.append(f"--user-data-dir={profile}")
+    if not remote:
+        # The harness's loopback proxy, as on WebKit (a Grid node cannot reach this machine's loopback).
+        # Chromium never proxies loopback unless the bypass list removes that rule with <-loopback>.
+        extra += [f"--proxy-server=http://{shared_proxy().address}", "--proxy-bypass-list=<-loopback>"]
     for arg in (*CHROMIUM_BASE_ARGS, *spec.args, *extra):
         options.add_argument(arg)
     options.set_capability("acceptInsecureCerts", True)
@@ -172,7 +178,10 @@ def webkit_options(binary: str | None) -> Any:
     options.add_argument("--automation")
     options.add_argument("--enable-mock-capture-devices=true")
     options.set_capability("acceptInsecureCerts", True)
-    options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": _proxy()})
+    # Every http(s) request goes through it: it forwards loopback and, in a run that names its app by
+    # URL, that app (inserting the harness's scripts into its HTML); WebKitGTK proxies loopback too.
+    address = shared_proxy().address
+    options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": address, "sslProxy": address})
     return options
 
 
@@ -219,18 +228,6 @@ def _kill_group(service: Any) -> None:
             os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             process.wait(timeout=5)
-
-
-_proxy_state: dict[str, Any] = {}
-
-
-def _proxy() -> str:
-    """The process's loopback proxy for app.test (started on first use)."""
-    if "proxy" not in _proxy_state:
-        from harness.app.loopproxy import LoopProxy
-
-        _proxy_state["proxy"] = LoopProxy()
-    return str(_proxy_state["proxy"].address)
 
 
 @functools.cache
