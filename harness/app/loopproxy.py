@@ -22,6 +22,7 @@ bypasses loopback unless its bypass list says ``<-loopback>`` (see the chromedri
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -176,6 +177,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
+    def setup(self) -> None:
+        # WebKitWebDriver turns the sslProxy capability into an https:// proxy URL, so WebKitGTK speaks TLS
+        # to the proxy itself before its CONNECT; a TLS handshake's first byte is 0x16, an HTTP method's never.
+        with contextlib.suppress(OSError):
+            if self.request.recv(1, socket.MSG_PEEK) == b"\x16":
+                self.request = self.server.tls_for("127.0.0.1").wrap_socket(self.request, server_side=True)
+        super().setup()
+
     def refuse(self, host: str) -> None:
         """403 with a reason people can read (the browser shows it as the page)."""
         body = (f"mediafault's proxy refused {host}: during a run it only forwards the app "
@@ -216,8 +225,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.send_response(HTTPStatus.OK, "Connection Established")
         self.end_headers()
         self.wfile.flush()
+        inner = self.connection
+        if isinstance(inner, ssl.SSLSocket):
+            # The tunnel runs inside TLS to the proxy (WebKit): relay it to a socket pair and terminate
+            # the app's TLS on the other end, since Python cannot wrap a TLS socket in TLS again.
+            near, inner = socket.socketpair()
+            threading.Thread(target=_relay, args=(self.connection, near), daemon=True).start()
         try:
-            tls = self.server.tls_for(app.host).wrap_socket(self.connection, server_side=True)
+            tls = self.server.tls_for(app.host).wrap_socket(inner, server_side=True)
         except (ssl.SSLError, OSError):
             self.close_connection = True
             return
@@ -235,12 +250,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if self.tunnel is not None:
             return self.tunnel.scheme, self.tunnel.host, self.tunnel.port, self.path
         parts = urlsplit(self.path)
+        # WebKitGTK sends a websocket's handshake to the proxy as "GET ws://host:port/path".
+        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
         host = (parts.hostname or "").lower()
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if parts.scheme not in ("http", "https") or not self.server.allows(host, port):
+        port = parts.port or (443 if scheme == "https" else 80)
+        if scheme not in ("http", "https") or not self.server.allows(host, port):
             self.refuse(parts.netloc or self.path)
             return None
-        return parts.scheme, host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return scheme, host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def _forward(self) -> None:
         target = self._target()
@@ -425,6 +442,11 @@ class LoopProxy(ThreadingHTTPServer):
         """Stop inserting; what was done since :meth:`serve` (inserted, skipped, csp)."""
         with self._lock:
             self.script = None
+            return dict(self._counts)
+
+    def counts(self) -> dict[str, int]:
+        """What was done since :meth:`serve` so far."""
+        with self._lock:
             return dict(self._counts)
 
     def note(self, **counts: int) -> None:

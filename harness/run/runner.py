@@ -170,6 +170,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                 why = str(exc).splitlines()[0].replace(where.page_url, where.display)
                 raise EnvironmentProblem(f"could not open {where.display}: {why}") from None
         timings["page load"] = time.monotonic() - t
+        target.check_proxied()
         # Checked in the top-level page, whose origin the permission is set for; a frame without
         # allow="microphone" rightly reports 'denied'.
         _check_conditions(page, plan)

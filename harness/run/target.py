@@ -94,6 +94,18 @@ class AppTarget:
         page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
         return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
 
+    def check_proxied(self) -> None:
+        """After the app's page loaded: the proxy must have put the scripts into it, else nothing could be
+        observed and the case must not be judged."""
+        proxy = running_proxy()
+        if self._proxied and proxy is not None and proxy.counts()["inserted"] == 0:
+            skipped = proxy.counts()["skipped"]
+            raise EnvironmentProblem(
+                f"mediafault's proxy never got to put its observer into {self.fixed_url}: "
+                + ("the page came br-encoded, which it cannot undo; let the dev server send gzip or identity"
+                   if skipped else "the browser did not ask it for the page; check that it reaches the app "
+                   "through the proxy (no system-wide proxy bypass for this host)"))
+
     def proxy_evidence(self) -> str | None:
         """What the proxy did to the app in this case (None when it did nothing); stops its inserting."""
         if not self._proxied:
