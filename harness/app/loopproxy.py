@@ -359,8 +359,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(rewrite.body)))
         self.send_header("Cache-Control", "no-store")  # the rewritten page is this case's only
         self.end_headers()
+        self.server.note(inserted=1, csp=csp_headers + rewrite.csp_meta)  # before the browser can have it
         self.wfile.write(rewrite.body)
-        self.server.note(inserted=1, csp=csp_headers + rewrite.csp_meta)
 
     def _upgrade(self, origin: Origin, path: str) -> None:
         """A websocket (or any Upgrade): send the handshake on, then relay both ways byte for byte."""
@@ -424,7 +424,7 @@ class LoopProxy(ThreadingHTTPServer):
         self._counts = {"inserted": 0, "skipped": 0, "csp": 0}
         self._ca: Any = None
         self._tls: dict[str, ssl.SSLContext] = {}
-        threading.Thread(target=self.serve_forever, name="mediafault-proxy", daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.05,), name="mediafault-proxy", daemon=True).start()
 
     @property
     def address(self) -> str:
