@@ -271,3 +271,15 @@ def _untrusting() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def test_closing_the_pool_stops_the_shared_proxy() -> None:
+    """The process's proxy lives as long as the browsers configured with it, not beyond the run."""
+    from harness.app.loopproxy import running_proxy, shared_proxy
+    from harness.run.pool import BrowserPool
+
+    port = int(shared_proxy().address.split(":")[1])
+    BrowserPool().close()
+    assert running_proxy() is None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)

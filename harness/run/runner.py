@@ -30,6 +30,7 @@ STATS_POLL = 0.25  # seconds between judgements of a case that checks getStats f
 TRACE_ATTACHMENT = "playwright trace (open with: playwright show-trace FILE.zip)"
 NAVIGATION_TIMEOUT = 30.0
 ACTION_TIMEOUT = 10.0
+APP_PROXY_EVIDENCE = "app proxy"  # evidence key: what the loopback proxy did to an app named by URL
 WATCHDOG_SLACK = 30.0  # beyond every bound a case waits on; only a hung page or browser gets this far
 
 
@@ -204,7 +205,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                 evidence["link impairment"] = {"asked": shape.describe(), "method": lab.shaping_method(), **shaped}
         proxied = target.proxy_evidence()
         if proxied:
-            evidence["app proxy"] = proxied
+            evidence[APP_PROXY_EVIDENCE] = proxied
         passed = verdict.passed
         return CaseResult(verdict, obs, browser.version, where.display, _screenshot(page), late, timings, evidence)
     finally:
