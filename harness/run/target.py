@@ -103,8 +103,8 @@ class AppTarget:
             raise EnvironmentProblem(
                 f"mediafault's proxy never got to put its observer into {self.fixed_url}: "
                 + ("the page came br-encoded, which it cannot undo; let the dev server send gzip or identity"
-                   if skipped else "the browser did not ask it for the page; check that it reaches the app "
-                   "through the proxy (no system-wide proxy bypass for this host)"))
+                   if skipped else "the browser did not ask it for the page (WebKitGTK reaches https pages "
+                   "through it only with GLib's libproxy module: apt-get install glib-networking)"))
 
     def proxy_evidence(self) -> str | None:
         """What the proxy did to the app in this case (None when it did nothing); stops its inserting."""
