@@ -17,6 +17,7 @@ import pytest
 from allure_commons.types import AttachmentType
 
 from harness.run.recorder import Recorder
+from harness.run.runner import APP_PROXY_EVIDENCE
 
 if TYPE_CHECKING:
     from harness.run.plan import CasePlan
@@ -85,8 +86,11 @@ def attach_result(item: pytest.Item, plan: CasePlan, result: CaseResult) -> None
         recorder.attach("what the app's page also did", "\n".join(obs.incidents), "text")
     if obs.timeline:
         recorder.attach("getUserMedia / permission timeline", json.dumps(obs.timeline, indent=2), "json")
-    if result.evidence:
-        evidence = dict(result.evidence)
+    evidence = dict(result.evidence)
+    proxied = evidence.pop(APP_PROXY_EVIDENCE, None)
+    if proxied:
+        recorder.attach("what mediafault did to the app", proxied, "text")
+    if evidence:
         turn_log = evidence.pop("turn log", [])
         recorder.attach("network lab evidence", json.dumps(evidence, indent=2), "json")
         if turn_log:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from harness.app.loopproxy import stop_shared_proxy
 from harness.core import procs
 from harness.reproduce.engines import Browser, LaunchSpec
 from harness.run.plan import CasePlan
@@ -63,7 +64,8 @@ class BrowserPool:
         return procs.kill_tree(self._pids.get(spec, set()))
 
     def close(self) -> None:
-        """Close every browser."""
+        """Close every browser, then the loopback proxy they were configured with."""
         for browser in self._browsers.values():
             browser.close()
         self._browsers.clear()
+        stop_shared_proxy()

@@ -33,6 +33,7 @@ STATS_POLL = 0.25  # seconds between judgements of a case that checks getStats f
 TRACE_ATTACHMENT = "playwright trace (open with: playwright show-trace FILE.zip)"
 NAVIGATION_TIMEOUT = 30.0
 ACTION_TIMEOUT = 10.0
+APP_PROXY_EVIDENCE = "app proxy"  # evidence key: what the loopback proxy did to an app named by URL
 WATCHDOG_SLACK = 30.0  # beyond every bound a case waits on; only a hung page or browser gets this far
 # Once the user has acted, a page that gives no answer this long past every bound the case waits on is hung
 # (a busy loop in the app): its browser is killed then, not only when the whole case's budget runs out.
@@ -257,6 +258,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                 why = str(exc).splitlines()[0].replace(where.page_url, where.display)
                 raise EnvironmentProblem(f"could not open {where.display}: {why}") from None
         timings["page load"] = time.monotonic() - t
+        target.check_proxied()
         # Checked in the top-level page, whose origin the permission is set for; a frame without
         # allow="microphone" rightly reports 'denied'.
         _check_conditions(page, plan)
@@ -296,6 +298,9 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
             shaped = lab.clear()  # stops the shaper, which then reports what it did
             if shape is not None:
                 evidence["link impairment"] = {"asked": shape.describe(), "method": lab.shaping_method(), **shaped}
+        proxied = target.proxy_evidence()
+        if proxied:
+            evidence[APP_PROXY_EVIDENCE] = proxied
         passed = verdict.passed
         return CaseResult(verdict, obs, browser.version, where.display, _screenshot(page), late, timings, evidence)
     finally:

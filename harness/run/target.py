@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from harness.app.loopproxy import running_proxy, shared_proxy
 from harness.app.server import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
 from harness.core.errors import EnvironmentProblem
 from harness.reproduce.netlab.lab import NetLab
@@ -17,8 +18,9 @@ from harness.run.plan import CasePlan
 class AppTarget:
     """Where the app is for this run, and how to reach it under each page condition.
 
-    ``url`` fixes a running app (only its own origin is possible); otherwise the app's files are served
-    by the harness over http and, on demand, https.
+    ``url`` fixes a running app (only its own origin is possible; on routes without init scripts the
+    browser's loopback proxy puts the harness's scripts into its HTML); otherwise the app's files are
+    served by the harness over http and, on demand, https.
     """
 
     def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool) -> None:
@@ -29,6 +31,7 @@ class AppTarget:
         self._http: AppServer | None = None
         self._https: AppServer | None = None
         self._lab: NetLab | None = None
+        self._proxied = False  # the shared proxy holds this case's scripts
 
     def lab(self) -> NetLab:
         """The network lab (started on first use; it serves the app's files itself)."""
@@ -70,11 +73,12 @@ class AppTarget:
         params: dict[str, str] = {}
         if inject is not None:
             if self.fixed_url:
-                raise EnvironmentProblem(f"the {plan.route_info.route} route installs its observer through the "
-                                         "harness's own server, so it needs app.dir (or the bundled app), not "
-                                         "a fixed app.url")
-            self.server(https).injections[token] = inject
-            params[INJECT_PARAM] = token
+                # The app is another process's: the browser's proxy puts the scripts into its HTML instead.
+                shared_proxy().serve(self.fixed_url, inject)
+                self._proxied = True
+            if not self.fixed_url or given.page.embed != "top":  # the harness's own pages get them from its server
+                self.server(https).injections[token] = inject
+                params[INJECT_PARAM] = token
         if self.fixed_url:
             app_url = self.fixed_url
         else:
@@ -90,8 +94,40 @@ class AppTarget:
         page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
         return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
 
+    def check_proxied(self) -> None:
+        """After the app's page loaded: the proxy must have put the scripts into it, else nothing could be
+        observed and the case must not be judged."""
+        proxy = running_proxy()
+        if self._proxied and proxy is not None and proxy.counts()["inserted"] == 0:
+            skipped = proxy.counts()["skipped"]
+            raise EnvironmentProblem(
+                f"mediafault's proxy never got to put its observer into {self.fixed_url}: "
+                + ("the page came br-encoded, which it cannot undo; let the dev server send gzip or identity"
+                   if skipped else "the browser did not ask it for the page (WebKitGTK reaches https pages "
+                   "through it only with GLib's libproxy module: apt-get install glib-networking)"))
+
+    def proxy_evidence(self) -> str | None:
+        """What the proxy did to the app in this case (None when it did nothing); stops its inserting."""
+        if not self._proxied:
+            return None
+        self._proxied = False
+        proxy = running_proxy()
+        if proxy is None:
+            return None
+        counts = proxy.clear()
+        note = (f"mediafault's proxy ({proxy.address}) inserted its observer script into {counts['inserted']} HTML "
+                f"response{'s' if counts['inserted'] != 1 else ''} of {self.fixed_url}")
+        if counts["csp"]:
+            note += (f"; it added that script's hash to the Content-Security-Policy of {counts['csp']} of them "
+                     "(nothing else in the policy changed)")
+        if counts["skipped"]:
+            note += (f"; {counts['skipped']} HTML response(s) had an encoding it cannot undo (br) and were "
+                     "passed on unchanged")
+        return note
+
     def forget(self, token: str) -> None:
         """Drop a case's injected scripts."""
+        self.proxy_evidence()
         for server in (self._http, self._https):
             if server is not None:
                 server.injections.pop(token, None)

@@ -36,8 +36,11 @@ from harness.reproduce.engines.base import (
 )
 
 # Quiet, hermetic Chromium: no update checks or background requests (the network may be closed).
+# Certificate errors are already ignored for pages (ignore_https_errors, acceptInsecureCerts: the user
+# named the app's URL, and the harness's own https server has its own CA); the switch extends that to
+# service-worker scripts, which Chromium otherwise refuses to register from an untrusted https app.
 CHROMIUM_BASE_ARGS = ("--disable-background-networking", "--disable-component-update", "--no-first-run",
-                      "--disable-quic", "--disable-sync")
+                      "--disable-quic", "--disable-sync", "--ignore-certificate-errors")
 # Firefox phones home for remote settings unless told not to; keep it on loopback.
 FIREFOX_BASE_PREFS: dict[str, Any] = {
     "services.settings.server": "data:,#remote-settings-dummy/v1",

@@ -4,7 +4,8 @@ without Playwright's build can drive), and Chromium through chromedriver.
 WebKitGTK has no headless mode, so it runs on the harness's own Xvfb, and a new-session request without
 a display hangs instead of failing: session creation runs under a timeout and the driver's whole process
 group is killed when it expires. WebKitWebDriver offers no init-script command, so the harness's scripts
-reach the page through the harness's own server (see ``Page.server_injection``).
+reach the page through the harness's own server (see ``Page.server_injection``) or, for an app named by
+URL, through the harness's loopback proxy that both browsers are configured with (harness.app.loopproxy).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import functools
 import glob
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.app.loopproxy import shared_proxy
 from harness.core.errors import EnvironmentProblem, HarnessError
 from harness.core.reaper import REAPER
 from harness.reproduce import xvfb
@@ -39,12 +42,14 @@ MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit
                      "/usr/libexec/webkit2gtk-4.1/MiniBrowser")
 
 # Waits in the page for the observer's key to change (DOM, console, beacons, timeline): event-driven
-# through a MutationObserver plus the observer's own notifications, bounded by the timeout.
+# through a MutationObserver plus the observer's own notifications, bounded by the timeout. The reading
+# function is written into the script's text (READ), not built with new Function: an app whose CSP has no
+# 'unsafe-eval' makes WebKit refuse that, even in a WebDriver script.
 # An app that opens one dialog after another is given this many dismissals per command, then reported.
 DIALOG_RETRIES = 20
 WAIT_CHANGED_JS = """
-const [fn, arg, last, ms, done] = arguments;
-const read = new Function('a', 'return (' + fn + ')(a)');
+const [arg, last, ms, done] = arguments;
+const read = (READ);
 let finished = false;
 const finish = (v) => { if (!finished) { finished = true; observer.disconnect(); clearTimeout(timer); done(v); } };
 const check = () => { try { if (read(arg) !== last) finish(true); } catch (e) { finish(true); } };
@@ -110,6 +115,12 @@ class SeleniumRoute(Route):
 
             env["DISPLAY"] = xvfb.display()
             options = webkit_options(info.executable)
+            if libproxy_module():
+                from selenium.webdriver.common.proxy import Proxy, ProxyType
+
+                scratch.append(Path(tempfile.mkdtemp(prefix="mediafault-webkit-")))
+                options.binary_location = proxied_minibrowser(info.executable, scratch[-1])
+                options.proxy = Proxy({"proxyType": ProxyType.SYSTEM})  # GLib's resolver, as set by the launcher
             service: Any = WebKitService(log_output=log.name, env=env, popen_kw={"start_new_session": True})
             factory: Any = webdriver.WebKitGTK
         else:
@@ -156,6 +167,10 @@ def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote
         profile = _profile_with_prefs(dict(spec.profile_prefs))
         scratch.append(profile)
         extra.append(f"--user-data-dir={profile}")
+    if not remote:
+        # The harness's loopback proxy, as on WebKit (a Grid node cannot reach this machine's loopback).
+        # Chromium never proxies loopback unless the bypass list removes that rule with <-loopback>.
+        extra += [f"--proxy-server=http://{shared_proxy().address}", "--proxy-bypass-list=<-loopback>"]
     for arg in (*CHROMIUM_BASE_ARGS, *spec.args, *extra):
         options.add_argument(arg)
     options.set_capability("acceptInsecureCerts", True)
@@ -164,7 +179,8 @@ def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote
 
 def webkit_options(binary: str | None) -> Any:
     """WebKitWebDriver options: MiniBrowser in automation mode with mock capture devices, reaching the
-    insecure-origin host (``app.test``) through the harness's loopback proxy."""
+    insecure-origin host (``app.test``) through the harness's loopback proxy (http only: this is what a
+    Grid node gets; the local route replaces it with :func:`proxied_minibrowser`)."""
     from selenium.webdriver.common.proxy import Proxy, ProxyType
     from selenium.webdriver.webkitgtk.options import Options as WebKitOptions
 
@@ -174,8 +190,29 @@ def webkit_options(binary: str | None) -> Any:
     options.add_argument("--automation")
     options.add_argument("--enable-mock-capture-devices=true")
     options.set_capability("acceptInsecureCerts", True)
-    options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": _proxy()})
+    options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": shared_proxy().address})
     return options
+
+
+def proxied_minibrowser(binary: str, scratch: Path) -> str:
+    """A launcher for ``binary`` that sends all its http, https and websocket traffic through the
+    harness's loopback proxy (which forwards loopback and, in a run that names its app by URL, that app).
+
+    Not the WebDriver proxy capability: WebKitWebDriver turns ``sslProxy`` into an ``https://`` proxy URL
+    (TLS to the proxy itself, whose certificate WebKit then rejects: acceptInsecureCerts does not cover
+    proxies), and without it https goes direct. GLib's libproxy resolver reads ``https_proxy`` with a
+    plain ``http://`` proxy, which WebKitGTK then asks with CONNECT, and it proxies loopback too (no
+    implicit bypass; measured). The variables are set for the browser only: WebKitWebDriver's own
+    connection to the browser must not go through a proxy.
+    """
+    address = f"http://{shared_proxy().address}"
+    launcher = scratch / "minibrowser"
+    launcher.write_text("#!/bin/sh\n"
+                        f"export http_proxy={address} https_proxy={address} HTTP_PROXY={address} "
+                        f"HTTPS_PROXY={address} no_proxy= NO_PROXY= GIO_USE_PROXY_RESOLVER=libproxy\n"
+                        f"exec {shlex.quote(binary)} \"$@\"\n", encoding="utf-8")
+    launcher.chmod(0o700)
+    return str(launcher)
 
 
 def start_session(create: Callable[[], Any], timeout: float, failed: Callable[[str], Exception]) -> Any:
@@ -223,16 +260,12 @@ def _kill_group(service: Any) -> None:
             process.wait(timeout=5)
 
 
-_proxy_state: dict[str, Any] = {}
-
-
-def _proxy() -> str:
-    """The process's loopback proxy for app.test (started on first use)."""
-    if "proxy" not in _proxy_state:
-        from harness.app.loopproxy import LoopProxy
-
-        _proxy_state["proxy"] = LoopProxy()
-    return str(_proxy_state["proxy"].address)
+@functools.cache
+def libproxy_module() -> bool:
+    """Whether GLib's libproxy proxy resolver is installed (glib-networking's libgiolibproxy)."""
+    return any(glob.glob(pattern) for pattern in ("/usr/lib/*/gio/modules/libgiolibproxy.so",
+                                                   "/usr/lib/gio/modules/libgiolibproxy.so",
+                                                   "/usr/lib64/gio/modules/libgiolibproxy.so"))
 
 
 @functools.cache
@@ -380,7 +413,8 @@ class SeleniumPage(Page):
 
         ms = int(max(timeout, 0.001) * 1000)
         try:
-            return bool(self._call(self._driver.execute_async_script, WAIT_CHANGED_JS, script, arg, last, ms))
+            return bool(self._call(self._driver.execute_async_script,
+                                   WAIT_CHANGED_JS.replace("(READ)", f"({script})", 1), arg, last, ms))
         except JavascriptException as exc:
             if "unload" not in str(exc).lower():
                 raise

@@ -1,0 +1,285 @@
+"""The loopback proxy on its own, with real servers on 127.0.0.1 and no browser: it inserts the case's
+script into the app's HTML only (gzip, chunked, no <head>, a CSP header or meta), passes everything else
+through byte for byte (other responses, websockets, CONNECT tunnels), terminates an https app's tunnel with
+its own CA, refuses every host that is neither the app nor loopback, and leaves no socket behind."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from harness.app.loopproxy import LoopProxy, allow_inline, ascii_script, insert_script, script_hash
+from harness.app.server import self_signed_context
+
+SCRIPT = "window.__mfSeen = 'é';"
+BINARY = bytes(range(256)) * 40
+
+
+class _Origin(BaseHTTPRequestHandler):
+    """An app with every kind of response the proxy must handle."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def _reply(self, body: bytes, kind: str = "text/html", **headers: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        for key, value in headers.items():
+            self.send_header(key.replace("_", "-"), value)
+        if "Transfer_Encoding" not in headers:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if "Transfer_Encoding" in headers:
+            for at in range(0, len(body), 7):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(body[at:at + 7]), body[at:at + 7]))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        page = b"<!doctype html><html><head><title>t</title><script>app()</script></head><body>x</body></html>"
+        if self.path == "/gzip":  # gzip whatever the client asked for, as some dev servers do
+            self._reply(gzip.compress(page), Content_Encoding="gzip")
+        elif self.path == "/chunked":
+            self._reply(page, Transfer_Encoding="chunked")
+        elif self.path == "/nohead":
+            self._reply(b"<p>no head at all</p>")
+        elif self.path == "/csp":
+            self._reply(page, Content_Security_Policy="script-src 'self' 'nonce-abc'; img-src 'none'")
+        elif self.path == "/csp-meta":
+            self._reply(b"<html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\">"
+                        b"</head></html>")
+        elif self.path == "/binary":
+            self._reply(BINARY, "application/octet-stream")
+        elif self.path == "/echo-encoding":
+            self._reply(json.dumps(self.headers.get("Accept-Encoding")).encode(), "application/json")
+        elif self.path == "/ws" and self.headers.get("Upgrade") == "websocket":
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            data = self.rfile.read(5)
+            self.wfile.write(data[::-1])  # proves bytes flow both ways after the handshake
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self._reply(page)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@pytest.fixture
+def origin() -> Iterator[str]:
+    """A plain http app on loopback."""
+    server = _Server(("127.0.0.1", 0), _Origin)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tls_origin() -> Iterator[str]:
+    """An https app whose certificate no client trusts."""
+    server = _Server(("127.0.0.1", 0), _Origin)
+    server.socket = self_signed_context().wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[LoopProxy]:
+    """A proxy of its own (not the process's shared one)."""
+    proxy = LoopProxy()
+    yield proxy
+    proxy.stop()
+
+
+def through(proxy: LoopProxy, url: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+    """GET ``url`` through the proxy, as a browser asks a forward proxy (absolute URI)."""
+    host, port = proxy.address.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", url, headers={"Accept": "text/html", **(headers or {})})
+    return conn.getresponse()
+
+
+def test_insert_script_goes_first_in_head() -> None:
+    page = b"<!DOCTYPE html><html lang=en><HEAD><script>app()</script></HEAD></html>"
+    out = insert_script(page, "mf()").body
+    assert out == b"<!DOCTYPE html><html lang=en><HEAD><script>mf()</script><script>app()</script></HEAD></html>"
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    (b"<html><body>x</body></html>", b"<html><script>mf()</script><body>x</body></html>"),
+    (b"<!doctype html><p>x", b"<!doctype html><script>mf()</script><p>x"),
+    (b"<p>x</p>", b"<script>mf()</script><p>x</p>"),
+    (b"<html><header>not head</header></html>", b"<html><script>mf()</script><header>not head</header></html>"),
+])
+def test_insert_script_without_a_head(page: bytes, expected: bytes) -> None:
+    """No <head>: after <html>, else after the doctype, else first; a <header> is not a <head>."""
+    assert insert_script(page, "mf()").body == expected
+
+
+def test_insert_script_allows_itself_in_a_csp_meta() -> None:
+    page = b"<head><meta http-equiv='Content-Security-Policy' content=\"script-src 'self'\"></head>"
+    rewrite = insert_script(page, "mf()")
+    assert rewrite.csp_meta == 1
+    assert f"content=\"script-src 'self' {script_hash('mf()')}\"".encode() in rewrite.body
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ("script-src 'self'", "script-src 'self' H"),
+    ("default-src 'none'; img-src *", "default-src H; img-src *"),  # 'none' with a source is invalid
+    ("default-src 'self'; script-src-elem 'self'", "default-src 'self'; script-src-elem 'self' H"),
+    ("script-src 'unsafe-inline'", "script-src 'unsafe-inline'"),  # a hash would switch unsafe-inline off
+    ("script-src 'unsafe-inline' 'nonce-x'", "script-src 'unsafe-inline' 'nonce-x' H"),
+    ("img-src 'none'", "img-src 'none'"),  # scripts are not restricted: nothing to change
+    ("script-src 'self', script-src https:", "script-src 'self' H, script-src https: H"),
+])
+def test_csp_changes_only_as_far_as_needed(policy: str, expected: str) -> None:
+    assert allow_inline(policy, "H") == expected
+
+
+def test_non_ascii_script_is_escaped() -> None:
+    """The app's bytes are never re-encoded, so the script is ASCII whatever the page's charset."""
+    assert ascii_script("a = 'é😀';") == "a = '\\u00e9\\ud83d\\ude00';"
+
+
+@pytest.mark.parametrize("path", ["/gzip", "/chunked", "/nohead", "/csp"])
+def test_app_html_gets_the_script(proxy: LoopProxy, origin: str, path: str) -> None:
+    proxy.serve(origin + "/", SCRIPT)
+    reply = through(proxy, origin + path)
+    body = reply.read()
+    assert reply.status == 200
+    assert b"<script>window.__mfSeen = '\\u00e9';</script>" in body
+    assert reply.getheader("Content-Encoding") is None and reply.getheader("Content-Length") == str(len(body))
+    if path == "/csp":
+        assert reply.getheader("Content-Security-Policy") == \
+            f"script-src 'self' 'nonce-abc' {script_hash(ascii_script(SCRIPT))}; img-src 'none'"
+    assert proxy.clear()["inserted"] == 1
+
+
+def test_csp_count_reaches_the_evidence(proxy: LoopProxy, origin: str) -> None:
+    proxy.serve(origin + "/", SCRIPT)
+    through(proxy, origin + "/csp").read()
+    through(proxy, origin + "/csp-meta").read()
+    assert proxy.clear() == {"inserted": 2, "skipped": 0, "csp": 2}
+
+
+def test_page_is_asked_for_unencoded(proxy: LoopProxy, origin: str) -> None:
+    proxy.serve(origin + "/", SCRIPT)
+    assert json.loads(through(proxy, origin + "/echo-encoding", {"Accept-Encoding": "gzip, br"}).read()) == "identity"
+    proxy.clear()  # without a script the browser's own Accept-Encoding goes through
+    assert json.loads(through(proxy, origin + "/echo-encoding", {"Accept-Encoding": "gzip, br"}).read()) == "gzip, br"
+
+
+def test_everything_else_passes_unchanged(proxy: LoopProxy, origin: str) -> None:
+    proxy.serve(origin + "/", SCRIPT)
+    assert through(proxy, origin + "/binary").read() == BINARY
+    proxy.clear()
+    page = through(proxy, origin + "/gzip", {"Accept-Encoding": "gzip"})
+    assert page.getheader("Content-Encoding") == "gzip" and b"__mfSeen" not in gzip.decompress(page.read())
+
+
+def test_other_hosts_are_refused(proxy: LoopProxy, origin: str) -> None:
+    """Neither the app nor loopback: 403 with a reason, for plain requests and tunnels alike."""
+    proxy.serve(origin + "/", SCRIPT)
+    reply = through(proxy, "http://refused.invalid/")
+    assert reply.status == 403
+    why = reply.read().decode()
+    assert f"refused refused.invalid: during a run it only forwards the app ({origin}) and loopback" in why
+    host, port = proxy.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"CONNECT refused.invalid:443 HTTP/1.1\r\nHost: refused.invalid:443\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 403")
+
+
+def test_websocket_upgrade_is_relayed(proxy: LoopProxy, origin: str) -> None:
+    proxy.serve(origin + "/", SCRIPT)
+    host, port = proxy.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        app = origin.removeprefix("http://")
+        sock.sendall(f"GET ws://{app}/ws HTTP/1.1\r\nHost: {app}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101")
+        sock.sendall(b"hello")
+        assert sock.recv(5) == b"olleh"
+
+
+def test_https_app_is_terminated_with_the_proxys_ca(proxy: LoopProxy, tls_origin: str) -> None:
+    """CONNECT to the app: the proxy answers with a certificate of its own CA for the app's host, accepts
+    the app's untrusted certificate upstream, and rewrites the HTML inside the tunnel."""
+    proxy.serve(tls_origin + "/", SCRIPT)
+    host, port = proxy.address.split(":")
+    app = tls_origin.removeprefix("https://")
+    conn = http.client.HTTPSConnection(host, int(port), timeout=10, context=_untrusting())
+    conn.set_tunnel(app)
+    conn.request("GET", "/chunked", headers={"Accept": "text/html"})
+    reply = conn.getresponse()
+    assert b"__mfSeen" in reply.read()
+    assert isinstance(conn.sock, ssl.SSLSocket)
+    der = conn.sock.getpeercert(binary_form=True)
+    assert der is not None
+    issuer = x509.load_der_x509_certificate(der).issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    assert issuer[0].value == "mediafault per-run CA"
+    conn.request("GET", "/binary")
+    assert conn.getresponse().read() == BINARY
+
+
+def test_tunnel_to_other_loopback_is_raw(proxy: LoopProxy, tls_origin: str) -> None:
+    """A loopback https server that is not the app (the harness's own): an untouched tunnel."""
+    host, port = proxy.address.split(":")
+    conn = http.client.HTTPSConnection(host, int(port), timeout=10, context=_untrusting())
+    conn.set_tunnel(tls_origin.removeprefix("https://"))
+    conn.request("GET", "/", headers={"Accept": "text/html"})
+    assert b"__mfSeen" not in conn.getresponse().read()
+
+
+def test_no_socket_is_left_after_stop(origin: str) -> None:
+    proxy = LoopProxy()
+    host, port = proxy.address.split(":")
+    through(proxy, origin + "/binary").read()
+    proxy.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, int(port)), timeout=5)
+
+
+def _untrusting() -> ssl.SSLContext:
+    """A client that trusts nothing in particular; the tests check the certificate's issuer themselves."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def test_closing_the_pool_stops_the_shared_proxy() -> None:
+    """The process's proxy lives as long as the browsers configured with it, not beyond the run."""
+    from harness.app.loopproxy import running_proxy, shared_proxy
+    from harness.run.pool import BrowserPool
+
+    port = int(shared_proxy().address.split(":")[1])
+    BrowserPool().close()
+    assert running_proxy() is None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -1,0 +1,161 @@
+"""An app served by another process, named by ``app.url``, on every engine and route: the bundled app gets
+the same matrix as when the harness serves it, and an app that needs its own origin (cookie, CORS, service
+worker, websocket; over http and over https with a certificate no browser trusts) keeps it. On the Selenium
+routes that is the loopback proxy's doing, and each case says what it did to the app."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from harness.reproduce.engines import pick_route
+from tests.conftest import BUNDLED_APP, REPO
+
+pytestmark = pytest.mark.browser
+
+SELENIUM_ROUTES = [("webkit", "selenium-webkitgtk"), ("chromium", "selenium-chromedriver")]
+ORIGIN_APP = Path(__file__).parent / "originapp"
+PROXY_NOTE = re.compile(r"mediafault's proxy \((127\.0\.0\.1:\d+)\) inserted its observer script into ([1-9]\d*) "
+                        r"HTML responses? of (\S+)")
+ORIGIN_CASES = {"App served over https", "Page served over plain http"}  # page/https.yaml, page/insecure-origin.yaml
+FIXED_URL_SKIP = "needs the harness to serve the app, but app.url is fixed"
+
+
+def need(engine: str, route: str) -> None:
+    """Skip, saying why, when this machine has no such route."""
+    found, info = pick_route(engine, route)
+    if found is None:
+        pytest.skip(f"{engine} via {route} is not available here: {info.reason}")
+
+
+@contextmanager
+def process(args: list[str], read_url: re.Pattern[str]) -> Iterator[str]:
+    """Start a server as a process of its own, yield the URL it prints, stop it by its PID afterwards."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # ends when the process does, so a crash cannot hang the test
+            seen.append(line)
+            found = read_url.search(line)
+            if found:
+                yield found.group(1)
+                return
+        pytest.fail(f"{args} printed no URL: {''.join(seen)}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def outcomes(junit: Path) -> dict[str, str]:
+    """Test name → 'passed', 'failed: …' or 'skipped: reason' from a JUnit file."""
+    result = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        status = "passed"
+        for kind in ("failure", "error", "skipped"):
+            found = case.find(kind)
+            if found is not None:
+                status = f"{kind}: {found.get('message', '')}"
+        result[case.get("name", "")] = status
+    return result
+
+
+def attachments(allure: Path, name: str) -> list[str]:
+    """The text of every attachment called ``name`` in the Allure results."""
+    texts = []
+    for result in allure.glob("*-result.json"):
+        for step in [json.loads(result.read_text(encoding="utf-8"))]:
+            for attachment in step.get("attachments", []):
+                if attachment["name"] == name:
+                    texts.append((allure / attachment["source"]).read_text(encoding="utf-8"))
+    return texts
+
+
+def run(pytester: pytest.Pytester, tag: str, *args: str) -> tuple[pytest.RunResult, dict[str, str], Path]:
+    """One mediafault run in a subprocess, with its JUnit outcomes and Allure directory."""
+    allure = pytester.path / f"allure-{tag}"
+    result = pytester.runpytest_subprocess(*args, f"--junitxml=junit-{tag}.xml", f"--alluredir={allure}",
+                                           "--rootdir", str(pytester.path), "-p", "no:cacheprovider")
+    return result, outcomes(pytester.path / f"junit-{tag}.xml"), allure
+
+
+@pytest.mark.parametrize(("engine", "route"), SELENIUM_ROUTES, ids=[r for _, r in SELENIUM_ROUTES])
+def test_bundled_app_by_url_gets_the_same_matrix(pytester: pytest.Pytester, engine: str, route: str) -> None:
+    """The bundled app served by ``python -m http.server`` (no ?profile=&case=: it then uses the generic
+    profile, as the run does) passes and skips exactly as when the harness serves it, except the page
+    origin cases, which need the harness's own server; every case's evidence says what the proxy did."""
+    need(engine, route)
+    paths = [str(REPO / "scenarios" / area) for area in ("permission", "device", "page")]
+    common = [*paths, "--mf-engine", engine, "--mf-route", f"{engine}={route}"]
+    _, served, _ = run(pytester, "dir", *common)
+    server = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", str(BUNDLED_APP)]
+    with process(server, re.compile(r"port (\d+)")) as port:
+        url = f"http://127.0.0.1:{port}/index.html"
+        result, by_url, allure = run(pytester, "url", *common, "--mf-app-url", url)
+    assert served.keys() == by_url.keys()
+    assert any(status == "passed" for status in by_url.values())
+    for name, status in served.items():
+        if name.split("[")[0] in ORIGIN_CASES:
+            assert by_url[name].startswith("skipped") and FIXED_URL_SKIP in by_url[name], (name, by_url[name])
+        else:
+            assert by_url[name] == status, (name, status, by_url[name])
+    notes = attachments(allure, "what mediafault did to the app")
+    assert len(notes) == sum(status == "passed" for status in by_url.values()) > 0
+    for note in notes:
+        found = PROXY_NOTE.search(note)
+        assert found and found.group(3) == url, note
+    # The run is over: the proxy it used listens no more.
+    address = PROXY_NOTE.search(notes[0]).group(1)  # type: ignore[union-attr]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(address.split(":")[1])), timeout=5)
+    assert "Traceback" not in result.stdout.str()
+
+
+ENGINE_RUNS = [("playwright", ["--mf-engine", "chromium", "--mf-engine", "firefox", "--mf-engine", "webkit"]),
+               ("selenium-chromium", ["--mf-engine", "chromium", "--mf-route", "chromium=selenium-chromedriver"])]
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https-untrusted"])
+@pytest.mark.parametrize(("label", "engines"), ENGINE_RUNS, ids=[label for label, _ in ENGINE_RUNS])
+def test_app_keeps_its_own_origin(pytester: pytest.Pytester, tls: bool, label: str, engines: list[str]) -> None:
+    """Cookie, CORS from a second loopback origin, service worker and websocket all work under mediafault
+    on every engine (WebKit and the Selenium Chromium through the proxy, the others through init
+    scripts), over http and over https whose certificate no browser trusts; no warning page stops it."""
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "origin.yaml").write_text((ORIGIN_APP / "origin.yaml").read_text(), "utf-8")
+    server = [sys.executable, "-u", str(ORIGIN_APP / "serve.py"), *(["--tls"] if tls else [])]
+    with process(server, re.compile(r'"app": "([^"]+)"')) as url:
+        result, by_url, allure = run(pytester, "origin", "--mf-app-url", url, *engines)
+    engines_run = {name.split("[")[1].rstrip("]") for name in by_url}
+    assert engines_run, result.stdout.str()
+    for name, status in by_url.items():
+        assert status == "passed" or ("skipped" in status and "not available here" in status), (name, status)
+    assert any(status == "passed" for status in by_url.values()), by_url
+    if label == "selenium-chromium" or "webkit" in engines_run:
+        notes = attachments(allure, "what mediafault did to the app")
+        assert notes and all(PROXY_NOTE.search(n) for n in notes), notes
+        assert all("Content-Security-Policy of 1 of them" in n for n in notes), notes  # the app's own CSP
+
+
+@pytest.mark.parametrize("broken", ["cookie", "cors", "sw", "ws"])
+def test_origin_check_fails_when_the_app_breaks(pytester: pytest.Pytester, broken: str) -> None:
+    """The scenario is not a formality: with any one of the four broken in the app, it fails on WebKit
+    (through the proxy), and the state it shows names what broke."""
+    need("webkit", "selenium-webkitgtk")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "origin.yaml").write_text((ORIGIN_APP / "origin.yaml").read_text(), "utf-8")
+    server = [sys.executable, "-u", str(ORIGIN_APP / "serve.py"), "--break", broken]
+    with process(server, re.compile(r'"app": "([^"]+)"')) as url:
+        result, by_url, _ = run(pytester, "broken", "--mf-app-url", url, "--mf-engine", "webkit")
+    (status,) = by_url.values()
+    assert status.startswith("failure"), status
+    result.stdout.fnmatch_lines([f"*FAIL*state*'cookie ok cors ok sw ok ws ok'*{broken} failed*"])
