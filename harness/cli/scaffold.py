@@ -95,6 +95,8 @@ def gather(flags: dict[str, str | None], ask: Ask | None, detect: Detect | None 
     if app_dir and not (Path(app_dir) / "index.html").is_file():
         raise InitError(f"{app_dir}: no index.html there; --app-dir is the directory your app's index.html is in")
     answers.url, answers.app_dir = url, app_dir
+    if flags.get("console") not in (None, "-", ""):  # a bad flag stops init before any browser starts
+        _check_console(str(flags["console"]).strip())
     proposal = detect(url, app_dir, flags.get("call_button")) if detect is not None else None
     proposed = proposal.surface if proposal is not None else {}
     defaults = Surface()

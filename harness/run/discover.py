@@ -180,6 +180,9 @@ def _look(page: Page, shown: str, call_button: str | None, wait: float) -> Detec
 def _call_button(page: Page, find: str) -> str:
     buttons: list[dict[str, Any]] = page.evaluate(find, {"buttons": CALL_WORDS}) or []
     usable = [b for b in buttons if b.get("selector")]
+    voice = [b for b in usable if not re.search(r"video|camera", str(b.get("label")), re.I)]
+    if len(usable) > 1 and len(voice) == 1:  # "Call" beside "Video call": the scenarios are about the microphone
+        usable = voice
     if len(usable) == 1:
         return str(usable[0]["selector"])
     if not usable:
