@@ -153,8 +153,11 @@ def test_hints_name_the_element_and_the_setting() -> None:
     ({"selector": "#c", "element": '<b id="c">', "text": "31208", "configured": True},
      "is the text of the element surface.code picks (<b id=\"c\">), but its data-error-code attribute is read "
      "first; set surface.code_attribute: null"),
+    ({"selector": "#c", "element": '<b id="c">', "text": "", "attribute": "data-code", "configured": True},
+     "is in the data-code attribute of the element surface.code picks (<b id=\"c\">); set "
+     "surface.code_attribute: data-code"),
     ({"selector": None, "element": "<b>", "text": "31208"}, "no short selector picks that element out alone"),
-], ids=["attribute", "inside-a-sentence", "attribute-read-first", "no-selector"])
+], ids=["attribute", "inside-a-sentence", "attribute-read-first", "other-attribute", "no-selector"])
 def test_code_hints_for_each_place_the_code_can_be(hit: dict[str, Any], says: str) -> None:
     """Each place the code can be gets the setting that would read it (or says why none can)."""
     (hint,) = surface_hints(Expected(code="31208"), {"code": [hit]}, Surface())

@@ -171,7 +171,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     ask = scaffold.terminal_ask if sys.stdin.isatty() and not args.no_input else None
     target = Path(args.dir)
     try:
-        answers = scaffold.gather(flags, ask, None if args.no_detect else _detect_surface)
+        # An existing config means write() refuses anyway: do not start a browser only to be refused.
+        refused = not args.force and (target / "mediafault.yaml").exists()
+        answers = scaffold.gather(flags, ask, None if args.no_detect or refused else _detect_surface)
         written = scaffold.write(scaffold.files_for(answers, target), args.force)
     except scaffold.InitError as exc:
         print(f"mediafault init: {exc}", file=sys.stderr)

@@ -67,7 +67,10 @@ def _placed(what: str, hit: dict[str, Any], key: str) -> str:
 def _code_hint(code: str, hits: list[dict[str, Any]], surface: Surface) -> str | None:
     what = f"the expected code {code!r}"
     for hit in hits:
-        if hit.get("attribute") and not hit.get("configured"):
+        if hit.get("attribute") and hit.get("configured"):
+            return (f"{what} is in the {hit['attribute']} attribute of the element surface.code picks "
+                    f"({hit.get('element')}); set surface.code_attribute: {hit['attribute']} in {CONFIG_FILE}")
+        if hit.get("attribute"):
             element, selector, name = hit.get("element"), hit.get("selector"), hit["attribute"]
             if not selector:
                 continue
