@@ -367,12 +367,12 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     (tmp_path / "scenarios" / "page").mkdir(parents=True)
     mine = tmp_path / "scenarios" / "page" / "iphone.yaml"
     mine.write_text("mine\n", encoding="utf-8")
-    result = mf("init", "--app-dir", str(BUNDLED_APP), cwd=tmp_path)
+    result = mf("init", "--app-dir", str(BUNDLED_APP), "--no-detect", cwd=tmp_path)
     assert result.returncode == 2
     assert "these files exist already" in result.stderr and "scenarios/page/iphone.yaml" in result.stderr
     assert mine.read_text(encoding="utf-8") == "mine\n"
     assert not (tmp_path / "mediafault.yaml").exists()
-    forced = mf("init", "--app-dir", str(BUNDLED_APP), "--force", cwd=tmp_path)
+    forced = mf("init", "--app-dir", str(BUNDLED_APP), "--force", "--no-detect", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert mine.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=../../scenario.schema.json")
 
@@ -442,7 +442,8 @@ def test_init_then_run_passes_then_a_wrong_code_fails_at_its_line(tmp_path: Path
 
 def test_user_profile_errors_are_positioned(tmp_path: Path) -> None:
     """A typo in a user's profile, or a profile name that does not exist, is reported at its line."""
-    assert mf("init", "--app-dir", str(BUNDLED_APP), "--profile", "acme-widget", cwd=tmp_path).returncode == 0
+    assert mf("init", "--app-dir", str(BUNDLED_APP), "--profile", "acme-widget", "--no-detect",
+              cwd=tmp_path).returncode == 0
     profile = tmp_path / "profiles" / "acme-widget.yaml"
     assert "name: acme-widget" in profile.read_text(encoding="utf-8")
     assert mf("validate", cwd=tmp_path).returncode == 0

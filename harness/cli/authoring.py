@@ -7,9 +7,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.core.errors import InputError
 from harness.core.resources import bundled
+
+if TYPE_CHECKING:
+    from harness.cli import scaffold as scaffold_types
 
 
 def default_paths() -> list[Path]:
@@ -139,6 +143,25 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detect_surface(url: str | None, app_dir: str | None, call_button: str | None) -> scaffold_types.Proposal | None:
+    """Propose the surface from a real denied call (see harness.run.discover); on failure, say why in one line
+    and let init fall back to the defaults."""
+    from harness.cli.scaffold import Proposal
+    from harness.run.discover import DetectionFailed, detect
+
+    print("looking for where the app shows errors: Chromium, microphone denied, one click on the call button…",
+          flush=True)
+    try:
+        found = detect(url, app_dir, call_button)
+    except DetectionFailed as exc:
+        print(f"mediafault init: could not detect the error surface: {exc}; writing the default surface: selectors "
+              "(see docs/your-own-app.md to set them)", file=sys.stderr, flush=True)
+        return None
+    for line in found.lines():
+        print(line)
+    return Proposal(found.page, found.call_button, found.surface)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Write mediafault.yaml and starter scenarios for the user's app (asking on a terminal)."""
     from harness.cli import scaffold
@@ -148,7 +171,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     ask = scaffold.terminal_ask if sys.stdin.isatty() and not args.no_input else None
     target = Path(args.dir)
     try:
-        answers = scaffold.gather(flags, ask)
+        # An existing config means write() refuses anyway: do not start a browser only to be refused.
+        refused = not args.force and (target / "mediafault.yaml").exists()
+        answers = scaffold.gather(flags, ask, None if args.no_detect or refused else _detect_surface)
         written = scaffold.write(scaffold.files_for(answers, target), args.force)
     except scaffold.InitError as exc:
         print(f"mediafault init: {exc}", file=sys.stderr)

@@ -148,12 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "  mediafault init --url http://localhost:5173/call --profile twilio-voice@2 \\\n"
                     "      --code '.call-error' --code-attribute data-code --message '.call-error p'\n"
                     "  mediafault init --app-dir dist/ --profile my-widget   (a new profile to fill in)\n\n"
-                    "without a terminal (CI) nothing is asked: flags and defaults are used.")
+                    "init opens the app in Chromium, denies the microphone, clicks the call button once and proposes\n"
+                    "the surface: selectors from what appeared (confirmed on a terminal; --no-detect skips it).\n"
+                    "without a terminal (CI) nothing is asked: flags, then what was detected, then defaults are used.")
     init.add_argument("--dir", default=".", help="where to write (default: the current directory)")
     init.add_argument("--url", help="the running app's URL")
     init.add_argument("--app-dir", help="a directory of static files (with index.html) the harness serves")
     init.add_argument("--profile", help="a built-in profile, or a new name to start your own from 'generic'")
-    init.add_argument("--call-button", help="CSS selector of the button that starts a call (default: #call)")
+    init.add_argument("--call-button", help="CSS selector of the button that starts a call (default: the one "
+                      "visible button labelled call/start/join/dial, else #call)")
     init.add_argument("--code", help="CSS selector of the element showing the error code")
     init.add_argument("--code-attribute", help="attribute holding the code ('-' to read the element's text)")
     init.add_argument("--message", help="CSS selector of the element showing the error message")
@@ -162,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--telemetry", help="path or URL part of the error-reporting endpoint ('-' for none)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
     init.add_argument("--no-input", action="store_true", help="never ask, even on a terminal")
+    init.add_argument("--no-detect", action="store_true", help="do not open the app in Chromium to find where it "
+                      "shows errors; write the default surface: selectors (or the ones given)")
 
     _command(sub, "doctor", cmd_doctor, "which engines, routes and tools are available here, and how to get the "
              "rest", "examples:\n  mediafault doctor\n\nexit status: 0 when at least one engine can run.")

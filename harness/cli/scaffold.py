@@ -23,12 +23,23 @@ from harness.core.errors import MediafaultError
 from harness.scenario.schema import scenario_schema
 
 Ask = Callable[[str, str], str]  # (question, default) → answer
+# (url, app dir, call button or None) → the proposed surface, or None when detection could not say
+Detect = Callable[[str | None, str | None, str | None], "Proposal | None"]
 SCHEMA_FILE = "scenario.schema.json"
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")
 
 
 class InitError(MediafaultError):
     """An answer or flag ``init`` cannot use; the message says what to give instead."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """``surface:`` settings proposed from what the app really showed (found by a browser elsewhere)."""
+
+    page: str  # where they were seen
+    call_button: str
+    surface: dict[str, str | None]
 
 
 @dataclass
@@ -40,6 +51,7 @@ class Answers:
     profile: str = "generic"
     call_button: str = "#call"
     surface: dict[str, str | None] = field(default_factory=dict)  # only what differs from the defaults
+    detected_from: str | None = None  # the page the surface was detected on, when nobody confirmed it
 
 
 # (Surface key, question, flag name)
@@ -47,14 +59,22 @@ SURFACE_QUESTIONS: tuple[tuple[str, str, str], ...] = (
     ("code", "CSS selector of the element that shows the error code", "code"),
     ("code_attribute", "attribute of that element holding the code ('-' to read its text)", "code_attribute"),
     ("message", "CSS selector of the element that shows the error message", "message"),
+    ("state", "CSS selector of the element that shows the app's state ('-' for none)", "state"),
+    ("state_attribute", "attribute of that element holding the state ('-' to read its text)", "state_attribute"),
     ("console", "regular expression for the console line the app logs on an error "
                 "(named groups code and message; '-' for none)", "console"),
     ("telemetry", "path (or URL part) of the endpoint the app reports errors to ('-' for none)", "telemetry"),
 )
 
 
-def gather(flags: dict[str, str | None], ask: Ask | None) -> Answers:
-    """Answers from ``flags``, asking (when ``ask`` is given) for what the flags leave open."""
+# Asked only when detection proposed a value: the defaults suit most apps that have no state element.
+_ONLY_WHEN_DETECTED = {"state", "state_attribute"}
+
+
+def gather(flags: dict[str, str | None], ask: Ask | None, detect: Detect | None = None) -> Answers:
+    """Answers from ``flags``, asking (when ``ask`` is given) for what the flags leave open. ``detect``, once
+    the app's place is known, proposes the surface and the call button: they become the questions' defaults
+    (confirmed on a terminal) or, without a terminal, the answers."""
     answers = Answers()
     url, app_dir = flags.get("url"), flags.get("app_dir")
     if url and app_dir:
@@ -75,19 +95,32 @@ def gather(flags: dict[str, str | None], ask: Ask | None) -> Answers:
     if app_dir and not (Path(app_dir) / "index.html").is_file():
         raise InitError(f"{app_dir}: no index.html there; --app-dir is the directory your app's index.html is in")
     answers.url, answers.app_dir = url, app_dir
+    if flags.get("console") not in (None, "-", ""):  # a bad flag stops init before any browser starts
+        _check_console(str(flags["console"]).strip())
+    proposal = detect(url, app_dir, flags.get("call_button")) if detect is not None else None
+    proposed = proposal.surface if proposal is not None else {}
     defaults = Surface()
     for key, question, flag in SURFACE_QUESTIONS:
-        default = getattr(defaults, key)
+        default = base = getattr(defaults, key)
+        if key in proposed:
+            default = proposed[key]
+        elif key in _ONLY_WHEN_DETECTED:
+            continue
         value = flags.get(flag)
         if value is None and ask is not None:
             value = ask(question, "-" if default is None else str(default))
+        if value is None and key in proposed:
+            value = "-" if default is None else default
         if value is None:
             continue
         cleaned = None if value.strip() in ("-", "") else value.strip()
         if key == "console" and cleaned is not None:
             _check_console(cleaned)
-        if cleaned != default:
+        if cleaned != base:
             answers.surface[key] = cleaned
+    if proposal is not None:
+        answers.call_button = proposal.call_button
+        answers.detected_from = None if ask is not None else proposal.page
     button = flags.get("call_button")
     if button is None and ask is not None:
         button = ask("CSS selector of the button that starts a call (the scenarios click it)", answers.call_button)
@@ -128,7 +161,12 @@ def files_for(answers: Answers, target: Path) -> dict[Path, str]:
         AppConfig.model_validate(app)
     except ValidationError as exc:
         raise InitError(f"the answers do not make a valid config: {exc.errors()[0]['msg']}") from None
-    config = ("# mediafault: the app under test and how it shows errors (see docs/your-own-app.md).\n"
+    detected = ""
+    if answers.detected_from and answers.surface:
+        detected = (f"# surface: detected by 'mediafault init' on {answers.detected_from}:\n"
+                    f"#   what the app showed when the microphone was denied after a click on {answers.call_button}.\n"
+                    "#   Nobody has confirmed it yet: check it.\n")
+    config = ("# mediafault: the app under test and how it shows errors (see docs/your-own-app.md).\n" + detected
               + yaml.safe_dump({"app": app}, sort_keys=False, allow_unicode=True, width=100))
     files = {target / "mediafault.yaml": config,
              target / SCHEMA_FILE: json.dumps(scenario_schema(), indent=2) + "\n"}

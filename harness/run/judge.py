@@ -69,6 +69,7 @@ class Verdict:
 
     checks: tuple[Check, ...]
     category: str | None = None  # "wrong code", "wrong message", "nothing surfaced", "surfaced too late", …
+    hints: tuple[str, ...] = ()  # what to change when the cause may be the setup, not the app (see run.hints)
 
     @property
     def passed(self) -> bool:
@@ -81,9 +82,8 @@ class Verdict:
             ("ok" if c.ok else "FAIL", c.what, c.expected, c.observed) for c in self.checks
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        return "\n".join(
-            f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows
-        )
+        lines = [f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows]
+        return "\n".join(lines + [f"  hint: {hint}" for hint in self.hints])
 
 
 def _shown(text: str | None) -> str:

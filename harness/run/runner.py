@@ -11,7 +11,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from harness.app.config import Surface
 from harness.core.errors import EnvironmentProblem, HarnessError, MediafaultError
 from harness.reproduce.engines import Page
 from harness.reproduce.netlab.lab import NetLab
+from harness.run.hints import needles, surface_hints
 from harness.run.judge import Check, Verdict, judge
 from harness.run.observation import Observation, Snapshot
 from harness.run.plan import CasePlan
@@ -228,9 +229,8 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
             for mech in plan.resolution.mechanisms:
                 with recorder.step(mech.label()):
                     pass
-            if plan.shim:
-                page.add_init_script(f"window.__mfShim = {json.dumps(_jsonable(plan.shim))};\n" + _script("shim.js"))
-            page.add_init_script(_script("observe.js"))
+            for script in init_scripts(plan):
+                page.add_init_script(script)
             where = target.locate(plan, token, page.server_injection())
             turn_mark = len(lab.turn_lines) if lab else 0
             if lab is not None and network is not None:
@@ -286,6 +286,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
             with recorder.step("the app's page also: " + "; ".join(obs.incidents)):
                 pass
         timings["time to surface"] = obs.elapsed
+        verdict = _with_hints(page, plan, surface, verdict, timings)
         evidence: dict[str, Any] = {}
         if lab is not None and network is not None:
             for timer in timers:
@@ -326,6 +327,30 @@ def redact_archive(data: bytes, secrets: set[str]) -> bytes:
                 member = member.replace(secret.encode(), b"***")
             dst.writestr(info, member)
     return out.getvalue()
+
+
+def _with_hints(page: Page, plan: CasePlan, surface: Surface, verdict: Verdict, timings: dict[str, float]) -> Verdict:
+    """``verdict`` with where the expected code or message is on the page, when a check of them failed and the
+    text is elsewhere: one lookup at the end of the case, never on every snapshot."""
+    wanted = needles(plan.expected, verdict, surface)
+    if not wanted:
+        return verdict
+    t = time.monotonic()
+    try:
+        found = page.evaluate(_script("find.js"), {"find": wanted})
+    except Exception:  # noqa: BLE001 - a hint is extra: the verdict stands without it
+        return verdict
+    finally:
+        timings["surface lookup"] = time.monotonic() - t
+    hints = surface_hints(plan.expected, found if isinstance(found, dict) else {}, surface)
+    return replace(verdict, hints=hints) if hints else verdict
+
+
+def init_scripts(plan: CasePlan) -> list[str]:
+    """What runs in the page before the app's own scripts: the emulation shim (when a condition needs it),
+    then the observer."""
+    shim = [f"window.__mfShim = {json.dumps(_jsonable(plan.shim))};\n" + _script("shim.js")] if plan.shim else []
+    return [*shim, _script("observe.js")]
 
 
 def _jsonable(value: Any) -> Any:
