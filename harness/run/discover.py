@@ -23,7 +23,7 @@ from harness.run.judge import ASSERTIVE_REGIONS
 from harness.run.plan import plan_case
 from harness.run.pool import BrowserPool
 from harness.run.recorder import NullRecorder
-from harness.run.runner import ACTION_TIMEOUT, NAVIGATION_TIMEOUT, _check_conditions, _script, init_scripts
+from harness.run.runner import ACTION_TIMEOUT, NAVIGATION_TIMEOUT, check_conditions, init_scripts, page_script
 from harness.run.target import AppTarget
 from harness.scenario.loader import load_file
 
@@ -134,7 +134,7 @@ def detect(url: str | None, app_dir: str | None, call_button: str | None = None,
                 for name, setting in plan.permissions:
                     page.set_permission(name, setting, where.permission_origin)
                 page.goto(where.page_url, NAVIGATION_TIMEOUT)
-                _check_conditions(page, plan)
+                check_conditions(page, plan)
                 shown = url or f"the files in {app_dir} (served on loopback)"
                 return _look(page, shown, call_button, wait)
             finally:
@@ -152,7 +152,7 @@ def detect(url: str | None, app_dir: str | None, call_button: str | None = None,
 
 
 def _look(page: Page, shown: str, call_button: str | None, wait: float) -> Detected:
-    find = _script("find.js")
+    find = page_script("find.js")
     button = call_button or _call_button(page, find)
     mark = int(page.evaluate("() => window.__mf ? window.__mf.timeline.length : 0"))
     page.evaluate(find, {"remember": True})

@@ -43,7 +43,8 @@ EVIDENCE_TIMEOUT = 20.0  # the screenshot and the trace, after the verdict
 
 
 @cache
-def _script(name: str) -> str:
+def page_script(name: str) -> str:
+    """The text of one of the in-page scripts in js/ (observer, shim, surface finder)."""
     return (JS_DIR / name).read_text(encoding="utf-8")
 
 
@@ -261,7 +262,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         target.check_proxied()
         # Checked in the top-level page, whose origin the permission is set for; a frame without
         # allow="microphone" rightly reports 'denied'.
-        _check_conditions(page, plan)
+        check_conditions(page, plan)
         page.use_frame(where.frame)
         page.evaluate("(s) => window.__mf && window.__mf.follow(s)", surface.model_dump())
         start = time.monotonic()
@@ -337,7 +338,7 @@ def _with_hints(page: Page, plan: CasePlan, surface: Surface, verdict: Verdict, 
         return verdict
     t = time.monotonic()
     try:
-        found = page.evaluate(_script("find.js"), {"find": wanted})
+        found = page.evaluate(page_script("find.js"), {"find": wanted})
     except Exception:  # noqa: BLE001 - a hint is extra: the verdict stands without it
         return verdict
     finally:
@@ -349,8 +350,8 @@ def _with_hints(page: Page, plan: CasePlan, surface: Surface, verdict: Verdict, 
 def init_scripts(plan: CasePlan) -> list[str]:
     """What runs in the page before the app's own scripts: the emulation shim (when a condition needs it),
     then the observer."""
-    shim = [f"window.__mfShim = {json.dumps(_jsonable(plan.shim))};\n" + _script("shim.js")] if plan.shim else []
-    return [*shim, _script("observe.js")]
+    shim = [f"window.__mfShim = {json.dumps(_jsonable(plan.shim))};\n" + page_script("shim.js")] if plan.shim else []
+    return [*shim, page_script("observe.js")]
 
 
 def _jsonable(value: Any) -> Any:
@@ -509,7 +510,7 @@ def _insecure(plan: CasePlan) -> bool:
     return plan.source.scenario.given.page.origin == "http-insecure"
 
 
-def _check_conditions(page: Page, plan: CasePlan) -> None:
+def check_conditions(page: Page, plan: CasePlan) -> None:
     """Confirm that each condition is really in effect before the user acts."""
     for mech in plan.resolution.mechanisms:
         if mech.query_state is None or _insecure(plan):
