@@ -24,7 +24,7 @@ from harness.app.profiles import load_profile
 from harness.app.variants import load_variants
 from harness.core.errors import InputError
 from harness.scenario import yamlpos
-from harness.scenario.loader import load_file
+from harness.scenario.loader import load_file, scenario_files
 
 SECONDS = 5.0  # every answer, refusal or not, comes within this
 MEDIAFAULT = [sys.executable, "-m", "harness.cli.main"]
@@ -168,7 +168,8 @@ def test_the_alias_bomb_fails_validate_quickly(tmp_path: Path) -> None:
 
 
 def test_a_huge_file_is_refused_without_reading_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only a little past the size limit is read: a 4 GB (sparse) file is refused at once."""
+    """Only a little past the size limit is read: a 4 GB (sparse) file is refused at once, and in a folder
+    the file is still recognised as a scenario file (so it is reported, not skipped)."""
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "x.yaml"
     with path.open("wb") as file:
@@ -178,6 +179,17 @@ def test_a_huge_file_is_refused_without_reading_it(tmp_path: Path, monkeypatch: 
     rendered, took = _refused(lambda: load_file(path))
     assert re.match(r"x\.yaml:\d+:\d+: the file is 4096\.0 MB, over the limit of 1 MB", rendered), rendered
     assert took < 1.0
+    assert scenario_files([tmp_path]) == [path]
+
+
+def test_a_huge_yaml_file_without_scenario_keys_is_not_a_scenario_file(tmp_path: Path) -> None:
+    """A big YAML file that is not a scenario (a lock file, say) next to the scenarios is left out quickly."""
+    (tmp_path / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\npackages:\n" + "".join(
+        f"  pkg{i}: {{resolution: {{integrity: sha512-{i:064d}}}}}\n" for i in range(40_000)), encoding="utf-8")
+    (tmp_path / "a.yaml").write_text("name: A\nexpect: {outcome: none}\n", encoding="utf-8")
+    start = time.monotonic()
+    assert [p.name for p in scenario_files([tmp_path])] == ["a.yaml"]
+    assert time.monotonic() - start < SECONDS
 
 
 def test_shared_blocks_with_anchors_still_load(tmp_path: Path) -> None:

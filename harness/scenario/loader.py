@@ -171,16 +171,52 @@ def _skipped_dir(name: str) -> bool:
 
 def _scenario_shaped(path: Path) -> bool:
     """Whether the file's top level has a scenario key; a file that is not valid YAML counts, so that its
-    error is reported instead of the file silently disappearing from the run."""
+    error is reported instead of the file silently disappearing from the run.
+
+    Only the first :data:`~harness.scenario.yamlpos.MAX_FILE_BYTES` are read, and only parser events are looked
+    at (nothing is built, so aliases cost nothing): a huge or hostile YAML file next to the scenarios costs no
+    more than a scenario file. A file over the limit counts when a scenario key appears before the limit (it is
+    then reported as too big); otherwise it is some other YAML, such as a lock file.
+    """
     import yaml
 
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return True
+        with path.open("rb") as file:
+            raw = file.read(yamlpos.MAX_FILE_BYTES + 1)
     except OSError:
         return False
-    return isinstance(data, dict) and any(key in data for key in SCENARIO_KEYS)
+    too_big = len(raw) > yamlpos.MAX_FILE_BYTES
+    keys: set[str] = set()
+    try:
+        # Past the limit the text is cut, maybe inside a character or a construct: read what comes before.
+        text = raw[: yamlpos.MAX_FILE_BYTES].decode("utf-8", "ignore" if too_big else "strict")
+        _top_level_keys(text, keys)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        if not too_big:
+            return True
+    # A merge key ('<<') brings in keys from elsewhere in the file: let the loader look.
+    return "<<" in keys or any(key in keys for key in SCENARIO_KEYS)
+
+
+def _top_level_keys(text: str, keys: set[str]) -> None:
+    """Add the keys of the top-level mapping of ``text`` to ``keys`` as the parser reaches them."""
+    import yaml
+
+    depth = 0
+    in_mapping = False  # the top level is a mapping
+    at_key = False  # the next node at depth 1 is a key, not a value
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, yaml.NodeEvent):
+            if depth == 1 and in_mapping:
+                if at_key and isinstance(event, yaml.ScalarEvent):
+                    keys.add(event.value)
+                at_key = not at_key
+            if isinstance(event, yaml.CollectionStartEvent):
+                if depth == 0:
+                    in_mapping, at_key = isinstance(event, yaml.MappingStartEvent), True
+                depth += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def is_scenario_file(path: Path, root: Path | None = None) -> bool:
