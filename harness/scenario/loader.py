@@ -3,6 +3,7 @@ source."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,10 @@ def load_file(path: Path) -> list[SourcedScenario]:
     if not isinstance(data, dict):
         raise InputError([doc.problem((), "a scenario file must be a mapping (a scenario) or have 'scenarios:'",
                                       "start the file with 'name: ...' or 'scenarios:'")])
+    misspelt = _misspelt_file_keys(data, doc)
+    if misspelt and "name" not in data:
+        # Read as one scenario, the file would be told it lacks 'name' and 'expect': the wrong place to look.
+        raise InputError(misspelt)
     if "givens" in data and "scenarios" not in data and "name" not in data:
         load_library(path)
         return []
@@ -73,7 +78,7 @@ def load_file(path: Path) -> list[SourcedScenario]:
             try:
                 ScenarioFile.model_validate(data)
             except ValidationError as exc:
-                raise InputError(problems_from(exc, doc, ScenarioFile)) from None
+                raise InputError(_instead(problems_from(exc, doc, ScenarioFile), misspelt)) from None
         written = [(item, ("scenarios", i)) for i, item in enumerate(items)]
     else:
         written = [(data, ())]
@@ -97,11 +102,57 @@ def load_file(path: Path) -> list[SourcedScenario]:
             if scenario is not None:
                 out.append(SourcedScenario(scenario, case.doc, loc, case.row))
     if problems:
+        problems = _instead(problems, misspelt)
         raise InputError(sorted(problems, key=lambda p: (str(p.position.path), p.position.line, p.position.column)))
     problems = duplicate_names(out, {})
     if problems:
         raise InputError(problems)
     return out
+
+
+# The top-level keys that say what a file holds: several scenarios, or shared given blocks (givens.yaml).
+FILE_KEYS = {"scenarios": "a file holds one scenario (name:, expect:, …) at its top level, or several as a list "
+                          "under 'scenarios:'",
+             "givens": "shared given blocks go under 'givens:' in a givens.yaml"}
+
+
+def _misspelt_file_keys(data: dict[str, Any], doc: Located) -> list[Problem]:
+    """Problems for top-level keys that look like a misspelt 'scenarios' or 'givens', or that sit beside
+    'scenarios:' (where nothing else belongs), each at its key with a did-you-mean.
+
+    A key close to a scenario's own key is left to the scenario's validation ('givns' in a scenario is most
+    likely 'given'); without a 'name', a key is compared with every top-level key, so 'secnarios' is named as
+    the typo it is instead of the file being judged as one scenario without a name.
+    """
+    fields = list(Scenario.model_fields)
+    out = []
+    for key in data:
+        if not isinstance(key, str) or key == "scenarios":
+            continue
+        if "scenarios" in data:
+            close = [key] if key in (*fields, *FILE_KEYS) else difflib.get_close_matches(
+                key, [*fields, *FILE_KEYS], n=1, cutoff=0.6)
+            what = f"top-level key '{key}'" if close == [key] else f"unknown top-level key '{key}'"
+            mean = f" (did you mean '{close[0]}'?)" if close and close[0] != key else ""
+            out.append(doc.problem((key,), f"{what} beside 'scenarios'{mean}",
+                                   "with 'scenarios:', a file has nothing else at its top level: a scenario's "
+                                   "keys go in its item of the list (- name: ...)", key=True))
+            continue
+        if key in FILE_KEYS or key in fields:
+            continue
+        close = difflib.get_close_matches(key, fields if "name" in data else [*fields, *FILE_KEYS], n=1, cutoff=0.6)
+        if not close:
+            close = difflib.get_close_matches(key, list(FILE_KEYS), n=1, cutoff=0.6)
+        if close and close[0] in FILE_KEYS:
+            out.append(doc.problem((key,), f"unknown top-level key '{key}' (did you mean '{close[0]}'?)",
+                                   FILE_KEYS[close[0]], key=True))
+    return out
+
+
+def _instead(problems: list[Problem], misspelt: list[Problem]) -> list[Problem]:
+    """``problems`` with the problem at a misspelt file key's position replaced by the one that names it."""
+    where = {p.position for p in misspelt}
+    return [p for p in problems if p.position not in where] + misspelt
 
 
 def _validate(data: Any, doc: Located, loc: Loc) -> tuple[Scenario | None, list[Problem]]:
