@@ -192,6 +192,35 @@ CASES: list[tuple[str, str, str, str]] = [
         engines: [chromium, chromium]
         """ + GOOD_TAIL,
      "x.yaml:2:10: engines: an engine is listed twice", ""),
+    ("misspelt-scenarios", """
+        secnarios:
+          - name: A
+            expect: {outcome: none}
+        """,
+     "x.yaml:1:1: unknown top-level key 'secnarios' (did you mean 'scenarios'?)", "*or several as a list under*"),
+    ("misspelt-scenarios-beside-a-scenario", """
+        name: A
+        expect: {outcome: none}
+        scenaros: []
+        """,
+     "x.yaml:3:1: unknown top-level key 'scenaros' (did you mean 'scenarios'?)", ""),
+    ("misspelt-givens", """
+        givns:
+          connected: {permission: {microphone: granted}}
+        """,
+     "x.yaml:1:1: unknown top-level key 'givns' (did you mean 'givens'?)", "*in a givens.yaml*"),
+    ("misspelt-given-in-a-scenario", """
+        name: A
+        givns: {}
+        """ + GOOD_TAIL,
+     "x.yaml:2:1: unknown key 'givns' in the scenario (did you mean 'given'?)", ""),
+    ("scenario-key-beside-scenarios", """
+        scenarios:
+          - name: A
+            expect: {outcome: none}
+        nmae: B
+        """,
+     "x.yaml:4:1: unknown top-level key 'nmae' beside 'scenarios' (did you mean 'name'?)", "*in its item of the list*"),
     ("bool-for-alert", """
         name: A
         expect:
@@ -314,3 +343,16 @@ def test_a_tag_named_like_an_engine_is_rejected(tmp_path: Path, monkeypatch: pyt
         load_file(path)
     assert str(info.value).startswith("x.yaml:2:7: tags: tag 'firefox' is an engine's name"), str(info.value)
     assert "write engines: [firefox]" in str(info.value)
+
+
+def test_a_misspelt_scenarios_key_is_the_only_problem_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judged as one scenario, a file whose 'scenarios:' is misspelt would be told it lacks 'name' and 'expect';
+    the typo is what to fix, and the rest depends on it."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "x.yaml"
+    path.write_text("description: shared\nsecnarios:\n  - name: A\n    expect: {outcome: none}\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_file(path)
+    assert [p.message for p in info.value.problems] == ["unknown top-level key 'secnarios' (did you mean "
+                                                        "'scenarios'?)"]
+    assert info.value.first.position.line == 2

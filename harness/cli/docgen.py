@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.core.resources import bundled
 from harness.reproduce.conditions import ROUTED_ENGINES, Host, all_values, resolve_value
+from harness.scenario import yamlpos
 from harness.scenario.model import ENGINES, OUTCOMES, AudioFile, Scenario
 from harness.scenario.schema import scenario_schema
 
@@ -67,11 +68,26 @@ def format_reference() -> str:
             out.append(f"| `{key}` | {_type_of(prop, defs)} | {shown} | {desc} |")
         out.append("")
     out += MATRIX_AND_REUSE
+    out += _limits()
     out += ["## Outcomes", "", "`expect.outcome` names what went wrong; the app profile maps it to a code and "
             "message.", "", "| outcome | meaning |", "|---|---|"]
     out += [f"| `{name}` | {meaning} |" for name, meaning in OUTCOMES.items()]
     out += ["| `none` | no error may be shown |", ""]
     return "\n".join(out)
+
+
+def _limits() -> list[str]:
+    """The limits every file read as YAML is held to, from the constants that enforce them."""
+    return [
+        "## Limits", "",
+        "Scenario files, `givens.yaml`, `mediafault.yaml`, app profiles and variants are plain data: a YAML tag",
+        "other than the ones YAML gives plain values (such as `!!python/object`) is an error, and so is a file",
+        f"bigger than {yamlpos.MAX_FILE_BYTES // 2**20} MB, a line longer than {yamlpos.MAX_LINE_CHARS} "
+        f"characters, nesting deeper than {yamlpos.MAX_DEPTH} levels or more",
+        f"than {yamlpos.MAX_VALUES} values (each use of an alias counts as a copy of the block it names). Real",
+        "files are a few KB and stay far from these; each is reported at the line and column where it is passed,",
+        "like any other mistake, so a wrong or hostile file is refused at once.", "",
+    ]
 
 
 MATRIX_AND_REUSE = """## Matrices: one scenario, several cases

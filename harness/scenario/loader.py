@@ -3,6 +3,7 @@ source."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,10 @@ def load_file(path: Path) -> list[SourcedScenario]:
     if not isinstance(data, dict):
         raise InputError([doc.problem((), "a scenario file must be a mapping (a scenario) or have 'scenarios:'",
                                       "start the file with 'name: ...' or 'scenarios:'")])
+    misspelt = _misspelt_file_keys(data, doc)
+    if misspelt and "name" not in data:
+        # Read as one scenario, the file would be told it lacks 'name' and 'expect': the wrong place to look.
+        raise InputError(misspelt)
     if "givens" in data and "scenarios" not in data and "name" not in data:
         load_library(path)
         return []
@@ -73,7 +78,7 @@ def load_file(path: Path) -> list[SourcedScenario]:
             try:
                 ScenarioFile.model_validate(data)
             except ValidationError as exc:
-                raise InputError(problems_from(exc, doc, ScenarioFile)) from None
+                raise InputError(_instead(problems_from(exc, doc, ScenarioFile), misspelt)) from None
         written = [(item, ("scenarios", i)) for i, item in enumerate(items)]
     else:
         written = [(data, ())]
@@ -97,11 +102,57 @@ def load_file(path: Path) -> list[SourcedScenario]:
             if scenario is not None:
                 out.append(SourcedScenario(scenario, case.doc, loc, case.row))
     if problems:
+        problems = _instead(problems, misspelt)
         raise InputError(sorted(problems, key=lambda p: (str(p.position.path), p.position.line, p.position.column)))
     problems = duplicate_names(out, {})
     if problems:
         raise InputError(problems)
     return out
+
+
+# The top-level keys that say what a file holds: several scenarios, or shared given blocks (givens.yaml).
+FILE_KEYS = {"scenarios": "a file holds one scenario (name:, expect:, …) at its top level, or several as a list "
+                          "under 'scenarios:'",
+             "givens": "shared given blocks go under 'givens:' in a givens.yaml"}
+
+
+def _misspelt_file_keys(data: dict[str, Any], doc: Located) -> list[Problem]:
+    """Problems for top-level keys that look like a misspelt 'scenarios' or 'givens', or that sit beside
+    'scenarios:' (where nothing else belongs), each at its key with a did-you-mean.
+
+    A key close to a scenario's own key is left to the scenario's validation ('givns' in a scenario is most
+    likely 'given'); without a 'name', a key is compared with every top-level key, so 'secnarios' is named as
+    the typo it is instead of the file being judged as one scenario without a name.
+    """
+    fields = list(Scenario.model_fields)
+    out = []
+    for key in data:
+        if not isinstance(key, str) or key == "scenarios":
+            continue
+        if "scenarios" in data:
+            close = [key] if key in (*fields, *FILE_KEYS) else difflib.get_close_matches(
+                key, [*fields, *FILE_KEYS], n=1, cutoff=0.6)
+            what = f"top-level key '{key}'" if close == [key] else f"unknown top-level key '{key}'"
+            mean = f" (did you mean '{close[0]}'?)" if close and close[0] != key else ""
+            out.append(doc.problem((key,), f"{what} beside 'scenarios'{mean}",
+                                   "with 'scenarios:', a file has nothing else at its top level: a scenario's "
+                                   "keys go in its item of the list (- name: ...)", key=True))
+            continue
+        if key in FILE_KEYS or key in fields:
+            continue
+        close = difflib.get_close_matches(key, fields if "name" in data else [*fields, *FILE_KEYS], n=1, cutoff=0.6)
+        if not close:
+            close = difflib.get_close_matches(key, list(FILE_KEYS), n=1, cutoff=0.6)
+        if close and close[0] in FILE_KEYS:
+            out.append(doc.problem((key,), f"unknown top-level key '{key}' (did you mean '{close[0]}'?)",
+                                   FILE_KEYS[close[0]], key=True))
+    return out
+
+
+def _instead(problems: list[Problem], misspelt: list[Problem]) -> list[Problem]:
+    """``problems`` with the problem at a misspelt file key's position replaced by the one that names it."""
+    where = {p.position for p in misspelt}
+    return [p for p in problems if p.position not in where] + misspelt
 
 
 def _validate(data: Any, doc: Located, loc: Loc) -> tuple[Scenario | None, list[Problem]]:
@@ -173,16 +224,52 @@ def _skipped_dir(name: str) -> bool:
 
 def _scenario_shaped(path: Path) -> bool:
     """Whether the file's top level has a scenario key; a file that is not valid YAML counts, so that its
-    error is reported instead of the file silently disappearing from the run."""
+    error is reported instead of the file silently disappearing from the run.
+
+    Only the first :data:`~harness.scenario.yamlpos.MAX_FILE_BYTES` are read, and only parser events are looked
+    at (nothing is built, so aliases cost nothing): a huge or hostile YAML file next to the scenarios costs no
+    more than a scenario file. A file over the limit counts when a scenario key appears before the limit (it is
+    then reported as too big); otherwise it is some other YAML, such as a lock file.
+    """
     import yaml
 
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return True
+        with path.open("rb") as file:
+            raw = file.read(yamlpos.MAX_FILE_BYTES + 1)
     except OSError:
         return False
-    return isinstance(data, dict) and any(key in data for key in SCENARIO_KEYS)
+    too_big = len(raw) > yamlpos.MAX_FILE_BYTES
+    keys: set[str] = set()
+    try:
+        # Past the limit the text is cut, maybe inside a character or a construct: read what comes before.
+        text = raw[: yamlpos.MAX_FILE_BYTES].decode("utf-8", "ignore" if too_big else "strict")
+        _top_level_keys(text, keys)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        if not too_big:
+            return True
+    # A merge key ('<<') brings in keys from elsewhere in the file: let the loader look.
+    return "<<" in keys or any(key in keys for key in SCENARIO_KEYS)
+
+
+def _top_level_keys(text: str, keys: set[str]) -> None:
+    """Add the keys of the top-level mapping of ``text`` to ``keys`` as the parser reaches them."""
+    import yaml
+
+    depth = 0
+    in_mapping = False  # the top level is a mapping
+    at_key = False  # the next node at depth 1 is a key, not a value
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, yaml.NodeEvent):
+            if depth == 1 and in_mapping:
+                if at_key and isinstance(event, yaml.ScalarEvent):
+                    keys.add(event.value)
+                at_key = not at_key
+            if isinstance(event, yaml.CollectionStartEvent):
+                if depth == 0:
+                    in_mapping, at_key = isinstance(event, yaml.MappingStartEvent), True
+                depth += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def is_scenario_file(path: Path, root: Path | None = None) -> bool:
