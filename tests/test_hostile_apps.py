@@ -9,13 +9,20 @@ after it, in one process.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from harness.core import procs
 from harness.reproduce.engines import pick_route
 from tests.conftest import WriteScenario, needs_chromium
 
@@ -157,3 +164,63 @@ def test_hostile_app(project: pytest.Pytester, write_scenario: WriteScenario, be
         seconds = float(hostile.get("time", "0"))
         assert seconds <= WITHIN + SLACK, f"{engine}: the hostile case took {seconds:.1f}s"
     assert took < 60 * len(engines), f"the run took {took:.0f}s"
+
+
+# The renderer is killed from outside, as an OOM killer or a crash would: the click asks a loopback server
+# of the test's own, which then kills every renderer process of the run's browsers.
+RENDERERS = {"chromium": "--type=renderer"}
+
+
+class _Killer(BaseHTTPRequestHandler):
+    engine = ""
+
+    def do_GET(self) -> None:
+        """Kill the engine's renderer processes below this test, then answer (nobody is left to read it)."""
+        for pid in procs.descendants():
+            with contextlib.suppress(OSError):
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if RENDERERS[self.engine] in args:
+                    os.kill(pid, signal.SIGKILL)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+# Chromium only: Playwright reports a crashed Firefox tab to no one (a killed content process leaves its calls
+# waiting), and WebKitWebDriver answers with an empty error, which the harness reports as the browser failing.
+@pytest.mark.parametrize("engine", ["chromium"])
+def test_renderer_crash(project: pytest.Pytester, write_scenario: WriteScenario, engine: str) -> None:
+    """The page's renderer dies after the click: the case is broken, saying the page crashed; the next case
+    (a new browser) passes."""
+    if pick_route(engine)[0] is None:
+        pytest.skip(f"no route for {engine} here")
+    handler = type("Killer", (_Killer,), {"engine": engine})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        crash = f"$('hostile').addEventListener('click', () => {{ $('status').dataset.state = 'calling'; " \
+                f"fetch('http://127.0.0.1:{server.server_address[1]}/kill', {{mode: 'no-cors'}}); }});"
+        app = project.path / "app"
+        app.mkdir()
+        (app / "index.html").write_text(APP.replace("HOSTILE", crash), encoding="utf-8")
+        (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
+        expect = f"{{outcome: permission-denied, within: {WITHIN:g}s}}"
+        write_scenario("crash.yaml", f"""
+            scenarios:
+              - name: Renderer crash
+                given: {{permission: {{microphone: denied}}}}
+                when: [{{click: "#hostile"}}]
+                expect: {expect}
+              - name: Next case
+                given: {{permission: {{microphone: denied}}}}
+                when: [{{click: "#call"}}]
+                expect: {expect}
+            """)
+        result = project.runpytest_subprocess(f"--mf-engine={engine}", "-p", "no:randomly")
+    finally:
+        server.shutdown()
+        server.server_close()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([f"*Renderer crash[[]{engine}[]] could not run*crashed*"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.app.config import Surface
 from harness.core.errors import EnvironmentProblem, HarnessError, MediafaultError
-from harness.reproduce.engines import Page
+from harness.reproduce.engines import Page, PageEvents
 from harness.reproduce.netlab.lab import NetLab
 from harness.run.hints import needles, surface_hints
 from harness.run.judge import Check, Verdict, judge
@@ -117,6 +117,7 @@ class CaseWatch:
     last: Snapshot | None = None
     fired: bool = False
     on_hang: Callable[[], None] | None = None
+    events: PageEvents | None = None  # the case's page's, once it has one
     limit: float | None = None  # the bound of the phase the case is in, when it has one of its own
     _timer: threading.Timer | None = None
 
@@ -197,6 +198,10 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
         pool.discard(spec)
         if watch.fired:
             raise PageHung(watch, budget) from None
+        if watch.events is not None and watch.events.crashed:
+            raise EnvironmentProblem(f"the page crashed {watch.describe()}: its renderer process died ("
+                                     f"{first_line(exc)}); the browser was discarded and the next case starts "
+                                     "a new one") from None
         raise EnvironmentProblem(f"the browser failed {watch.describe()}: {first_line(exc)}; it was discarded and "
                                  "the next case starts a new one") from None
     finally:
@@ -221,6 +226,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
     timers: list[threading.Timer] = []  # a dropped network's restore, due while the app is watched
     t = time.monotonic()
     page = browser.new_page()
+    watch.events = page.events
     if pool.trace:
         page.start_trace()
     timings["context"] = time.monotonic() - t

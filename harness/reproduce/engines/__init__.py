@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.reproduce.engines.base import Browser, LaunchSpec, Page, Route, RouteInfo
+from harness.reproduce.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo
 from harness.reproduce.engines.registry import pick_route, probe_all, routes_for
 
-__all__ = ["Browser", "LaunchSpec", "Page", "Route", "RouteInfo", "pick_route", "probe_all", "routes_for"]
+__all__ = ["Browser", "LaunchSpec", "Page", "PageEvents", "Route", "RouteInfo", "pick_route", "probe_all", "routes_for"]

@@ -74,6 +74,7 @@ class PageEvents:
     console: list[str] = field(default_factory=list)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # (method, url, body)
     errors: list[str] = field(default_factory=list)
+    crashed: bool = False  # the page's renderer process died (a crash, the OOM killer)
 
 
 class Page(ABC):

@@ -258,6 +258,7 @@ class PlaywrightPage(Page):
         # The observer records each dialog's kind and text; here it is closed as a user dismissing it would.
         page.on("dialog", _dismiss)
         page.on("popup", self._on_popup)
+        page.on("crash", lambda _: setattr(self.events, "crashed", True))
 
     def _on_popup(self, popup: Any) -> None:
         popup.on("dialog", _dismiss)
@@ -374,6 +375,8 @@ class PlaywrightPage(Page):
 
     def close(self) -> None:
         """Close the context (and so the page)."""
+        if self.events.crashed:
+            return  # closing a crashed page's context never returns; the runner discards its browser
         # The browser may have crashed; then there is nothing left to close.
         with contextlib.suppress(Exception):
             if self._cdp is not None:
