@@ -234,8 +234,11 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     own_app = args.app_url or args.app_dir
     verified = profile.verified
     if not own_app and verified is None:
-        print(f"profile '{profile.name}' has no SDK probe page (no 'verified:' block): give --app-url or --app-dir "
-              "to check your app against it", file=sys.stderr)
+        documented = {s.documented_only for s in profile.outcomes.values() if s.documented_only}
+        why = (f"; every outcome is documented only ({'; '.join(sorted(documented))})"
+               if documented and all(s.documented_only for s in profile.outcomes.values()) else "")
+        print(f"profile '{profile.name}' has no SDK probe page (no 'verified:' block){why}: give --app-url or "
+              "--app-dir to check your app against it", file=sys.stderr)
         return 2
     if own_app and args.sdk_version:
         print("--sdk-version applies to the SDK probe pages, not to your app (install that version in your app)",

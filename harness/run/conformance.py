@@ -21,7 +21,7 @@ import yaml
 from harness.app.config import Surface
 from harness.app.profiles import OutcomeSurface, Profile
 from harness.core.errors import EnvironmentProblem
-from harness.core.resources import bundled
+from harness.core.resources import bundled, in_checkout, npm_setup
 from harness.run.batch import CaseOutcome, run_batch
 from harness.run.pool import BrowserPool
 from harness.run.target import AppTarget
@@ -29,6 +29,7 @@ from harness.scenario.loader import load_paths
 
 PROBES_DIR = bundled("fixtures") / "sdk-probes"
 SDK_TOOL = bundled("tools") / "sdk"
+SETUP_COMMAND = "./bootstrap setup" if in_checkout() else npm_setup("sdk")
 # The state a probe page shows on an engine build without WebRTC (WebKitGTK here): an SDK that checks for
 # WebRTC refuses to start whatever the condition, so a difference there is not the profile's fault.
 ENGINE_UNSUPPORTED = "engine-unsupported"
@@ -65,8 +66,8 @@ def probe_target(probe: str, sdk_modules: Path | None = None) -> AppTarget:
         known = sorted(p.name for p in PROBES_DIR.iterdir() if (p / "index.html").is_file())
         raise EnvironmentProblem(f"no SDK probe page {probe!r} in {PROBES_DIR} (probes: {', '.join(known)})")
     if not modules.is_dir():
-        raise EnvironmentProblem(f"the calling SDKs are not installed ({modules} is missing): run ./bootstrap "
-                                 f"setup, or 'cd {SDK_TOOL} && npm ci'")
+        raise EnvironmentProblem(f"the calling SDKs are not installed ({modules} is missing): run "
+                                 f"'{SETUP_COMMAND}'")
     return AppTarget(None, PROBES_DIR / probe, None, False, probe_mounts(modules), PROBE_HOSTS.get(probe, "127.0.0.1"))
 
 
@@ -206,6 +207,21 @@ def _finding(case: CaseOutcome) -> Finding:
                        f"without it{shown}")
     detail = case.detail + ("" if snap.surfaced() else " (nothing shown)")
     return Finding(outcome, engine, "differs", snap.code, snap.message, detail)
+
+
+def sdk_state(profiles: list[Profile]) -> list[tuple[str, bool, str]]:
+    """For ``mediafault doctor``: each verified profile's SDK, whether the version it was verified with is
+    installed for its probe page, and what is there."""
+    out = []
+    for profile in profiles:
+        if profile.verified is None:
+            continue
+        have = installed_version(SDK_TOOL / "node_modules", profile.verified.package)
+        ok = have == profile.verified.version
+        detail = f"{have}" if ok else f"{have or 'missing'} (profile {profile.name} was verified with " \
+                                      f"{profile.verified.version})"
+        out.append((profile.verified.package, ok, detail))
+    return out
 
 
 def installed_version(sdk_modules: Path, package: str) -> str | None:
