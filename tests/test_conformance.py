@@ -121,7 +121,7 @@ def test_the_patch_says_what_to_paste() -> None:
 def test_every_verified_profile_names_a_probe_and_the_locked_sdk() -> None:
     """What a 'verified:' block says must be checkable here: its probe page exists, tools/sdk locks that very
     SDK version, and each outcome not marked documented_only has a condition the harness sets up."""
-    assert set(VERIFIED) >= {"twilio-voice@1", "twilio-voice@2"}
+    assert set(VERIFIED) >= {"twilio-voice@1", "twilio-voice@2", "acs-calling-errors"}
     manifest = json.loads((conformance.SDK_TOOL / "package.json").read_text(encoding="utf-8"))
     lock = json.loads((conformance.SDK_TOOL / "package-lock.json").read_text(encoding="utf-8"))
     for name, profile in VERIFIED.items():
@@ -204,8 +204,9 @@ def test_a_profile_that_is_wrong_about_firefox_is_caught(pool: BrowserPool) -> N
     patch gives Firefox the SDK's own words."""
     old = Profile.model_validate({"name": "twilio-voice@1", "verified": VERIFIED["twilio-voice@1"].verified,
                                   "outcomes": {"device-busy": OLD_TWILIO1_BUSY}})
-    result = run(old, pool, ["firefox"])
-    assert [(f.outcome, f.engine, f.status) for f in result.findings] == [("device-busy", "firefox", "differs")]
+    result = run(old, pool, ["chromium", "firefox"])
+    assert [(f.outcome, f.engine, f.status) for f in result.findings] == [("device-busy", "chromium", "agrees"),
+                                                                          ("device-busy", "firefox", "differs")]
     patch = yaml.safe_load(result.patch())
     assert patch["outcomes"]["device-busy"]["engines"]["firefox"]["message"].startswith(
         "Error occurred while accessing microphone: NotSupportedError (Firefox does not currently support")

@@ -110,8 +110,8 @@ class Conformance:
     def patch(self) -> str:
         """The differences as YAML to paste over the profile's ``outcomes:`` entries ('' when there are none).
 
-        When every engine that ran shows one same other answer, the outcome's own code and message change;
-        otherwise each engine that differs gets an ``engines:`` entry with what it shows.
+        When every engine that ran (two or more) shows one same other answer, the outcome's own code and
+        message change; otherwise each engine that differs gets an ``engines:`` entry with what it shows.
         """
         by_outcome: dict[str, list[Finding]] = {}
         for f in self.findings:
@@ -124,7 +124,8 @@ class Conformance:
                 continue
             base = self.profile.outcomes[outcome]
             shown = {(f.code, f.message) for f in differ}
-            if len(differ) == len(ran) and len(shown) == 1:
+            # One engine alone cannot tell a new common answer from an engine's own.
+            if len(ran) > 1 and len(differ) == len(ran) and len(shown) == 1:
                 code, message = next(iter(shown))
                 entry: dict[str, object] = {"code": code, "message": message}
                 if base.engines:
@@ -173,6 +174,8 @@ def check(profile: Profile, target: AppTarget, engines: list[str], pool: Browser
             result.documented_only[outcome] = NO_CONDITION
         else:
             wanted.append(outcome)
+    if not wanted:
+        return result
     with tempfile.TemporaryDirectory(prefix="mediafault-conformance-") as tmp:
         for outcome in wanted:
             (Path(tmp) / f"{outcome}.yaml").write_text(scenario_text(profile, outcome, within, engines),
