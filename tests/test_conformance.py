@@ -166,6 +166,8 @@ def test_conformance_says_what_is_missing(capsys: pytest.CaptureFixture[str]) ->
     assert "--sdk-version applies to the SDK probe pages" in capsys.readouterr().err
     assert main(["conformance", "twilio-voice@3"]) == 2
     assert "unknown app profile 'twilio-voice@3'" in capsys.readouterr().err
+    assert main(["conformance", "twilio-voice@1", "--outcome", "camera-busy"]) == 2
+    assert "profile 'twilio-voice@1' has no outcome 'camera-busy'" in capsys.readouterr().err
 
 
 # --- against the real SDKs -----------------------------------------------------------------------------------
@@ -228,3 +230,23 @@ def test_builtin_profile_agrees_with_the_real_sdk(pool: BrowserPool, name: str) 
     if name == "twilio-voice@1":  # the case found by hand: Firefox, microphone busy
         busy = next(f for f in result.findings if (f.outcome, f.engine) == ("device-busy", "firefox"))
         assert busy.status == "agrees" and "NotSupportedError (Firefox does not" in (busy.message or "")
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_your_own_app_is_checked_against_your_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--app-dir: the bundled app agrees with the generic profile; the same app with NotFoundError mapped to
+    the permission code differs exactly there, and the patch says what that app shows."""
+    from harness.app.config import BUNDLED_APP
+    from harness.app.variants import materialize
+
+    assert main(["conformance", "generic", "--app-dir", str(BUNDLED_APP), "--engine", "chromium"]) == 0
+    out = capsys.readouterr().out
+    assert "profile 'generic' agrees" in out and "device-not-found         chromium  agrees" in out, out
+    broken = materialize("swapped-not-found", tmp_path)
+    assert main(["conformance", "generic", "--app-dir", str(broken), "--engine", "chromium"]) == 1
+    out = capsys.readouterr().out
+    assert "device-not-found         chromium  DIFFERS" in out, out
+    patch = yaml.safe_load(out.split("(paste over the outcomes of 'generic'):")[1])
+    assert patch == {"outcomes": {"device-not-found": {"engines": {"chromium": {
+        "code": "mic-permission-denied", "message": "Microphone access needed"}}}}}

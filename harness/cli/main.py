@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "scratch copy of tools/sdk) instead of the locked one")
     conform.add_argument("--engine", action="append", choices=ENGINES, help="engine to check on; repeatable "
                          "(default: all)")
+    conform.add_argument("--outcome", action="append", metavar="OUTCOME", help="check only this outcome; "
+                         "repeatable (default: every outcome of the profile)")
     conform.add_argument("--app-url", help="check your running app instead of the SDK's probe page")
     conform.add_argument("--app-dir", help="check your app's static files (served by the harness) instead")
     conform.add_argument("--config", help="mediafault.yaml with your app's surface and profiles_dir (default: the "

@@ -244,6 +244,11 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         print("--sdk-version applies to the SDK probe pages, not to your app (install that version in your app)",
               file=sys.stderr)
         return 2
+    unknown = [o for o in args.outcome or [] if o not in profile.outcomes]
+    if unknown:
+        print(f"profile '{profile.name}' has no outcome {', '.join(map(repr, unknown))}; its outcomes: "
+              f"{', '.join(profile.outcomes)}", file=sys.stderr)
+        return 2
     engines = args.engine or list(ENGINES)
     within = args.within or (verified.within if verified else 10.0)
     pool = BrowserPool(trace=False)
@@ -268,7 +273,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
                           f"{verified.version})"
             print(f"checking profile '{profile.name}' against {against} on {', '.join(engines)}", flush=True)
             try:
-                result = conformance.check(profile, target, engines, pool, within, app.surface if own_app else None)
+                result = conformance.check(profile, target, engines, pool, within,
+                                           app.surface if own_app else None, args.outcome)
             finally:
                 target.stop()
         except MediafaultError as exc:
