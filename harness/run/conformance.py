@@ -252,6 +252,8 @@ def scratch_sdk(package: str, version: str, into: Path) -> Path:
         done = subprocess.run([npm, *cmd, "--no-audit", "--no-fund", "--loglevel=error"], cwd=into,
                               capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise EnvironmentProblem(f"npm {' '.join(cmd)} failed in the scratch copy: {last}")
+            said = [line for line in done.stderr.splitlines() if line.strip() and "complete log" not in line]
+            raise EnvironmentProblem(f"npm {' '.join(cmd)} failed in the scratch copy: "
+                                     f"{' / '.join(said[:2]) or '(no output)'}; check the version with "
+                                     f"'npm view {package} versions'")
     return into / "node_modules"
