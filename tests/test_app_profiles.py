@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from harness.app.profiles import builtin_profiles
+from harness.scenario.model import ENGINES
 from tests.conftest import BUNDLED_APP
 
 # The DOMException (or error) an outcome's message is built from, for messages the app computes.
@@ -24,10 +25,14 @@ require(process.argv[1]);
 const out = {};
 for (const [profile, outcomes] of Object.entries(window.SOFTPHONE_PROFILES)) {
   out[profile] = {};
-  for (const [outcome, entry] of Object.entries(outcomes)) {
+  for (const [outcome, common] of Object.entries(outcomes)) {
     const err = {name: JSON.parse(process.argv[2])[outcome] || 'Error', message: 'the detail'};
-    out[profile][outcome] = {code: entry.code,
-      message: typeof entry.message === 'function' ? entry.message(err) : entry.message};
+    out[profile][outcome] = {};
+    for (const engine of JSON.parse(process.argv[3])) {  // as softphone.js picks an engine's entry
+      const entry = Object.assign({}, common, (common.engines || {})[engine] || {});
+      out[profile][outcome][engine] = {code: entry.code,
+        message: typeof entry.message === 'function' ? entry.message(err) : entry.message};
+    }
   }
 }
 console.log(JSON.stringify(out));
@@ -38,17 +43,18 @@ def _error_name(outcome: str) -> str:
     return next((name for key, name in ERROR_FOR.items() if key in outcome), "Error")
 
 
-def app_catalogue() -> dict[str, dict[str, dict[str, str]]]:
-    """profile → outcome → the code and message the app shows, read by running profiles.js in Node."""
+def app_catalogue() -> dict[str, dict[str, dict[str, dict[str, str]]]]:
+    """profile → outcome → engine → the code and message the app shows there, read by running profiles.js
+    in Node."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("no Node.js here (apt-get install nodejs); it runs the app's profiles.js")
     outcomes = {o for p in builtin_profiles().values() for o in p.outcomes}
     names = json.dumps({o: _error_name(o) for o in outcomes})
     script = DUMP.replace("const window = {};", "global.window = {};")
-    done = subprocess.run([node, "-e", script, str(BUNDLED_APP / "profiles.js"), names], capture_output=True,
-                          text=True, timeout=60, check=True)
-    catalogue: dict[str, dict[str, dict[str, str]]] = json.loads(done.stdout)
+    done = subprocess.run([node, "-e", script, str(BUNDLED_APP / "profiles.js"), names, json.dumps(ENGINES)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    catalogue: dict[str, dict[str, dict[str, dict[str, str]]]] = json.loads(done.stdout)
     return catalogue
 
 
@@ -60,15 +66,17 @@ def test_app_profiles_agree_with_the_oracle() -> None:
         if name not in app:
             problems.append(f"{name}: not in profiles.js")
             continue
-        for outcome, surface in profile.outcomes.items():
-            shown = app[name].get(outcome)
-            if shown is None:
+        for outcome, common in profile.outcomes.items():
+            if outcome not in app[name]:
                 problems.append(f"{name} {outcome}: not in profiles.js")
                 continue
-            if shown["code"] != surface.code:
-                problems.append(f"{name} {outcome}: code {shown['code']!r}, oracle {surface.code!r}")
-            if surface.message is not None and not surface.message.matches(shown["message"]):
-                problems.append(f"{name} {outcome}: message {shown['message']!r}, oracle {surface.message.describe()}")
+            for engine in ENGINES:
+                surface, shown = common.on(engine), app[name][outcome][engine]
+                where = f"{name} {outcome} on {engine}"
+                if (shown["code"] or None) != surface.code:  # '' in the app: the SDK's error has no code
+                    problems.append(f"{where}: code {shown['code']!r}, oracle {surface.code!r}")
+                if not surface.message.matches(shown["message"]):
+                    problems.append(f"{where}: message {shown['message']!r}, oracle {surface.message.describe()}")
         extra = set(app[name]) - set(profile.outcomes)
         problems += [f"{name} {outcome}: in profiles.js only" for outcome in sorted(extra)]
     assert not problems, "\n".join(problems)

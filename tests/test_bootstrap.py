@@ -108,7 +108,7 @@ def checkout(tmp_path: Path) -> Path:
     root.mkdir()
     shutil.copy2(REPO / "bootstrap", root / "bootstrap")
     shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
-    for tool in ("grid", "node", "report"):
+    for tool in ("grid", "node", "report", "sdk"):
         (root / "tools" / tool).mkdir(parents=True)
         shutil.copy2(REPO / "tools" / tool / "package-lock.json", root / "tools" / tool / "package-lock.json")
     return root
@@ -174,6 +174,7 @@ def test_debian_uses_its_own_browsers_and_never_playwright_install(checkout: Pat
     assert result.line("playwright install") == "no (the system's browsers)"
     assert "--with-deps" not in result.stdout
     assert result.line("chromium") == "the system's (deb: chromium chromium-driver)"
+    assert result.line("sdk probes") == "npm ci in tools/sdk"  # the calling SDKs of 'mediafault conformance'
 
 
 @pytest.mark.parametrize(("no_candidate", "playwright", "from_apt", "not_from_apt"), [

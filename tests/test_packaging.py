@@ -21,6 +21,9 @@ def test_wheel_carries_the_bundled_app_and_catalogue(tmp_path: Path) -> None:
     for needed in ("harness/bundled/fixtures/app/index.html", "harness/bundled/fixtures/app/softphone.js",
                    "harness/bundled/scenarios/givens.yaml", "harness/bundled/scenarios/camera/camera.yaml",
                    "harness/bundled/tools/grid/package.json", "harness/bundled/tools/report/package-lock.json",
+                   "harness/bundled/tools/sdk/package-lock.json",
+                   "harness/bundled/fixtures/sdk-probes/twilio-voice-1/index.html",
+                   "harness/bundled/fixtures/sdk-probes/common/probe.js",
                    "harness/app/profiles/generic.yaml", "harness/run/js/shim.js", "harness/py.typed"):
         assert needed in names, f"{needed} is missing from {wheel.name}"
     variants = {n for n in names if n.startswith("harness/bundled/fixtures/variants/")}

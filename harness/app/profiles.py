@@ -6,21 +6,61 @@ import difflib
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from harness.core.errors import InputError, Position, Problem
 from harness.scenario import yamlpos
-from harness.scenario.model import OUTCOMES, Strict, TextMatch
+from harness.scenario.model import ENGINES, OUTCOMES, Strict, TextMatch
 from harness.scenario.validation import problems_from
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
 
 
+class EngineSurface(Strict):
+    """What one engine shows instead, where the SDK itself differs per browser (what it left out is as for
+    every engine)."""
+
+    code: str | None = None
+    message: TextMatch | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> EngineSurface:
+        if self.code is None and self.message is None:
+            raise ValueError("an engine entry gives 'code', 'message' or both")
+        return self
+
+
 class OutcomeSurface(Strict):
     """The code and message one outcome shows in this profile."""
 
-    code: str
+    code: str | None = Field(description="The code the SDK gives; null when its error has none (then only the "
+                             "message is checked).")
     message: TextMatch
+    engines: dict[str, EngineSurface] = Field(
+        default_factory=dict, description="Per engine, the code or message the SDK shows there instead (measured "
+        "with 'mediafault conformance'), e.g. firefox: {message: ...}.")
+    documented_only: str | None = Field(
+        None, description="Why this outcome cannot be verified against the real SDK offline (e.g. it needs a "
+        "live call): its code and message come from the vendor's documentation only.")
+
+    def on(self, engine: str | None) -> OutcomeSurface:
+        """This outcome as ``engine`` shows it (its ``engines`` entry over the common code and message)."""
+        special = self.engines.get(engine) if engine else None
+        if special is None:
+            return self
+        return self.model_copy(update={"code": special.code if special.code is not None else self.code,
+                                       "message": special.message if special.message is not None else self.message})
+
+
+class Verified(Strict):
+    """The real SDK a profile was checked against with 'mediafault conformance'."""
+
+    package: str = Field(min_length=1, description="The SDK's npm package, e.g. twilio-client.")
+    version: str = Field(min_length=1, description="The version the outcomes were verified with.")
+    probe: str = Field(min_length=1, description="The probe page (a folder of fixtures/sdk-probes/) that loads it.")
+    within: float = Field(10.0, gt=0, description="Seconds the probe may take to show an error.")
+    engines: list[str] = Field(default_factory=lambda: list(ENGINES), description="The engines the SDK ran on "
+                               "(an SDK that needs WebRTC does not start in a build without it).")
 
 
 class Profile(Strict):
@@ -31,10 +71,45 @@ class Profile(Strict):
     outcomes: dict[str, OutcomeSurface]
     video: bool = Field(True, description="The app offers video; false for a voice-only SDK, whose cases that use "
                         "the camera are skipped as not applicable.")
+    verified: Verified | None = Field(None, description="The real SDK this profile was checked against; outcomes "
+                                      "not marked documented_only were verified with it.")
 
-    def surface(self, outcome: str) -> OutcomeSurface | None:
-        """The code and message for ``outcome``, or None when the profile does not define it."""
-        return self.outcomes.get(outcome)
+    def surface(self, outcome: str, engine: str | None = None) -> OutcomeSurface | None:
+        """The code and message for ``outcome`` (as ``engine`` shows it), or None when the profile does not
+        define it."""
+        found = self.outcomes.get(outcome)
+        return found.on(engine) if found is not None else None
+
+    def provenance(self, outcome: str, engine: str) -> str:
+        """Where ``outcome``'s code and message on ``engine`` come from, in a few words (``mediafault list``)."""
+        entry = self.outcomes.get(outcome)
+        if entry is None:
+            return "not in the profile"
+        if entry.documented_only:
+            return f"documented only: {entry.documented_only}"
+        if self.verified is None:
+            return "not verified against an SDK"
+        if engine not in self.verified.engines:
+            return f"not verified on {engine} (the SDK did not run there)"
+        return f"verified against {self.verified.package} {self.verified.version}"
+
+    def summary(self) -> str:
+        """One line on what this profile was verified against, and which outcomes."""
+        documented = [o for o, s in self.outcomes.items() if s.documented_only]
+        if self.verified is None:
+            text = f"profile {self.name}: not verified against an SDK"
+            return text + (f"; documented only: {', '.join(documented)}" if documented else "")
+        sdk = self.verified
+        return (f"profile {self.name}: verified against {sdk.package} {sdk.version} on {', '.join(sdk.engines)} "
+                f"('mediafault conformance {self.name}', probe fixtures/sdk-probes/{sdk.probe}): "
+                f"{', '.join(self.verified_outcomes())}"
+                + (f"; documented only: {', '.join(documented)}" if documented else ""))
+
+    def verified_outcomes(self) -> list[str]:
+        """The outcomes checked against the real SDK (none without ``verified``)."""
+        if self.verified is None:
+            return []
+        return [o for o, s in self.outcomes.items() if s.documented_only is None]
 
 
 def load_profile(path: Path) -> Profile:
@@ -49,6 +124,16 @@ def load_profile(path: Path) -> Profile:
         raise InputError([doc.problem(("outcomes", o), f"unknown outcome '{o}' in profile '{profile.name}'"
                                       f"{_near(o, list(OUTCOMES))}",
                                       f"outcomes are: {', '.join(OUTCOMES)}", key=True) for o in unknown])
+    strangers: list[tuple[tuple[str | int, ...], str, str]] = [
+        (("outcomes", o, "engines", e), f"in outcome '{o}'", e)
+        for o, s in profile.outcomes.items() for e in s.engines if e not in ENGINES]
+    if profile.verified is not None:
+        strangers += [(("verified", "engines", i), "in verified.engines", e)
+                      for i, e in enumerate(profile.verified.engines) if e not in ENGINES]
+    if strangers:
+        raise InputError([doc.problem(at, f"unknown engine '{e}' {where}{_near(e, list(ENGINES))}",
+                                      f"engines are: {', '.join(ENGINES)}", key=at[0] == "outcomes")
+                          for at, where, e in strangers])
     return profile
 
 

@@ -59,6 +59,19 @@ class _Handler(SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def translate_path(self, path: str) -> str:
+        # A mounted directory (the installed SDKs under /sdk/) is served like the root, with the same guard
+        # against paths that climb out of it.
+        for prefix, base in self.server.mounts.items():
+            if urlsplit(path).path.startswith(prefix):
+                original = self.directory
+                self.directory = str(base)
+                try:
+                    return super().translate_path(path[len(prefix) - 1:])
+                finally:
+                    self.directory = original
+        return super().translate_path(path)
+
     def do_GET(self) -> None:
         # A proxy (WebKit's insecure-origin route) sends absolute URIs; serve them like local paths.
         parts = urlsplit(self.path)
@@ -104,11 +117,16 @@ def inject(page: str, script: str) -> str:
 
 
 class AppServer(ThreadingHTTPServer):
-    """Serves ``root`` (or only the embed pages when None) on 127.0.0.1 at a free port, in a daemon thread."""
+    """Serves ``root`` (or only the embed pages when None) on 127.0.0.1 at a free port, in a daemon thread.
+
+    ``mounts`` serves more directories under URL prefixes (``{"/sdk/": Path("tools/sdk/node_modules")}``):
+    what a page needs that does not live in its own folder.
+    """
 
     daemon_threads = True
 
-    def __init__(self, root: Path | None, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, root: Path | None, tls: ssl.SSLContext | None = None,
+                 mounts: dict[str, Path] | None = None) -> None:
         if root is not None and not (root / "index.html").is_file():
             raise EnvironmentProblem(f"no app at {root} (index.html missing); set app.url or app.dir in "
                                      "mediafault.yaml, or run from a mediafault checkout")
@@ -116,6 +134,7 @@ class AppServer(ThreadingHTTPServer):
         self.scheme = "https" if tls else "http"
         self.telemetry: list[dict[str, Any]] = []
         self.injections: dict[str, str] = {}
+        self.mounts = {("/" + prefix.strip("/") + "/"): path for prefix, path in (mounts or {}).items()}
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root or _EMPTY)))
         if tls is not None:

@@ -92,6 +92,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     engines = args.engine or list(ENGINES)
+    print(profile.summary())
     for source in scenarios:
         for engine in source.scenario.engines:
             if engine not in engines:
@@ -103,6 +104,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{head}\n    {source.position}  route: {route}")
             for mech in plan.resolution.mechanisms:
                 print(f"    {mech.condition}={mech.value}: {mech.fidelity.value}: {mech.how}")
+            outcome = plan.expected.outcome
+            if outcome and outcome != "none" and not plan.not_applicable:
+                where = profile.provenance(outcome, engine)
+                print(f"    outcome {outcome}: {plan.expected.code or '(no code)'}, {where}")
             if skip:
                 print(f"    skipped: {skip}")
     return 2 if errors else 0

@@ -77,6 +77,11 @@ def findings() -> list[Finding]:
 
     for item, ok, detail in tools_state():
         out.append(Finding("html report", item, ok, detail, "" if ok else SETUP_COMMAND))
+    from harness.app.profiles import builtin_profiles
+    from harness.run import conformance
+
+    for item, ok, detail in conformance.sdk_state(list(builtin_profiles().values())):
+        out.append(Finding("sdk probes", item, ok, detail, "" if ok else conformance.SETUP_COMMAND))
     return out
 
 

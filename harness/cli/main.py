@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from harness import __version__
 from harness.cli.authoring import cmd_docs, cmd_init, cmd_list, cmd_schema, cmd_validate
-from harness.cli.running import cmd_report, cmd_run, cmd_variants
+from harness.cli.running import cmd_conformance, cmd_report, cmd_run, cmd_variants
 from harness.core.resources import CHECKOUT
 
 EPILOG_RUN = """examples:
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", action="append", choices=ENGINES, help="engine to run on; repeatable "
                      "(default: every engine available)")
     run.add_argument("-n", type=str, metavar="N", help="parallel workers (a number or 'auto')")
-    run.add_argument("--profile", help="app profile (generic, twilio-voice@1, twilio-voice@2, acs-calling)")
+    run.add_argument("--profile", help="app profile (generic, twilio-voice@1, twilio-voice@2, acs-calling, "
+                     "acs-calling-errors)")
     run.add_argument("--app-url", help="URL of your app (default: the bundled softphone)")
     run.add_argument("--grid-url", metavar="URL", help="run on the Selenium Grid 4 at URL (see 'mediafault grid')")
     run.add_argument("--reports", default="reports", help="where JUnit XML and Allure results go "
@@ -130,6 +131,30 @@ def build_parser() -> argparse.ArgumentParser:
                         "variant fails exactly its expected scenarios.")
     variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
     variants.add_argument("--engine", default="chromium", choices=ENGINES, help="engine (default: chromium)")
+
+    conform = _command(sub, "conformance", cmd_conformance, "check an app profile against the real SDK (its probe "
+                       "page) or your own app, and print the differences as a profile patch",
+                       "examples:\n  mediafault conformance twilio-voice@1\n"
+                       "  mediafault conformance twilio-voice@2 --sdk-version 2.19.0 --engine chromium\n"
+                       "  mediafault conformance my-widget --app-url http://localhost:5173/call\n\n"
+                       "Each outcome whose condition the harness can set up (permission denied or dismissed, no "
+                       "device,\nbusy device, ...) runs on each engine; the others are listed as documented "
+                       "only.\nexit status: 0 when the profile agrees everywhere it could be checked, 1 on any "
+                       "difference,\n2 on bad input or when nothing could be checked.")
+    conform.add_argument("profile", help="a built-in profile (its 'verified:' block names the SDK and probe page) "
+                         "or one of yours")
+    conform.add_argument("--sdk-version", metavar="V", help="try this version of the SDK (installed from npm into a "
+                         "scratch copy of tools/sdk) instead of the locked one")
+    conform.add_argument("--engine", action="append", choices=ENGINES, help="engine to check on; repeatable "
+                         "(default: all)")
+    conform.add_argument("--outcome", action="append", metavar="OUTCOME", help="check only this outcome; "
+                         "repeatable (default: every outcome of the profile)")
+    conform.add_argument("--app-url", help="check your running app instead of the SDK's probe page")
+    conform.add_argument("--app-dir", help="check your app's static files (served by the harness) instead")
+    conform.add_argument("--config", help="mediafault.yaml with your app's surface and profiles_dir (default: the "
+                         "nearest one)")
+    conform.add_argument("--within", type=float, metavar="SECONDS", help="how long the app may take to show each "
+                         "error (default: the profile's verified.within, or 10)")
 
     grid = _command(sub, "grid", cmd_grid, "start, stop or show a local Selenium Grid 4 (Java) to run on",
                     "examples:\n  mediafault grid up                       chromium and webkit (firefox with a "

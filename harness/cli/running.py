@@ -207,3 +207,90 @@ def cmd_variants(args: argparse.Namespace) -> int:
     lines, ok = catch_table(args.engine, rows)
     print("\n".join(lines))
     return 0 if ok else 1
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    """Check a profile against the real SDK (its probe page) or your own app: run the condition of each
+    outcome on each engine, print what agrees and what differs, and the differences as a profile patch."""
+    import tempfile
+
+    from harness.app.config import find_config, load_config
+    from harness.app.profiles import get_profile
+    from harness.core.errors import MediafaultError
+    from harness.run import conformance
+    from harness.run.pool import BrowserPool
+    from harness.run.target import AppTarget
+    from harness.scenario.model import ENGINES
+
+    try:
+        config_path = Path(args.config) if args.config else find_config(Path.cwd())
+        app, config_path = load_config(config_path)
+        base = config_path.parent if config_path else Path.cwd()
+        dirs = (base / app.profiles_dir,) if app.profiles_dir else ()
+        profile = get_profile(args.profile, dirs, config_path)
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    own_app = args.app_url or args.app_dir
+    verified = profile.verified
+    if not own_app and verified is None:
+        documented = {s.documented_only for s in profile.outcomes.values() if s.documented_only}
+        why = (f"; every outcome is documented only ({'; '.join(sorted(documented))})"
+               if documented and all(s.documented_only for s in profile.outcomes.values()) else "")
+        print(f"profile '{profile.name}' has no SDK probe page (no 'verified:' block){why}: give --app-url or "
+              "--app-dir to check your app against it", file=sys.stderr)
+        return 2
+    if own_app and args.sdk_version:
+        print("--sdk-version applies to the SDK probe pages, not to your app (install that version in your app)",
+              file=sys.stderr)
+        return 2
+    unknown = [o for o in args.outcome or [] if o not in profile.outcomes]
+    if unknown:
+        print(f"profile '{profile.name}' has no outcome {', '.join(map(repr, unknown))}; its outcomes: "
+              f"{', '.join(profile.outcomes)}", file=sys.stderr)
+        return 2
+    engines = args.engine or list(ENGINES)
+    within = args.within or (verified.within if verified else 10.0)
+    pool = BrowserPool(trace=False)
+    with tempfile.TemporaryDirectory(prefix="mediafault-sdk-") as scratch:
+        try:
+            if own_app:
+                root = Path(args.app_dir).resolve() if args.app_dir else None
+                target = AppTarget(args.app_url, root, app.surface.telemetry, profile_params=False)
+                against = args.app_url or str(root)
+            else:
+                assert verified is not None
+                modules = conformance.SDK_TOOL / "node_modules"
+                locked = conformance.installed_version(modules, verified.package)
+                version = locked
+                if args.sdk_version and args.sdk_version != locked:
+                    print(f"installing {verified.package}@{args.sdk_version} into a scratch copy of tools/sdk "
+                          f"(the locked version is {locked or 'not installed'})", flush=True)
+                    modules = conformance.scratch_sdk(verified.package, args.sdk_version, Path(scratch))
+                    version = conformance.installed_version(modules, verified.package)
+                target = conformance.probe_target(verified.probe, modules)
+                against = f"{verified.package} {version} (probe {verified.probe}; profile verified with " \
+                          f"{verified.version})"
+            print(f"checking profile '{profile.name}' against {against} on {', '.join(engines)}", flush=True)
+            try:
+                result = conformance.check(profile, target, engines, pool, within,
+                                           app.surface if own_app else None, args.outcome)
+            finally:
+                target.stop()
+        except MediafaultError as exc:
+            print(f"conformance not checked: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            pool.close()
+    print(result.table())
+    patch = result.patch()
+    broken = [f for f in result.findings if f.status == "broken"]
+    if patch:
+        print(f"\nwhat the profile should say (paste over the outcomes of '{profile.name}'):\n")
+        print(patch.rstrip())
+    if broken:
+        print(f"\n{len(broken)} case(s) could not run (broken): see their lines above; nothing is concluded for them")
+    if not result.differences:
+        print(f"\nprofile '{profile.name}' agrees with what was shown on every outcome and engine that could run")
+        return 0
+    return 1

@@ -38,7 +38,7 @@ def resolve(expect: Expect, profile: Profile, engine: str | None = None) -> Expe
     pick the recovery-steps text for ``engine``."""
     code, message = expect.code, expect.message
     if expect.outcome and expect.outcome != "none":
-        surface = profile.surface(expect.outcome)
+        surface = profile.surface(expect.outcome, engine)
         if surface is None:
             raise LookupError(f"app profile '{profile.name}' has no code for outcome '{expect.outcome}'")
         code = code if code is not None else surface.code

@@ -20,12 +20,16 @@ class AppTarget:
 
     ``url`` fixes a running app (only its own origin is possible; on routes without init scripts the
     browser's loopback proxy puts the harness's scripts into its HTML); otherwise the app's files are
-    served by the harness over http and, on demand, https.
+    served by the harness over http and, on demand, https, with ``mounts`` (URL prefix → directory) beside
+    them, on the host name ``host`` (``localhost`` for an SDK that accepts no other plain-http origin).
     """
 
-    def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool) -> None:
+    def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool,
+                 mounts: dict[str, Path] | None = None, host: str = "127.0.0.1") -> None:
         self.fixed_url = url
         self.root = root
+        self.mounts = mounts or {}
+        self.host = host
         self.telemetry = telemetry
         self.profile_params = profile_params  # the bundled app takes ?profile=&case=
         self._http: AppServer | None = None
@@ -48,10 +52,10 @@ class AppTarget:
         """The http or https server (started on first use)."""
         if https:
             if self._https is None:
-                self._https = AppServer(self.root, self_signed_context())
+                self._https = AppServer(self.root, self_signed_context(), self.mounts)
             return self._https
         if self._http is None:
-            self._http = AppServer(self.root)
+            self._http = AppServer(self.root, mounts=self.mounts)
         return self._http
 
     def locate(self, plan: CasePlan, token: str, inject: str | None = None) -> Location:
@@ -82,14 +86,14 @@ class AppTarget:
         if self.fixed_url:
             app_url = self.fixed_url
         else:
-            host = INSECURE_HOST if given.page.origin == "http-insecure" else "127.0.0.1"
+            host = INSECURE_HOST if given.page.origin == "http-insecure" else self.host
             if self.profile_params:
                 params.update({"profile": plan.profile, "case": token})
             app_url = f"{self.server(https).url(host)}/index.html" + (f"?{urlencode(params)}" if params else "")
         if given.page.embed == "top":
             return Location(app_url, None, _origin(app_url))
         # The embedding page is on another origin ("localhost" is not "127.0.0.1") of the harness's server.
-        embedder = self.server(https).url("localhost")
+        embedder = self.server(https).url("127.0.0.1" if self.host == "localhost" else "localhost")
         allow = "1" if given.page.embed == "iframe-allow" else "0"
         page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
         return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
