@@ -41,20 +41,23 @@ def write_scenario(project: pytest.Pytester) -> WriteScenario:
 
 def chromium_available() -> bool:
     """Whether a Chromium the harness can drive is installed."""
-    from harness.reproduce.engines import pick_route
-
-    route, _ = pick_route("chromium")
-    return route is not None
+    return not engine_missing_reason("chromium")
 
 
 def chromium_missing_reason() -> str:
     """Why no Chromium can be driven here, with what to do about it ('' when one can)."""
+    return engine_missing_reason("chromium")
+
+
+def engine_missing_reason(engine: str) -> str:
+    """Why ``engine`` cannot be driven here, with what to do about it ('' when it can)."""
     from harness.reproduce.engines import pick_route
 
-    route, info = pick_route("chromium")
+    route, info = pick_route(engine)
     if route is not None:
         return ""
-    return f"no Chromium here ({info.reason}); './bootstrap setup' installs one"
+    name = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}.get(engine, engine)
+    return f"no {name} here ({info.reason}); './bootstrap setup' installs " + ("one" if engine == "chromium" else "it")
 
 
 def in_ci() -> bool:
@@ -77,6 +80,13 @@ def chromium_required() -> None:
 # Developers without a browser get skips that say why; CI gets a failure (see chromium_required).
 needs_chromium = (pytest.mark.usefixtures("chromium_required") if in_ci() and not chromium_available()
                   else pytest.mark.skipif(not chromium_available(), reason=chromium_missing_reason() or "-"))
+
+
+def needs_engine(engine: str) -> pytest.MarkDecorator:
+    """Skipped with the reason when ``engine`` is not here (for pytest.param, which takes no usefixtures: a
+    module of browser tests also carries :data:`needs_chromium`, so CI still fails without Chromium)."""
+    reason = engine_missing_reason(engine)
+    return pytest.mark.skipif(bool(reason), reason=reason or "-")
 
 
 BrokenApp = Callable[[str, str, str], Path]

@@ -20,14 +20,19 @@
   const visible = (el) => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
   const LIVE = '[role=alert],[role=status],[aria-live=assertive],[aria-live=polite]';
 
-  // Transient user activation, as browsers define it for getUserMedia on iOS: navigator.userActivation
-  // where it exists, else a trusted click or key press in the last five seconds.
+  // Transient user activation, as browsers define it for getUserMedia on iOS: a trusted click or key press
+  // in this document in the last five seconds (the window Chromium and Firefox keep it), and, where the
+  // engine has navigator.userActivation, the browser agreeing it is still active. The engine's flag alone
+  // is not enough: automation grants activation without any input (Playwright drives Firefox over WebDriver
+  // BiDi and evaluates every script, its own included, with userActivation: true), so a page that asks at
+  // load was recorded as asking from a gesture on Firefox.
+  const ACTIVATION_MS = 5000;
   let lastTrustedInput = -Infinity;
   for (const type of ['pointerdown', 'mousedown', 'keydown', 'touchend', 'click']) {
     window.addEventListener(type, (e) => { if (e.isTrusted) lastTrustedInput = performance.now(); }, true);
   }
-  const activation = () => (navigator.userActivation ? navigator.userActivation.isActive
-    : performance.now() - lastTrustedInput < 5000);
+  const activation = () => performance.now() - lastTrustedInput < ACTIVATION_MS
+    && (!navigator.userActivation || navigator.userActivation.isActive);
 
   function read(s) {
     const codeEl = s.code ? document.querySelector(s.code) : null;
