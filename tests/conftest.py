@@ -114,20 +114,22 @@ def broken_app(project: pytest.Pytester) -> BrokenApp:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """After the variant tests: which scenarios caught each broken variant (rows travel in the reports'
     user properties, so this works under xdist too)."""
-    from harness.app.variants import catch_table
+    from harness.app.variants import VariantRow, catch_table
     from tests.test_variants import VARIANT_ROW
 
-    rows = []
+    rows: dict[str, list[VariantRow]] = {}
     for reports in terminalreporter.stats.values():
         for report in reports:
             if getattr(report, "when", None) != "call":
                 continue
             for key, value in getattr(report, "user_properties", ()):
                 if key == VARIANT_ROW:
-                    name, failed, expected, problems = json.loads(value)
-                    rows.append((name, set(failed), set(expected), problems))
+                    engine, name, failed, expected, problems, unreproduced = json.loads(value)
+                    rows.setdefault(engine, []).append(VariantRow(name, set(failed), set(expected), problems,
+                                                                  unreproduced))
     if rows:
         terminalreporter.write_sep("=", "broken variants and the scenarios that caught them")
-        lines, _ = catch_table("chromium", sorted(rows, key=lambda r: (r[0] != "correct", r[0])))
-        for line in lines:
-            terminalreporter.write_line(line)
+        for engine, engine_rows in sorted(rows.items()):
+            lines, _ = catch_table(engine, sorted(engine_rows, key=lambda r: (r.name != "correct", r.name)))
+            for line in lines:
+                terminalreporter.write_line(line)
