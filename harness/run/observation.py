@@ -47,3 +47,5 @@ class Observation:
     page_errors: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)  # the call's getStats summary (selected pair, media)
     states: list[str] = field(default_factory=list)  # the app's states in the order they appeared
+    # capture tracks the app obtained: kind, label, via, stopped (by the app), readyState ('ended': released)
+    captures: list[dict[str, Any]] = field(default_factory=list)

@@ -332,7 +332,7 @@ def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float
     raw: dict[str, Any] = page.evaluate(
         "async (s) => window.__mf ? ({key: window.__mf.key(s), snap: window.__mf.read(s), console: "
         "window.__mf.consoleLines, beacons: window.__mf.beacons, timeline: window.__mf.timeline, states: "
-        "window.__mf.states, "
+        "window.__mf.states, captures: window.__mf.captures ? window.__mf.captures() : [], "
         "stats: await window.__mf.stats()}) : null",
         surface.model_dump(),
     ) or {}
@@ -352,6 +352,7 @@ def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float
         page_errors=list(page.events.errors),
         stats=raw.get("stats") or {},
         states=list(raw.get("states") or []),
+        captures=list(raw.get("captures") or []),
     )
 
 
