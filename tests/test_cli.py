@@ -222,3 +222,13 @@ def test_a_variant_is_expected_to_fail_only_what_the_engine_reproduces() -> None
     assert "not reproducible on webkit: Dismissed (permission.microphone=dismissed is unsupported" in "\n".join(lines)
     lines, ok = catch_table("webkit", [VariantRow("v", expected, expected, [], unreproduced)])
     assert ok and lines[1].startswith("v    ok   Camera cases, Hang up")
+
+
+def test_variants_names_an_unknown_variant_before_running_anything() -> None:
+    """A typo in a variant's name is reported at once with the names there are, exit 2, no browser run."""
+    result = subprocess.run([sys.executable, "-m", "harness.cli.main", "variants", "leaves-mic-open", "--engine",
+                             "firefox", "--engine", "webkit"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no app variant named 'leaves-mic-open'; variants: " in result.stderr
+    assert "leaves-microphone-open" in result.stderr and not result.stdout

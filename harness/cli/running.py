@@ -240,7 +240,12 @@ def cmd_variants(args: argparse.Namespace) -> int:
     ok = True
     pool = BrowserPool()
     try:
-        names = ["correct", *(args.names or load_variants())]
+        known = load_variants()
+        unknown = [n for n in args.names or [] if n not in known]
+        if unknown:  # said before the correct app's run, not minutes into it
+            print(f"no app variant named {unknown[0]!r}; variants: {', '.join(known)}", file=sys.stderr)
+            return 2
+        names = ["correct", *(args.names or known)]
         for n, engine in enumerate(args.engine or ["chromium"]):
             rows = variant_report(engine, names, pool=pool)
             lines, good = catch_table(engine, rows)
