@@ -1,6 +1,6 @@
 """The broken variants whose bug is in the call path, caught by the network scenarios (the slow half of
-test_variants.py, in a module of its own so that -n runs it beside the other half). On an engine without
-WebRTC every network scenario is skipped, so these variants are skipped there without running anything."""
+test_variants.py, in a module of its own so that -n runs it beside the other half), on Chromium; Firefox's
+are in test_variants_network_firefox.py, WebKit's in test_variants_webkit.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytestmark = [needs_chromium, pytest.mark.browser]
 __all__ = ["pools"]  # the module-scoped fixture, shared with test_variants.py's definition
 
 
-@pytest.mark.parametrize(("engine", "name"), engine_params(NETWORK_VARIANTS))
+@pytest.mark.parametrize(("engine", "name"), engine_params(NETWORK_VARIANTS, ("chromium",)))
 def test_network_variant_is_caught_by_the_expected_scenarios(
         engine: str, name: str, pools: EnginePools, record_property: Callable[[str, object], None]) -> None:
     """Failing scenarios on ``engine`` (network ones included) == the variant's caught_by it reproduces."""
