@@ -41,20 +41,23 @@ def write_scenario(project: pytest.Pytester) -> WriteScenario:
 
 def chromium_available() -> bool:
     """Whether a Chromium the harness can drive is installed."""
-    from harness.reproduce.engines import pick_route
-
-    route, _ = pick_route("chromium")
-    return route is not None
+    return not engine_missing_reason("chromium")
 
 
 def chromium_missing_reason() -> str:
     """Why no Chromium can be driven here, with what to do about it ('' when one can)."""
+    return engine_missing_reason("chromium")
+
+
+def engine_missing_reason(engine: str) -> str:
+    """Why ``engine`` cannot be driven here, with what to do about it ('' when it can)."""
     from harness.reproduce.engines import pick_route
 
-    route, info = pick_route("chromium")
+    route, info = pick_route(engine)
     if route is not None:
         return ""
-    return f"no Chromium here ({info.reason}); './bootstrap setup' installs one"
+    name = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}.get(engine, engine)
+    return f"no {name} here ({info.reason}); './bootstrap setup' installs " + ("one" if engine == "chromium" else "it")
 
 
 def in_ci() -> bool:
@@ -77,6 +80,13 @@ def chromium_required() -> None:
 # Developers without a browser get skips that say why; CI gets a failure (see chromium_required).
 needs_chromium = (pytest.mark.usefixtures("chromium_required") if in_ci() and not chromium_available()
                   else pytest.mark.skipif(not chromium_available(), reason=chromium_missing_reason() or "-"))
+
+
+def needs_engine(engine: str) -> pytest.MarkDecorator:
+    """Skipped with the reason when ``engine`` is not here (for pytest.param, which takes no usefixtures: a
+    module of browser tests also carries :data:`needs_chromium`, so CI still fails without Chromium)."""
+    reason = engine_missing_reason(engine)
+    return pytest.mark.skipif(bool(reason), reason=reason or "-")
 
 
 BrokenApp = Callable[[str, str, str], Path]
@@ -104,20 +114,22 @@ def broken_app(project: pytest.Pytester) -> BrokenApp:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """After the variant tests: which scenarios caught each broken variant (rows travel in the reports'
     user properties, so this works under xdist too)."""
-    from harness.app.variants import catch_table
+    from harness.app.variants import VariantRow, catch_table
     from tests.test_variants import VARIANT_ROW
 
-    rows = []
+    rows: dict[str, list[VariantRow]] = {}
     for reports in terminalreporter.stats.values():
         for report in reports:
             if getattr(report, "when", None) != "call":
                 continue
             for key, value in getattr(report, "user_properties", ()):
                 if key == VARIANT_ROW:
-                    name, failed, expected, problems = json.loads(value)
-                    rows.append((name, set(failed), set(expected), problems))
+                    engine, name, failed, expected, problems, unreproduced = json.loads(value)
+                    rows.setdefault(engine, []).append(VariantRow(name, set(failed), set(expected), problems,
+                                                                  unreproduced))
     if rows:
         terminalreporter.write_sep("=", "broken variants and the scenarios that caught them")
-        lines, _ = catch_table("chromium", sorted(rows, key=lambda r: (r[0] != "correct", r[0])))
-        for line in lines:
-            terminalreporter.write_line(line)
+        for engine, engine_rows in sorted(rows.items()):
+            lines, _ = catch_table(engine, sorted(engine_rows, key=lambda r: (r.name != "correct", r.name)))
+            for line in lines:
+                terminalreporter.write_line(line)

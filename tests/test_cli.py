@@ -204,3 +204,31 @@ def test_install_hint_names_what_works_on_the_distribution(tmp_path: Path) -> No
     assert install_hint("firefox", mint) == "python -m playwright install --with-deps firefox"
     assert install_hint("webkit", ubuntu) == "apt-get install webkit2gtk-driver xvfb"
     assert install_hint("firefox", tmp_path / "absent") == "apt-get install firefox-esr"
+
+
+def test_a_variant_is_expected_to_fail_only_what_the_engine_reproduces() -> None:
+    """Per engine, caught_by loses the scenarios whose every case was skipped there (with the reason shown
+    in the table), keeps the ones that ran even partly, and the table tells a miss from an unreproducible."""
+    from harness.app.variants import VariantRow, catch_table, expected_on_engine
+
+    caught_by = ["Dismissed", "Camera cases", "Hang up"]
+    skips = {"Dismissed": "permission.microphone=dismissed is unsupported on webkit", "Camera cases": "x"}
+    expected, unreproduced = expected_on_engine(caught_by, skips, ran={"Camera cases", "Hang up"})
+    assert expected == {"Camera cases", "Hang up"}
+    assert unreproduced == {"Dismissed": "permission.microphone=dismissed is unsupported on webkit"}
+    lines, ok = catch_table("webkit", [VariantRow("v", {"Hang up"}, expected, [], unreproduced)])
+    assert not ok
+    assert "expected to fail but passed: Camera cases" in "\n".join(lines)
+    assert "not reproducible on webkit: Dismissed (permission.microphone=dismissed is unsupported" in "\n".join(lines)
+    lines, ok = catch_table("webkit", [VariantRow("v", expected, expected, [], unreproduced)])
+    assert ok and lines[1].startswith("v    ok   Camera cases, Hang up")
+
+
+def test_variants_names_an_unknown_variant_before_running_anything() -> None:
+    """A typo in a variant's name is reported at once with the names there are, exit 2, no browser run."""
+    result = subprocess.run([sys.executable, "-m", "harness.cli.main", "variants", "leaves-mic-open", "--engine",
+                             "firefox", "--engine", "webkit"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no app variant named 'leaves-mic-open'; variants: " in result.stderr
+    assert "leaves-microphone-open" in result.stderr and not result.stdout

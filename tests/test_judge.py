@@ -153,3 +153,33 @@ def test_telemetry_fields_must_be_present_and_not_empty() -> None:
     assert not verdict.passed and verdict.checks[-1].observed.endswith("without browser")
     seen.telemetry.append({"code": "31208", "name": "NotAllowedError", "browser": "firefox"})
     assert judge(exp, seen).passed
+
+
+def test_microphone_released_needs_every_capture_track_stopped_or_ended() -> None:
+    """A track the app left live fails with its name; stopped by the app or ended by the browser both count
+    as released; and no track at all fails (a call that never had the microphone proves nothing)."""
+    exp = resolve(Expect(outcome="none", state="ended", microphone_released=True), builtin_profiles()["generic"])
+    seen = obs(state="ended")
+    mic = {"kind": "audio", "label": "Fake Default Audio Input", "via": "getUserMedia"}
+    camera = {"kind": "video", "label": "fake camera", "via": "getUserMedia"}
+    verdict = judge(exp, seen)
+    assert not verdict.passed and "no capture track obtained" in verdict.table()
+    seen.captures = [{**mic, "stopped": False, "readyState": "live"},
+                     {**camera, "stopped": True, "readyState": "ended"}]
+    verdict = judge(exp, seen)
+    assert verdict.category == "wrong microphone released"
+    assert "1 of 2 stopped, still live: audio 'Fake Default Audio Input'" in verdict.table()
+    seen.captures[0] = {**mic, "stopped": False, "readyState": "ended"}  # the browser ended it (revoked, unplugged)
+    assert judge(exp, seen).passed
+    seen.captures[0] = {**mic, "stopped": True, "readyState": "ended"}
+    assert [c.what for c in judge(exp, seen).checks] == ["no error", "state", "microphone released"]
+
+
+def test_microphone_released_is_only_true() -> None:
+    """'false' would promise nothing the harness could check; the model refuses it."""
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError):
+        Expect.model_validate({"outcome": "none", "microphone_released": False})
+    assert Expect(microphone_released=True).microphone_released is True

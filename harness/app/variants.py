@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import Field, ValidationError
 
@@ -71,17 +72,38 @@ def materialize(name: str, dest: Path, directory: Path = VARIANTS_DIR, app: Path
 
 
 
-def catch_table(engine: str, rows: list[tuple[str, set[str], set[str], list[str]]]) -> tuple[list[str], bool]:
+class VariantRow(NamedTuple):
+    """What one app (the correct one or a broken variant) did on one engine."""
+
+    name: str
+    failed: set[str]  # scenarios with a failing case
+    expected: set[str]  # the variant's caught_by that this engine can reproduce
+    problems: list[str]  # broken cases, and each unexpected failure with its table
+    # caught_by scenarios this engine cannot reproduce (every case skipped) → why; not expected to fail here
+    unreproduced: dict[str, str]
+
+
+def expected_on_engine(caught_by: list[str], skips: dict[str, str], ran: set[str]) -> tuple[set[str], dict[str, str]]:
+    """The scenarios of ``caught_by`` that must fail on an engine, from which of them ran there: one whose
+    every case was skipped (``skips``: scenario → reason, ``ran``: scenarios with a case that ran) cannot
+    catch anything on it, and is returned apart with its skip reason instead of being expected to fail."""
+    expected = {name for name in caught_by if name in ran or name not in skips}
+    return expected, {name: skips[name] for name in caught_by if name not in expected}
+
+
+def catch_table(engine: str, rows: list[VariantRow]) -> tuple[list[str], bool]:
     """The variant → scenarios-that-caught-it table (rows as :func:`harness.cli.running.variant_report` gives them)
     as lines, and whether every app failed exactly the scenarios it should."""
-    width = max([len(r[0]) for r in rows] + [3])
+    width = max([len(r.name) for r in rows] + [3])
     lines = [f"{'app':<{width}}  scenarios that failed on {engine}"]
     ok = True
-    for name, failed, expected, other in rows:
-        good = failed == expected and not other
+    for row in rows:
+        good = row.failed == row.expected and not row.problems
         ok = ok and good
-        lines.append(f"{name:<{width}}  {'ok  ' if good else 'MISS'} {', '.join(sorted(failed)) or 'none'}")
-        lines += [f"{'':<{width}}       expected to fail but passed: {m}" for m in sorted(expected - failed)]
-        lines += [f"{'':<{width}}       failed unexpectedly: {m}" for m in sorted(failed - expected)]
-        lines += [f"{'':<{width}}       {line}" for line in other]
+        lines.append(f"{row.name:<{width}}  {'ok  ' if good else 'MISS'} {', '.join(sorted(row.failed)) or 'none'}")
+        lines += [f"{'':<{width}}       expected to fail but passed: {m}" for m in sorted(row.expected - row.failed)]
+        lines += [f"{'':<{width}}       failed unexpectedly: {m}" for m in sorted(row.failed - row.expected)]
+        lines += [f"{'':<{width}}       not reproducible on {engine}: {m} ({why})"
+                  for m, why in sorted(row.unreproduced.items())]
+        lines += [f"{'':<{width}}       {line}" for line in row.problems]
     return lines, ok

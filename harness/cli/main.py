@@ -127,10 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     variants = _command(sub, "variants", cmd_variants, "prove the catalogue catches bugs: run it on each broken "
                         "variant of the bundled app", "examples:\n  mediafault variants\n  mediafault variants "
-                        "no-telemetry --engine firefox\n\nexit status: 0 when the correct app passes and every "
-                        "variant fails exactly its expected scenarios.")
+                        "no-telemetry --engine firefox --engine webkit\n\nexit status: 0 when the correct app "
+                        "passes and every variant fails exactly its expected scenarios on every engine.")
     variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
-    variants.add_argument("--engine", default="chromium", choices=ENGINES, help="engine (default: chromium)")
+    variants.add_argument("--engine", action="append", choices=ENGINES, help="engine; repeatable, one table each "
+                          "(default: chromium). A variant need not fail a scenario the engine cannot reproduce.")
 
     conform = _command(sub, "conformance", cmd_conformance, "check an app profile against the real SDK (its probe "
                        "page) or your own app, and print the differences as a profile patch",

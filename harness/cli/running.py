@@ -9,10 +9,16 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.cli.authoring import scenario_paths
 from harness.core.errors import InputError
 from harness.core.resources import bundled
+
+if TYPE_CHECKING:
+    from harness.app.variants import VariantRow
+    from harness.run.pool import BrowserPool
+    from harness.scenario.loader import SourcedScenario
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -151,14 +157,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def variant_report(engine: str, names: list[str] | None = None,
-                   paths: list[Path] | None = None) -> list[tuple[str, set[str], set[str], list[str]]]:
-    """For each broken variant: (name, scenarios that failed, scenarios expected to fail, other problems)."""
+def variant_report(engine: str, names: list[str] | None = None, paths: list[Path] | None = None,
+                   pool: BrowserPool | None = None) -> list[VariantRow]:
+    """For each app (``correct`` or a broken variant), what it did on ``engine``.
+
+    A variant is expected to fail each of its caught_by scenarios that ``engine`` can reproduce; one
+    whose every case is skipped there is reported apart with the skip reason. ``pool`` (closed by the
+    caller) lets several calls share their browsers; without it one is made and closed here.
+    """
     import tempfile
 
     from harness.app.config import BUNDLED_APP, Surface
     from harness.app.profiles import get_profile
-    from harness.app.variants import load_variants, materialize
+    from harness.app.variants import VariantRow, expected_on_engine, load_variants, materialize
     from harness.run.batch import run_batch
     from harness.run.pool import BrowserPool
     from harness.run.target import AppTarget
@@ -168,44 +179,83 @@ def variant_report(engine: str, names: list[str] | None = None,
     if errors:
         raise errors[0]
     variants = load_variants()
-    pool = BrowserPool()
+    own_pool = pool is None
+    pool = pool or BrowserPool()
     rows = []
     try:
         with tempfile.TemporaryDirectory(prefix="mediafault-variants-") as tmp:
             for name in names or list(variants):
-                root = BUNDLED_APP if name == "correct" else materialize(name, Path(tmp))
-                target = AppTarget(None, root, Surface().telemetry, profile_params=True)
                 with_network = name == "correct" or variants[name].network
                 chosen = [s for s in scenarios if with_network or s.scenario.given.network is None]
+                caught_by = variants[name].caught_by if name != "correct" else []
+                cannot = _unreproducible(chosen, caught_by, engine)
+                if caught_by and len(cannot) == len(caught_by):
+                    # Nothing here could catch it: running the catalogue against it would prove nothing.
+                    rows.append(VariantRow(name, set(), set(), [], cannot))
+                    continue
+                root = BUNDLED_APP if name == "correct" else materialize(name, Path(tmp))
+                target = AppTarget(None, root, Surface().telemetry, profile_params=True)
                 try:
                     outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool)
                 finally:
                     target.stop()
                     pool.discard_lab_browsers()  # they live in the lab that just stopped
                 failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
-                expected = set(variants[name].caught_by) if name != "correct" else set()
+                ran = {o.plan.source.scenario.name for o in outcomes if o.status != "skipped"}
+                skips = {o.plan.source.scenario.name: o.detail for o in outcomes if o.status == "skipped"}
+                expected, unreproduced = expected_on_engine(caught_by, skips, ran)
                 other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
                 # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
                 other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
                           if o.status == "failed" and o.result and o.plan.source.scenario.name not in expected]
-                rows.append((name, failed, expected, other))
+                rows.append(VariantRow(name, failed, expected, other, unreproduced))
     finally:
-        pool.close()
+        if own_pool:
+            pool.close()
     return rows
 
 
-def cmd_variants(args: argparse.Namespace) -> int:
-    """Run the catalogue against the correct app and each broken variant; print which scenarios caught it."""
-    from harness.app.variants import catch_table, load_variants
+def _unreproducible(scenarios: list[SourcedScenario], names: list[str], engine: str) -> dict[str, str]:
+    """Those of ``names`` with no case ``engine`` can run (each planned, nothing started), with why."""
+    from harness.app.profiles import get_profile
+    from harness.run.plan import plan_case
 
+    profile = get_profile("generic")
+    out: dict[str, str] = {}
+    for name in names:
+        mine = [s for s in scenarios if s.scenario.name == name]
+        reasons = [f"not written for {engine}" if engine not in s.scenario.engines
+                   else plan_case(s, engine, profile).skip_reason for s in mine]
+        if mine and all(reasons):
+            out[name] = "; ".join(sorted({r for r in reasons if r}))
+    return out
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    """Run the catalogue against the correct app and each broken variant on each engine asked for; print which
+    scenarios caught each one."""
+    from harness.app.variants import catch_table, load_variants
+    from harness.run.pool import BrowserPool
+
+    ok = True
+    pool = BrowserPool()
     try:
-        names = ["correct", *(args.names or load_variants())]
-        rows = variant_report(args.engine, names)
+        known = load_variants()
+        unknown = [n for n in args.names or [] if n not in known]
+        if unknown:  # said before the correct app's run, not minutes into it
+            print(f"no app variant named {unknown[0]!r}; variants: {', '.join(known)}", file=sys.stderr)
+            return 2
+        names = ["correct", *(args.names or known)]
+        for n, engine in enumerate(args.engine or ["chromium"]):
+            rows = variant_report(engine, names, pool=pool)
+            lines, good = catch_table(engine, rows)
+            print(("\n" if n else "") + "\n".join(lines), flush=True)
+            ok = ok and good
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
-    lines, ok = catch_table(args.engine, rows)
-    print("\n".join(lines))
+    finally:
+        pool.close()
     return 0 if ok else 1
 
 

@@ -23,6 +23,7 @@ class Expected:
     states: tuple[str, ...] | None = None
     warning: str | None = None
     microphone_request: str | None = None
+    microphone_released: bool | None = None
     help: TextMatch | None = None
     fallback: bool | None = None
     console: TextMatch | bool | None = None
@@ -46,7 +47,7 @@ def resolve(expect: Expect, profile: Profile, engine: str | None = None) -> Expe
     return Expected(
         no_error=expect.outcome == "none", code=code, message=message, alert=expect.alert, state=expect.state,
         states=tuple(expect.states) if expect.states is not None else None, warning=expect.warning,
-        microphone_request=expect.microphone_request,
+        microphone_request=expect.microphone_request, microphone_released=expect.microphone_released,
         help=expect.help_for(engine) if engine else None, fallback=expect.fallback, console=expect.console,
         telemetry=expect.telemetry, connection=expect.connection, within=expect.within, hold=expect.hold,
         outcome=expect.outcome,
@@ -132,6 +133,8 @@ def judge(expected: Expected, obs: Observation, console_pattern: str | None = No
         checks.append(Check("warning", repr(expected.warning), _shown(snap.warning), ok))
     if expected.microphone_request is not None:
         checks.append(_microphone_request(expected.microphone_request, obs))
+    if expected.microphone_released:
+        checks.append(_microphone_released(obs.captures))
     if expected.connection is not None:
         checks += _connection(expected.connection, obs.stats)
     if expected.help is not None:
@@ -217,6 +220,19 @@ def _microphone_request(rule: str, obs: Observation) -> Check:
         return Check("microphone request", "no getUserMedia call", f"{len(calls)} call(s)", not calls)
     observed = f"{len(calls)} call(s), {len(outside)} without a user gesture" if calls else "no call"
     return Check("microphone request", "only from a user gesture", observed, bool(calls) and not outside)
+
+
+def _microphone_released(captures: list[dict[str, Any]]) -> Check:
+    """Every capture track the app obtained is stopped or ended. No track at all fails: the check is about
+    a call that had the microphone, and passing on nothing would hide an observer that saw nothing."""
+    expected = "every capture track stopped"
+    if not captures:
+        return Check("microphone released", expected, "no capture track obtained", False)
+    live = [t for t in captures if not t.get("stopped") and t.get("readyState") != "ended"]
+    observed = f"{len(captures) - len(live)} of {len(captures)} stopped"
+    if live:
+        observed += ", still live: " + ", ".join(f"{t.get('kind')} {t.get('label')!r}" for t in live)
+    return Check("microphone released", expected, observed, not live)
 
 
 def _category(checks: list[Check], surfaced: bool) -> str:

@@ -49,3 +49,5 @@ class Observation:
     states: list[str] = field(default_factory=list)  # the app's states in the order they appeared
     incidents: list[str] = field(default_factory=list)  # what the page did besides its surface (dialogs, …)
     left: str | None = None  # how the page left the app (navigated away, reloaded), if it did
+    # capture tracks the app obtained: kind, label, via, stopped (by the app), readyState ('ended': released)
+    captures: list[dict[str, Any]] = field(default_factory=list)

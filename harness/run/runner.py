@@ -546,6 +546,7 @@ def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float
         "async (s) => window.__mf ? ({key: window.__mf.key(s), snap: window.__mf.read(s), console: "
         "window.__mf.consoleLines, beacons: window.__mf.beacons, timeline: window.__mf.timeline, states: "
         "window.__mf.states, dialogs: window.__mf.dialogs, doc: window.__mf.documentId, href: location.href, "
+        "captures: window.__mf.captures ? window.__mf.captures() : [], "
         "stats: await window.__mf.stats()}) : ({key: 'no observer ' + location.href, href: location.href})",
         surface.model_dump(),
     ) or {}
@@ -568,6 +569,7 @@ def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float
         states=list(raw.get("states") or []),
         incidents=tracker.incidents(),
         left=tracker.left(),
+        captures=list(raw.get("captures") or []),
     )
 
 

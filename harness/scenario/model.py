@@ -419,7 +419,7 @@ class Telemetry(Strict):
 
 # The keys of ``expect`` that check something (``within`` and ``hold`` only say for how long).
 EXPECT_CHECKS = ("outcome", "code", "message", "alert", "state", "states", "warning", "microphone_request",
-                 "help", "fallback", "console", "telemetry", "connection")
+                 "microphone_released", "help", "fallback", "console", "telemetry", "connection")
 
 
 class Expect(Strict):
@@ -444,6 +444,11 @@ class Expect(Strict):
     microphone_request: Literal["never", "on-gesture"] | None = Field(
         None, description="never: the app must not call getUserMedia at all (e.g. it knows the permission is "
         "blocked); on-gesture: every getUserMedia call must come from a user gesture (not at load or from a timer).")
+    microphone_released: Literal[True] | None = Field(
+        None, description="true: by the time the rest is shown (the call hung up or failed, the error shown), "
+        "every capture track the app obtained (microphone, and camera in a video call) is released: stopped by "
+        "the app, or ended by the browser. A track left live keeps the browser's recording indicator on after "
+        "the call. The app may finish releasing within 'within'; a case where the app obtained no track fails.")
     help: TextMatch | dict[Literal[ENGINES], TextMatch] | None = Field(  # type: ignore[valid-type]
         None, description="The recovery steps shown with the error (the app's surface.help element): one text "
         "for every engine, or one per engine, because each browser's settings are reached differently "

@@ -20,14 +20,19 @@
   const visible = (el) => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
   const LIVE = '[role=alert],[role=status],[aria-live=assertive],[aria-live=polite]';
 
-  // Transient user activation, as browsers define it for getUserMedia on iOS: navigator.userActivation
-  // where it exists, else a trusted click or key press in the last five seconds.
+  // Transient user activation, as browsers define it for getUserMedia on iOS: a trusted click or key press
+  // in this document in the last five seconds (the window Chromium and Firefox keep it), and, where the
+  // engine has navigator.userActivation, the browser agreeing it is still active. The engine's flag alone
+  // is not enough: automation grants activation without any input (Playwright drives Firefox over WebDriver
+  // BiDi and evaluates every script, its own included, with userActivation: true), so a page that asks at
+  // load was recorded as asking from a gesture on Firefox.
+  const ACTIVATION_MS = 5000;
   let lastTrustedInput = -Infinity;
   for (const type of ['pointerdown', 'mousedown', 'keydown', 'touchend', 'click']) {
     window.addEventListener(type, (e) => { if (e.isTrusted) lastTrustedInput = performance.now(); }, true);
   }
-  const activation = () => (navigator.userActivation ? navigator.userActivation.isActive
-    : performance.now() - lastTrustedInput < 5000);
+  const activation = () => performance.now() - lastTrustedInput < ACTIVATION_MS
+    && (!navigator.userActivation || navigator.userActivation.isActive);
 
   function read(s) {
     const codeEl = s.code ? document.querySelector(s.code) : null;
@@ -179,6 +184,45 @@
         (err) => { note('getUserMedia rejected', `${err.name}: ${err.message}`, { request }); throw err; });
     };
   }
+  // Every capture track the app obtained, and whether it was released: stopped by the app, or ended by the
+  // browser (a revoked permission, a device gone). A track left live keeps the browser's recording
+  // indicator on after the call. Wraps the getUserMedia above (and the shim's, when one runs), so the tracks
+  // recorded are the ones the app received; clones the app makes hold the device too.
+  const captured = new Map(); // track → its record
+  function capture(track, via) {
+    if (captured.has(track)) return;
+    captured.set(track, { kind: track.kind, label: track.label, via, stopped: false });
+    track.addEventListener('ended', () => note('capture track ended', `${track.kind}: ${track.label}`));
+  }
+  if (window.MediaStreamTrack) {
+    const proto = MediaStreamTrack.prototype;
+    const originalStop = proto.stop;
+    proto.stop = function () {
+      const record = captured.get(this);
+      if (record && !record.stopped && this.readyState !== 'ended') {
+        record.stopped = true;
+        note('capture track stopped', `${this.kind}: ${this.label}`); // a timeline entry wakes the waits
+      }
+      return originalStop.apply(this, arguments);
+    };
+    const originalClone = proto.clone;
+    proto.clone = function () {
+      const copy = originalClone.apply(this, arguments);
+      if (captured.has(this)) capture(copy, 'clone');
+      return copy;
+    };
+  }
+  if (md && md.getUserMedia) {
+    const inner = md.getUserMedia;
+    md.getUserMedia = function (constraints) {
+      return inner.call(this, constraints).then((stream) => {
+        stream.getTracks().forEach((t) => capture(t, 'getUserMedia'));
+        return stream;
+      });
+    };
+  }
+  window.__mf.captures = () => [...captured].map(([track, r]) => ({ ...r, readyState: track.readyState }));
+
   let rawQuery = null;
   if (navigator.permissions && navigator.permissions.query) {
     const original = navigator.permissions.query;
