@@ -77,7 +77,7 @@ class AppTarget:
                           "ice": json.dumps(lab.ice_config(net.turn, net.policy, net.credentials == "wrong"))}
             if self.fixed_url:
                 # The same URL as outside the lab (the lab forwards its address), so the same origin.
-                url = _with_query(self.fixed_url, lab_params)
+                url = with_query(self.fixed_url, lab_params)
                 return Location(url, None, _origin(url), lab.redact(url))
             if self.profile_params:
                 lab_params.update({"profile": plan.profile, "case": token})
@@ -157,7 +157,7 @@ class AppTarget:
             self._lab = None
 
 
-def _with_query(url: str, params: dict[str, str]) -> str:
+def with_query(url: str, params: dict[str, str]) -> str:
     """``url`` with ``params`` added to its query (its own query and fragment kept)."""
     parts = urlsplit(url)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
