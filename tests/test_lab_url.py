@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.errors import EnvironmentProblem
 from harness.reproduce.engines import pick_route
 from harness.reproduce.netlab.lab import NetLab, app_url_problem, userns_available
 from harness.run.target import with_query
-from tests.conftest import REPO, bundled_app_by_url, run
+from tests.conftest import BUNDLED_APP, REPO, bundled_app_by_url, process, run
 from tests.test_cli import mf
 
 NETWORK_PATHS = [str(REPO / "scenarios" / "network"), str(REPO / "scenarios" / "mid-call")]
@@ -80,28 +82,40 @@ def test_network_scenarios_by_url_match_app_dir(pytester: pytest.Pytester, engin
 
 @needs_root
 def test_forwarder_carries_the_apps_port_only_and_goes_with_the_lab() -> None:
-    """Inside the browser's namespace the app answers at its own address and port; another server on the
-    host's loopback is not reachable from there; after the lab stops, nothing of the forwarder is left."""
+    """Inside the browser's namespace the app answers at its own address and port (as localhost too, also
+    when its server listens on [::1] only, as Node dev servers often do); another server on the host's
+    loopback is not reachable from there; an app that is not running is named before any case; after the
+    lab stops, nothing of the forwarder is left."""
     probe = ("import sys, urllib.request\n"
              "for url in sys.argv[1:]:\n"
              "    try:\n"
              "        print(url, urllib.request.urlopen(url, timeout=10).status)\n"
              "    except OSError as exc:\n"
              "        print(url, type(exc.reason if hasattr(exc, 'reason') else exc).__name__)\n")
-    with bundled_app_by_url() as app, bundled_app_by_url() as other:
+    v6_server = [sys.executable, "-u", "-m", "http.server", "--bind", "::1", "0", "--directory", str(BUNDLED_APP)]
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        not_running = f"http://localhost:{free.getsockname()[1]}/"
+    with bundled_app_by_url() as app, bundled_app_by_url() as other, \
+            process(v6_server, re.compile(r"port (\d+)")) as v6_port:
         lab = NetLab(None)
         lab.start()
         try:
-            lab.forward_app(app)
+            v6_app = f"http://localhost:{v6_port}/index.html"
+            for url in (app, v6_app):
+                lab.forward_app(url)
+            with pytest.raises(EnvironmentProblem, match=rf"nothing answers at {not_running[:-1]} \(127\.0\.0\.1 "
+                               r"and ::1 port \d+: Connection refused\): start the app's server before the run"):
+                lab.forward_app(not_running)
             localhost = app.replace("127.0.0.1", "localhost")
             inside = subprocess.run(["ip", "netns", "exec", lab.client_ns, sys.executable, "-c", probe, app, localhost,
-                                     other], capture_output=True, text=True, timeout=60, check=False)
+                                     v6_app, other], capture_output=True, text=True, timeout=60, check=False)
             listed = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
             assert re.search(rf"netlab\.inlab --socket \S*{lab.tag}\S* --forward 127\.0\.0\.1:\d+", listed)
         finally:
             lab.stop()
-    assert inside.stdout.splitlines() == [f"{app} 200", f"{localhost} 200", f"{other} ConnectionRefusedError"], \
-        inside.stdout + inside.stderr
+    assert inside.stdout.splitlines() == [f"{app} 200", f"{localhost} 200", f"{v6_app} 200",
+                                          f"{other} ConnectionRefusedError"], inside.stdout + inside.stderr
     listed = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
     assert lab.tag not in listed
     assert not lab.dir.exists()

@@ -120,7 +120,7 @@ def inner(socket_path: str, command: list[str]) -> int:
         listener.bind(socket_path)
         listener.listen(8)
         # Serving before the line is passed on: the outer half connects only after it sees the line.
-        _serve(listener, tcp_connector("127.0.0.1", port))
+        _serve(listener, tcp_connector(port, "127.0.0.1"))
 
     return _run(command, on_bidi)
 
@@ -154,12 +154,20 @@ def unix_connector(socket_path: str) -> Callable[[], socket.socket]:
     return connect
 
 
-def tcp_connector(host: str, port: int) -> Callable[[], socket.socket]:
-    """A ``connect`` for :func:`_serve` that opens a new TCP connection to ``host:port``."""
+def tcp_connector(port: int, *hosts: str) -> Callable[[], socket.socket]:
+    """A ``connect`` for :func:`_serve` that opens a new TCP connection to ``port`` on the first of ``hosts``
+    that answers (raising the last host's error when none does)."""
     def connect() -> socket.socket:
-        conn = socket.create_connection((host, port), timeout=10)
-        conn.settimeout(None)  # the timeout was for connecting; a session, keep-alive or websocket idles long
-        return conn
+        error = OSError(f"no host to connect to for port {port}")
+        for host in hosts:
+            try:
+                conn = socket.create_connection((host, port), timeout=10)
+            except OSError as exc:
+                error = exc
+                continue
+            conn.settimeout(None)  # the timeout was for connecting; a session, keep-alive or websocket idles long
+            return conn
+        raise error
 
     return connect
 

@@ -290,14 +290,22 @@ class NetLab:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if (host, port) in self._forwards:
             return
+        # localhost: the browser in the namespace resolves it to the namespace's own 127.0.0.1 (IPv6 is off
+        # there); out here a dev server may listen on either loopback address (Node's often takes ::1 only).
+        hosts = ("127.0.0.1", "::1") if host == "localhost" else (host,)
+        connect = inlab.tcp_connector(port, *hosts)
+        try:
+            connect().close()
+        except OSError as exc:
+            raise EnvironmentProblem(f"nothing answers at {parts.scheme}://{parts.netloc} ({' and '.join(hosts)} "
+                                     f"port {port}: {exc.strerror or exc}): start the app's server before the run, "
+                                     "or check app.url") from None
         path = self.dir / f"app-{port}.sock"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(path))
         listener.listen(64)
         self._forwards[(host, port)] = listener
-        # localhost: the browser in the namespace resolves it to the namespace's own 127.0.0.1 (IPv6 is off
-        # there); the relay out here connects to whichever loopback address the app's server listens on.
-        inlab.serve(listener, inlab.tcp_connector(host, port))
+        inlab.serve(listener, connect)
         address = "127.0.0.1" if host == "localhost" else host
         self._spawn([sys.executable, "-m", "harness.reproduce.netlab.inlab", "--socket", str(path),
                      "--forward", f"{address}:{port}"], "ready", ns=self.client_ns)
