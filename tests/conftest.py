@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import textwrap
-from collections.abc import Callable
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,6 +92,54 @@ def needs_engine(engine: str) -> pytest.MarkDecorator:
     module of browser tests also carries :data:`needs_chromium`, so CI still fails without Chromium)."""
     reason = engine_missing_reason(engine)
     return pytest.mark.skipif(bool(reason), reason=reason or "-")
+
+
+@contextmanager
+def process(args: list[str], read_url: re.Pattern[str]) -> Iterator[str]:
+    """Start a server as a process of its own, yield the URL it prints, stop it by its PID afterwards."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # ends when the process does, so a crash cannot hang the test
+            seen.append(line)
+            found = read_url.search(line)
+            if found:
+                yield found.group(1)
+                return
+        pytest.fail(f"{args} printed no URL: {''.join(seen)}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def outcomes(junit: Path) -> dict[str, str]:
+    """Test name → 'passed', 'failed: …' or 'skipped: reason' from a JUnit file."""
+    result = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        status = "passed"
+        for kind in ("failure", "error", "skipped"):
+            found = case.find(kind)
+            if found is not None:
+                status = f"{kind}: {found.get('message', '')}"
+        result[case.get("name", "")] = status
+    return result
+
+
+def run(pytester: pytest.Pytester, tag: str, *args: str) -> tuple[pytest.RunResult, dict[str, str], Path]:
+    """One mediafault run in a subprocess, with its JUnit outcomes and Allure directory."""
+    allure = pytester.path / f"allure-{tag}"
+    result = pytester.runpytest_subprocess(*args, f"--junitxml=junit-{tag}.xml", f"--alluredir={allure}",
+                                           "--rootdir", str(pytester.path), "-p", "no:cacheprovider")
+    return result, outcomes(pytester.path / f"junit-{tag}.xml"), allure
+
+
+@contextmanager
+def bundled_app_by_url() -> Iterator[str]:
+    """The bundled app served by another process (``python -m http.server`` on loopback), as its URL."""
+    server = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", str(BUNDLED_APP)]
+    with process(server, re.compile(r"port (\d+)")) as port:
+        yield f"http://127.0.0.1:{port}/index.html"
 
 
 BrokenApp = Callable[[str, str, str], Path]

@@ -8,13 +8,14 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from harness.reproduce.netlab.lab import cleanup_stale
-from tests.conftest import REPO, needs_chromium
+from tests.conftest import REPO, bundled_app_by_url, needs_chromium
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="named-namespace labs (the mode these tests check) need root")
 
@@ -64,6 +65,35 @@ def test_interrupt_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Sig
     output, _ = proc.communicate(timeout=60)
     assert not {f"{tag}c", f"{tag}s"} & _netns(), output
     assert not _processes_with(tag), output
+    assert "Traceback" not in output
+
+
+@needs_root
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_app_url_forwarder_goes_with_an_interrupted_run(tmp_path: Path, sig: signal.Signals) -> None:
+    """With app.url the lab also runs a forwarder in the browser's namespace: Ctrl-C, or SIGKILL (no cleanup
+    of the run's own; its reaper's), leaves no namespace, forwarder, server or lab directory behind."""
+    scenario = tmp_path / "scenarios" / "slow.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text("name: Slow network case\nengines: [chromium]\ngiven:\n  network: {turn: none, udp: blocked}\n"
+                        "expect:\n  outcome: media-connection-failed\n  within: 30s\n", encoding="utf-8")
+    with bundled_app_by_url() as url:
+        proc = subprocess.Popen([sys.executable, "-m", "harness.cli.main", "run", str(scenario), "--app-url", url,
+                                 "--reports", str(tmp_path / "reports")], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        tag = f"mf{proc.pid:x}"
+        deadline = time.monotonic() + 60
+        # Wait (bounded) until the forwarder runs (after the peer and coturn), then interrupt.
+        while not [line for line in _processes_with(tag) if "--forward" in line]:
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the forwarder never came up"
+            time.sleep(0.2)  # test-side polling of an external fact; the harness itself never sleeps
+        proc.send_signal(sig)
+        output, _ = proc.communicate(timeout=60)
+    assert _gone(tag, within=20), f"lab {tag} left behind after {sig.name}:\n{output}"
+    assert not list(Path(tempfile.gettempdir()).glob(f"mediafault-lab-{tag}-*")), output
     assert "Traceback" not in output
 
 

@@ -8,17 +8,13 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
 import sys
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from harness.reproduce.engines import pick_route
-from tests.conftest import BUNDLED_APP, REPO
+from tests.conftest import REPO, bundled_app_by_url, process, run
 
 pytestmark = pytest.mark.browser
 
@@ -37,38 +33,6 @@ def need(engine: str, route: str) -> None:
         pytest.skip(f"{engine} via {route} is not available here: {info.reason}")
 
 
-@contextmanager
-def process(args: list[str], read_url: re.Pattern[str]) -> Iterator[str]:
-    """Start a server as a process of its own, yield the URL it prints, stop it by its PID afterwards."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:  # ends when the process does, so a crash cannot hang the test
-            seen.append(line)
-            found = read_url.search(line)
-            if found:
-                yield found.group(1)
-                return
-        pytest.fail(f"{args} printed no URL: {''.join(seen)}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def outcomes(junit: Path) -> dict[str, str]:
-    """Test name → 'passed', 'failed: …' or 'skipped: reason' from a JUnit file."""
-    result = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        status = "passed"
-        for kind in ("failure", "error", "skipped"):
-            found = case.find(kind)
-            if found is not None:
-                status = f"{kind}: {found.get('message', '')}"
-        result[case.get("name", "")] = status
-    return result
-
-
 def attachments(allure: Path, name: str) -> list[str]:
     """The text of every attachment called ``name`` in the Allure results."""
     texts = []
@@ -80,14 +44,6 @@ def attachments(allure: Path, name: str) -> list[str]:
     return texts
 
 
-def run(pytester: pytest.Pytester, tag: str, *args: str) -> tuple[pytest.RunResult, dict[str, str], Path]:
-    """One mediafault run in a subprocess, with its JUnit outcomes and Allure directory."""
-    allure = pytester.path / f"allure-{tag}"
-    result = pytester.runpytest_subprocess(*args, f"--junitxml=junit-{tag}.xml", f"--alluredir={allure}",
-                                           "--rootdir", str(pytester.path), "-p", "no:cacheprovider")
-    return result, outcomes(pytester.path / f"junit-{tag}.xml"), allure
-
-
 @pytest.mark.parametrize(("engine", "route"), SELENIUM_ROUTES, ids=[r for _, r in SELENIUM_ROUTES])
 def test_bundled_app_by_url_gets_the_same_matrix(pytester: pytest.Pytester, engine: str, route: str) -> None:
     """The bundled app served by ``python -m http.server`` (no ?profile=&case=: it then uses the generic
@@ -97,9 +53,7 @@ def test_bundled_app_by_url_gets_the_same_matrix(pytester: pytest.Pytester, engi
     paths = [str(REPO / "scenarios" / area) for area in ("permission", "device", "page")]
     common = [*paths, "--mf-engine", engine, "--mf-route", f"{engine}={route}"]
     _, served, _ = run(pytester, "dir", *common)
-    server = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", str(BUNDLED_APP)]
-    with process(server, re.compile(r"port (\d+)")) as port:
-        url = f"http://127.0.0.1:{port}/index.html"
+    with bundled_app_by_url() as url:
         result, by_url, allure = run(pytester, "url", *common, "--mf-app-url", url)
     assert served.keys() == by_url.keys()
     assert any(status == "passed" for status in by_url.values())

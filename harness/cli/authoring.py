@@ -97,7 +97,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for engine in source.scenario.engines:
             if engine not in engines:
                 continue
-            plan = plan_case(source, engine, profile, grid=args.grid_url)
+            plan = plan_case(source, engine, profile, grid=args.grid_url, app_url=args.app_url)
             skip = plan.skip_reason
             head = f"{plan.name}  [{'SKIP' if skip else plan.fidelity.value}]"
             route = f"{plan.route_info.route} ({plan.route_info.version})" if plan.route else "no route"

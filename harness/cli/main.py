@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("--engine", action="append", choices=ENGINES, help="only this engine; repeatable")
     lister.add_argument("--profile", help="app profile used to resolve outcomes (default: generic)")
     lister.add_argument("--grid-url", metavar="URL", help="plan the cases for the Selenium Grid at URL")
+    lister.add_argument("--app-url", metavar="URL", help="plan the cases for your app at URL (as 'run --app-url')")
 
     schema = _command(sub, "schema", cmd_schema, "print the JSON Schema of scenario files (for editor completion)",
                       "examples:\n  mediafault schema > scenario.schema.json\n  then start a scenario file with:"

@@ -46,7 +46,8 @@ class ScenarioFile(pytest.File):
             for engine in source.scenario.engines:
                 if engine not in engines:
                     continue
-                plan = plan_case(source, engine, state.profile, state.forced_routes.get(engine), state.grid_url)
+                plan = plan_case(source, engine, state.profile, state.forced_routes.get(engine), state.grid_url,
+                                 state.app.url)
                 yield ScenarioItem.from_parent(self, name=plan.name, plan=plan)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

@@ -10,6 +10,7 @@ from harness.core.errors import InputError
 from harness.reproduce import conditions
 from harness.reproduce.conditions import Fidelity, Resolution
 from harness.reproduce.engines import LaunchSpec, Route, RouteInfo, pick_route
+from harness.reproduce.netlab.lab import app_url_problem
 from harness.run.judge import Expected, resolve
 from harness.scenario.loader import SourcedScenario
 from harness.scenario.model import AudioFile
@@ -30,6 +31,7 @@ class CasePlan:
     permissions: tuple[tuple[str, str], ...] = ()  # (microphone | camera, setting) set on the context
     shim: dict[str, Any] = field(default_factory=dict)
     not_applicable: str | None = None  # the scenario does not apply to this app profile
+    unreachable: str | None = None  # the browser's place (the network lab) cannot reach the app's URL
 
     @property
     def name(self) -> str:
@@ -41,6 +43,8 @@ class CasePlan:
         """Why this case cannot run here (unsupported condition, engine missing), or None."""
         if self.not_applicable:
             return self.not_applicable
+        if self.unreachable:
+            return self.unreachable
         if self.route is None:
             return f"{self.engine} is not available here: {self.route_info.reason}"
         route_reason = self.route.cannot_run(self.launch) if self.launch is not None else None
@@ -82,8 +86,9 @@ def expected_for(source: SourcedScenario, profile: Profile, engine: str | None =
 
 
 def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None,
-              grid: str | None = None) -> CasePlan:
-    """Choose route and mechanisms for ``source`` on ``engine`` (on the Selenium Grid at ``grid``, if given)."""
+              grid: str | None = None, app_url: str | None = None) -> CasePlan:
+    """Choose route and mechanisms for ``source`` on ``engine`` (on the Selenium Grid at ``grid``, if given)
+    for the app at ``app_url`` (None: the harness serves it)."""
     scenario = source.scenario
     audio = scenario.given.device.audio
     if isinstance(audio, AudioFile) and not (source.path.parent / audio.file).is_file():
@@ -122,10 +127,12 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
             permissions[mech.permission_name] = mech.permission
         headed = headed or mech.headed
         netlab = netlab or mech.netlab
+    # The lab has no route out: an app.url it cannot forward (not on this machine) is known before running.
+    unreachable = app_url_problem(app_url) if netlab and app_url else None
     launch = None
     if route:
         launch = LaunchSpec(engine, route.name, tuple(sorted(conditions.merge_switches(args))),
                             tuple(sorted(prefs.items())),
                             tuple(sorted(profile_prefs.items())), headed, netlab)
     return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch,
-                    tuple(sorted(permissions.items())), shim, not_applicable)
+                    tuple(sorted(permissions.items())), shim, not_applicable, unreachable)

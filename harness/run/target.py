@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from harness.app.loopproxy import running_proxy, shared_proxy
 from harness.app.server import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
 from harness.core.errors import EnvironmentProblem
-from harness.reproduce.netlab.lab import NetLab
+from harness.reproduce.netlab.lab import NetLab, app_url_problem
 from harness.run.plan import CasePlan
 
 
@@ -38,13 +38,23 @@ class AppTarget:
         self._proxied = False  # the shared proxy holds this case's scripts
 
     def lab(self) -> NetLab:
-        """The network lab (started on first use; it serves the app's files itself)."""
+        """The network lab (started on first use): it serves the app's files itself, or forwards a fixed
+        ``app.url`` on this machine into its client namespace."""
         if self._lab is None:
-            if self.root is None:
-                raise EnvironmentProblem("network scenarios need the harness to serve the app inside its lab: use "
-                                         "app.dir (or the bundled app) instead of a fixed app.url")
-            lab = NetLab(self.root)
+            if self.fixed_url:
+                problem = app_url_problem(self.fixed_url)
+                if problem:  # planning skips these cases; this is for callers that did not plan with the URL
+                    raise EnvironmentProblem(problem)
+            elif self.root is None:
+                raise EnvironmentProblem("the network lab needs the app: give app.dir or app.url")
+            lab = NetLab(None if self.fixed_url else self.root)
             lab.start()
+            try:
+                if self.fixed_url:
+                    lab.forward_app(self.fixed_url)
+            except BaseException:
+                lab.stop()
+                raise
             self._lab = lab
         return self._lab
 
@@ -69,6 +79,10 @@ class AppTarget:
             net = given.network
             lab_params = {"signal": f"{lab.app_origin}/offer",
                           "ice": json.dumps(lab.ice_config(net.turn, net.policy, net.credentials == "wrong"))}
+            if self.fixed_url:
+                # The same URL as outside the lab (the lab forwards its address), so the same origin.
+                url = with_query(self.fixed_url, lab_params)
+                return Location(url, None, _origin(url), lab.redact(url))
             if self.profile_params:
                 lab_params.update({"profile": plan.profile, "case": token})
             url = f"{lab.app_origin}/index.html?{urlencode(lab_params)}"
@@ -145,6 +159,13 @@ class AppTarget:
         if self._lab is not None:
             self._lab.stop()
             self._lab = None
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    """``url`` with ``params`` added to its query (its own query and fragment kept)."""
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
 
 
 def _origin(url: str) -> str:

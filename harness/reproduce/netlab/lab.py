@@ -3,21 +3,27 @@
     client namespace (the browser)  10.237.0.1 ──veth── 10.237.0.2  server namespace (app + aiortc peer + coturn)
 
 The browser is started inside the client namespace by a wrapper executable (Playwright drives Chromium
-over a pipe, which crosses namespaces). Nothing is added to the host's own routes or firewall: the two
-namespaces only see each other. Faults are nftables rules inside the server namespace, on its end of the
-veth, added for one case and removed after it. Every lab is named after the process that made it, so a
-lab left behind by a killed run is recognised and removed at the next start.
+over a pipe, which crosses namespaces). The app is either served by the peer in the server namespace
+(``app.dir``), or it runs on the host's loopback (``app.url``) and the lab forwards that one address and
+port into the client namespace (:meth:`NetLab.forward_app`), so the browser reaches it at its own origin;
+that relay is the namespace's loopback, not the link, so the lab's faults never touch it. Nothing is
+added to the host's own routes or firewall: the two namespaces only see each other. Faults are nftables
+rules inside the server namespace, on its end of the veth, added for one case and removed after it.
+Every lab is named after the process that made it, so a lab left behind by a killed run is recognised
+and removed at the next start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
 import secrets
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,10 +32,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from harness.core.errors import EnvironmentProblem
 from harness.core.reaper import REAPER
+from harness.reproduce.netlab import inlab
 from harness.scenario.model import Shape
 
 SUBNET = "10.237.0"  # every lab is an island, so all of them can use the same addresses
@@ -91,6 +98,23 @@ def userns_available() -> bool:
         return False
 
 
+def app_url_problem(url: str) -> str | None:
+    """Why the lab cannot bring the app at ``url`` to its browser, or None: it can forward an app on this
+    machine's IPv4 loopback (``localhost``, ``127.0.0.1``), and nothing else, as the lab has no route out."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(host)
+        if address.version == 4 and address.is_loopback:
+            return None
+        if address.is_loopback:
+            return (f"the network lab's namespaces are IPv4 only, so it cannot forward [{host}]; give the app as "
+                    "http://127.0.0.1:PORT/ or http://localhost:PORT/ (and let its server listen there)")
+    return (f"the network lab has no route to {host or url}; network scenarios with app.url need an app on this "
+            "machine (localhost/127.0.0.1), or use app.dir")
+
+
 @dataclass(frozen=True)
 class Credentials:
     """TURN credentials made for this run; never written to reports."""
@@ -102,7 +126,9 @@ class Credentials:
 class NetLab:
     """The namespaces, the servers in them, and the faults on the link."""
 
-    def __init__(self, app_root: Path) -> None:
+    def __init__(self, app_root: Path | None) -> None:
+        """``app_root``: the app's files, served by the lab's peer; None for an app the lab forwards
+        (:meth:`forward_app`)."""
         # As root the namespaces are named (ip netns); without root they live in a user namespace of our
         # own, held open by two processes (unshare -rn). MEDIAFAULT_LAB=userns picks the latter as root too.
         self.rootless = os.geteuid() != 0 or os.environ.get("MEDIAFAULT_LAB") == "userns"
@@ -133,7 +159,7 @@ class NetLab:
         self._shaper_drain: threading.Thread | None = None
         self._shape: Shape | None = None
         self._holders: dict[str, subprocess.Popen[bytes]] = {}  # rootless: namespace name → its holder
-
+        self._forwards: dict[tuple[str, int], socket.socket] = {}  # app.url's host and port → its relay
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
@@ -204,9 +230,10 @@ class NetLab:
         return subprocess.run([*self._enter(ns), *cmd], capture_output=True, text=True, timeout=30,
                               check=kw.get("check", True), input=kw.get("input"))
 
-    def _spawn(self, cmd: list[str], ready: str) -> list[str]:
-        """Start ``cmd`` in the server namespace and wait (on its output, not a clock) for ``ready``."""
-        proc = subprocess.Popen([*self._enter(self.server_ns), *cmd], stdout=subprocess.PIPE,
+    def _spawn(self, cmd: list[str], ready: str, ns: str | None = None) -> list[str]:
+        """Start ``cmd`` in namespace ``ns`` (the server's by default) and wait (on its output, not a clock)
+        for ``ready``."""
+        proc = subprocess.Popen([*self._enter(ns or self.server_ns), *cmd], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         REAPER.watch_process(proc.pid)
         self._procs.append(proc)
@@ -243,9 +270,45 @@ class NetLab:
             sink.append(line.rstrip())
 
     def _start_peer(self) -> None:
-        self._spawn([sys.executable, "-m", "harness.reproduce.netlab.peer", "--root", str(self.app_root),
-                     "--host", SERVER_IP,
+        root = ["--root", str(self.app_root)] if self.app_root is not None else []
+        self._spawn([sys.executable, "-m", "harness.reproduce.netlab.peer", *root, "--host", SERVER_IP,
                      "--port", str(APP_PORT), "--lab", self.tag], "ready")
+
+    def forward_app(self, url: str) -> None:
+        """Make the app at ``url`` (on the host's loopback) reachable from the browser at the same URL.
+
+        Inside the client namespace a forwarder listens on the URL's address and port, on the namespace's
+        own loopback, and relays each connection over a Unix socket (a file: it crosses namespaces) to
+        this process, which connects it to the real server. Nothing else of the host is reachable. The
+        relay is not on the lab's link, so the faults of a case never touch the app's own server.
+        """
+        problem = app_url_problem(url)
+        if problem:
+            raise EnvironmentProblem(problem)
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if (host, port) in self._forwards:
+            return
+        # localhost: the browser in the namespace resolves it to the namespace's own 127.0.0.1 (IPv6 is off
+        # there); out here a dev server may listen on either loopback address (Node's often takes ::1 only).
+        hosts = ("127.0.0.1", "::1") if host == "localhost" else (host,)
+        connect = inlab.tcp_connector(port, *hosts)
+        try:
+            connect().close()
+        except OSError as exc:
+            raise EnvironmentProblem(f"nothing answers at {parts.scheme}://{parts.netloc} ({' and '.join(hosts)} "
+                                     f"port {port}: {exc.strerror or exc}): start the app's server before the run, "
+                                     "or check app.url") from None
+        path = self.dir / f"app-{port}.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        listener.listen(64)
+        self._forwards[(host, port)] = listener
+        inlab.serve(listener, connect)
+        address = "127.0.0.1" if host == "localhost" else host
+        self._spawn([sys.executable, "-m", "harness.reproduce.netlab.inlab", "--socket", str(path),
+                     "--forward", f"{address}:{port}"], "ready", ns=self.client_ns)
 
     def _start_turn(self) -> None:
         # -n: no config file; coturn would otherwise read ./turnserver.conf or /etc/turnserver.conf.
@@ -274,6 +337,11 @@ class NetLab:
         if self._shaper is not None:
             self._terminate(self._shaper)
             self._shaper = None
+        for listener in self._forwards.values():
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept(); close alone does not
+            listener.close()
+        self._forwards.clear()
         for proc in self._procs:
             self._terminate(proc)
         for thread in self._drains:

@@ -1,7 +1,11 @@
 """The lab's server side, run inside the server namespace: the app's static files, a telemetry sink, and
 an aiortc peer that answers calls and echoes the caller's audio back (``POST /offer``, non-trickle).
 
-Run: ``python -m harness.reproduce.netlab.peer --root DIR --host ADDR --port N``; prints ``ready`` when listening.
+An app named by ``app.url`` is served elsewhere (its own server, forwarded into the lab), so without
+``--root`` there are no files, and its offers arrive cross-origin: ``/offer`` answers the CORS preflight
+a JSON POST brings.
+
+Run: ``python -m harness.reproduce.netlab.peer [--root DIR] --host ADDR --port N``; prints ``ready`` when listening.
 """
 
 from __future__ import annotations
@@ -42,6 +46,16 @@ async def offer(request: web.Request) -> web.Response:
                              headers={"Access-Control-Allow-Origin": "*"})
 
 
+async def preflight(request: web.Request) -> web.Response:
+    """Allow the cross-origin JSON POST of an app on another origin (an ``app.url`` forwarded into the lab)."""
+    headers = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST",
+               "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "content-type"),
+               "Access-Control-Max-Age": "600"}
+    if request.headers.get("Access-Control-Request-Private-Network"):
+        headers["Access-Control-Allow-Private-Network"] = "true"
+    return web.Response(status=204, headers=headers)
+
+
 async def telemetry(request: web.Request) -> web.Response:
     """Accept an error report (the harness reads reports in the page)."""
     with contextlib.suppress(Exception):
@@ -54,19 +68,21 @@ async def on_shutdown(app: web.Application) -> None:
     await asyncio.gather(*(pc.close() for pc in app["pcs"]), return_exceptions=True)
 
 
-def build(root: Path) -> web.Application:
+def build(root: Path | None) -> web.Application:
     """The web application."""
     app = web.Application()
     app["pcs"] = set()
     app["relay"] = MediaRelay()
     app.router.add_post("/offer", offer)
+    app.router.add_route("OPTIONS", "/offer", preflight)
     app.router.add_post("/telemetry", telemetry)
-    app.router.add_static("/", root, show_index=False)
+    if root is not None:
+        app.router.add_static("/", root, show_index=False)
     app.on_shutdown.append(on_shutdown)
     return app
 
 
-async def serve(root: Path, host: str, port: int) -> None:
+async def serve(root: Path | None, host: str, port: int) -> None:
     """Serve until cancelled."""
     runner = web.AppRunner(build(root))
     await runner.setup()
@@ -81,7 +97,7 @@ async def serve(root: Path, host: str, port: int) -> None:
 def main() -> int:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--root", type=Path, help="the app's files (none: the app is served elsewhere)")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lab", default="", help="the lab's tag (only so its processes can be found)")
