@@ -116,31 +116,26 @@ def _engines() -> list[str]:
     return [engine for engine in ("chromium", "firefox", "webkit") if pick_route(engine)[0] is not None]
 
 
+def _project(project: pytest.Pytester, write_scenario: WriteScenario, hostile: str,
+             cases: list[tuple[str, str]]) -> None:
+    """The app with ``hostile`` as its script, and one denied-microphone scenario per (name, button)."""
+    app = project.path / "app"
+    app.mkdir()
+    (app / "index.html").write_text(APP.replace("HOSTILE", hostile), encoding="utf-8")
+    (app / "other.html").write_text("<p>Another page</p>", encoding="utf-8")
+    (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
+    expect = f"{{outcome: permission-denied, within: {WITHIN:g}s}}"
+    write_scenario("hostile.yaml", "scenarios:\n" + "".join(
+        f"  - name: {name}\n    given: {{permission: {{microphone: denied}}}}\n"
+        f"    when: [{{click: \"{button}\"}}]\n    expect: {expect}\n" for name, button in cases))
+
+
 @pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
 def test_hostile_app(project: pytest.Pytester, write_scenario: WriteScenario, behaviour: str) -> None:
     """The hostile case ends in time with a verdict naming what happened; the next case passes."""
-    app = project.path / "app"
-    app.mkdir()
-    (app / "index.html").write_text(APP.replace("HOSTILE", BEHAVIOURS[behaviour]), encoding="utf-8")
-    (app / "other.html").write_text("<p>Another page</p>", encoding="utf-8")
-    (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
     engines = _engines()
-    expect = f"{{outcome: permission-denied, within: {WITHIN:g}s}}"
-    write_scenario("hostile.yaml", f"""
-        scenarios:
-          - name: Warm-up
-            given: {{permission: {{microphone: denied}}}}
-            when: [{{click: "#call"}}]
-            expect: {expect}
-          - name: Hostile {behaviour}
-            given: {{permission: {{microphone: denied}}}}
-            when: [{{click: "#hostile"}}]
-            expect: {expect}
-          - name: Next case
-            given: {{permission: {{microphone: denied}}}}
-            when: [{{click: "#call"}}]
-            expect: {expect}
-        """)
+    _project(project, write_scenario, BEHAVIOURS[behaviour],
+             [("Warm-up", "#call"), (f"Hostile {behaviour}", "#hostile"), ("Next case", "#call")])
     start = time.monotonic()
     result = project.runpytest_subprocess(*[f"--mf-engine={e}" for e in engines], "--junitxml=junit.xml",
                                           "-p", "no:randomly")
@@ -202,22 +197,7 @@ def test_renderer_crash(project: pytest.Pytester, write_scenario: WriteScenario,
     try:
         crash = f"$('hostile').addEventListener('click', () => {{ $('status').dataset.state = 'calling'; " \
                 f"fetch('http://127.0.0.1:{server.server_address[1]}/kill', {{mode: 'no-cors'}}); }});"
-        app = project.path / "app"
-        app.mkdir()
-        (app / "index.html").write_text(APP.replace("HOSTILE", crash), encoding="utf-8")
-        (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
-        expect = f"{{outcome: permission-denied, within: {WITHIN:g}s}}"
-        write_scenario("crash.yaml", f"""
-            scenarios:
-              - name: Renderer crash
-                given: {{permission: {{microphone: denied}}}}
-                when: [{{click: "#hostile"}}]
-                expect: {expect}
-              - name: Next case
-                given: {{permission: {{microphone: denied}}}}
-                when: [{{click: "#call"}}]
-                expect: {expect}
-            """)
+        _project(project, write_scenario, crash, [("Renderer crash", "#hostile"), ("Next case", "#call")])
         result = project.runpytest_subprocess(f"--mf-engine={engine}", "-p", "no:randomly")
     finally:
         server.shutdown()
