@@ -151,7 +151,7 @@ class PageHung(EnvironmentProblem):
     """The page stopped answering (a busy loop in the app, a hung browser), so its browser was killed."""
 
     def __init__(self, watch: CaseWatch, budget: float) -> None:
-        waited = f"no answer for {watch.limit:g}s" if watch.limit is not None else f"the case's {budget:g}s ran out"
+        waited = f"no answer for {watch.limit:.0f}s" if watch.limit is not None else f"the case's {budget:g}s ran out"
         super().__init__(f"the page stopped answering {watch.describe()}: {waited} (a hung app or browser, e.g. "
                          "a busy loop in the app); the browser was killed and the next case starts a new one")
         self.last_seen = watch.seen()
