@@ -157,13 +157,16 @@ class PageHung(EnvironmentProblem):
         self.last_seen = watch.seen()
 
 
+def grace_after(within: float) -> float:
+    """How long the watch goes on after ``within``, only to tell "surfaced too late" from "never"."""
+    return min(max(within, 1.0), 5.0)
+
+
 def case_budget(plan: CasePlan) -> float:
     """The most a case may take before the watchdog kills its browser: every bound it waits on, plus slack."""
-    expected = plan.expected
-    grace = min(max(expected.within, 1.0), 5.0)
     outages = sum(f.for_ or 0.0 for f in plan.source.scenario.during)
-    return NAVIGATION_TIMEOUT + ACTION_TIMEOUT * len(plan.source.scenario.when) + expected.within + grace + \
-        (expected.hold or 0.0) + outages + WATCHDOG_SLACK
+    return NAVIGATION_TIMEOUT + ACTION_TIMEOUT * len(plan.source.scenario.when) + _reaction_bound(plan) + \
+        outages + WATCHDOG_SLACK
 
 
 def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder,
@@ -385,7 +388,7 @@ def first_line(exc: BaseException) -> str:
 def _reaction_bound(plan: CasePlan) -> float:
     """How long the app may take to react once the user acts: ``within``, the grace after it, any ``hold``."""
     expected = plan.expected
-    return expected.within + min(max(expected.within, 1.0), 5.0) + (expected.hold or 0.0)
+    return expected.within + grace_after(expected.within) + (expected.hold or 0.0)
 
 
 # Why an element cannot be clicked, read in the page: people need "no element matches '#call'" or "covered
@@ -581,7 +584,7 @@ def _watch(page: Page, plan: CasePlan, surface: Surface, target: AppTarget,
     "never surfaced"; a case that passes in the grace period still fails.
     """
     within = plan.expected.within
-    grace = min(max(within, 1.0), 5.0)
+    grace = grace_after(within)
     surface_arg = surface.model_dump()
     key_js = KEY_JS
     hold = plan.expected.hold
