@@ -109,9 +109,23 @@
     window.RTCPeerConnection = Tracked;
   }
 
+  // getStats can take seconds to settle (Firefox while its TURN allocations are refused), and the harness
+  // reads stats with every observation: a read must never wait on it, or a slow getStats looks like a hung
+  // page. At most one call is in flight; a read that finds it unsettled gets the last figures, marked pending.
+  let statsCall = null;
+  let lastStats = {};
   async function stats() {
     const pc = pcs[pcs.length - 1];
     if (!pc || pc.connectionState === 'closed') return pc ? { connectionState: 'closed' } : {};
+    if (!statsCall) {
+      statsCall = describeStats(pc).then((out) => { lastStats = out; return out; }, () => lastStats)
+        .finally(() => { statsCall = null; });
+    }
+    const settled = await Promise.race([statsCall, new Promise((resolve) => setTimeout(() => resolve(null), 500))]);
+    return settled || { ...lastStats, connectionState: pc.connectionState, iceConnectionState: pc.iceConnectionState, pending: true };
+  }
+
+  async function describeStats(pc) {
     const report = await pc.getStats();
     const byId = new Map();
     report.forEach((s) => byId.set(s.id, s));
