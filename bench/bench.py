@@ -1,25 +1,34 @@
-"""Benchmark: the same denied-microphone case three ways, side by side in one run.
+"""Benchmark: every row of the speed table, side by side in one run on this machine.
 
-1. mediafault: the harness's runner on a warm browser (fresh context per case, conditions checked,
-   observer installed, app watched until judged, screenshot taken);
-2. the floor: a minimal hand-written Playwright script doing the same steps (fresh context, CDP
-   permission, open the app, click Call, wait for the error code);
-3. KITE-style: a new Selenium + chromedriver session per case.
+1. one denied-microphone case on a warm Chromium: mediafault's runner (default settings, then with
+   ``--mf-trace off``) against the floor, a minimal hand-written Playwright script doing the same steps
+   (fresh context, CDP permission, open the app, click Call, wait for the error code); and KITE-style, a
+   new Selenium + chromedriver session per case;
+2. the built-in catalogue without the network scenarios, every engine, ``-n 2`` (wall clock, browser
+   launches, mean seconds per case per engine);
+3. the whole catalogue, every engine, ``-n 2``;
+4. with ``--suite``: ``./bootstrap test`` on a fresh clone of this repository (about a quarter of an hour
+   or more: not run unless asked);
 
-Also the cost split of a mediafault case, and how a whole run scales from one pytest-xdist worker to
-two (the permission and device scenarios on Chromium, wall clock of ``mediafault run -n 1`` / ``-n 2``).
-Run: .venv/bin/python bench/bench.py [--cases N] [--no-scaling]
+then the table of waits: each case of the whole-catalogue run whose time is above its own (the time the
+app took to show the outcome, as the case recorded it, plus any ``hold``) by more than a floor, with where the
+rest went (the case's "time spent" evidence).
+Run: .venv/bin/python bench/bench.py [--cases N] [--no-catalogue] [--suite]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,19 +36,20 @@ sys.path.insert(0, str(REPO))
 
 from harness.app.config import BUNDLED_APP, Surface  # noqa: E402
 from harness.app.profiles import get_profile  # noqa: E402
+from harness.report.evidence import TIMINGS_ATTACHMENT  # noqa: E402
 from harness.reproduce.engines.playwright_route import CHROMIUM_BASE_ARGS, _system_executable  # noqa: E402
 from harness.run.plan import plan_case  # noqa: E402
-from harness.run.pool import BrowserPool  # noqa: E402
+from harness.run.pool import TRACE_MODES, BrowserPool  # noqa: E402
 from harness.run.recorder import NullRecorder  # noqa: E402
 from harness.run.runner import run_case  # noqa: E402
 from harness.run.target import AppTarget  # noqa: E402
-from harness.scenario.loader import load_file  # noqa: E402
+from harness.scenario.loader import load_file, load_paths  # noqa: E402
 
 SCENARIO = REPO / "scenarios" / "permission" / "denied.yaml"
 
 
-def mediafault_cases(n: int, trace: bool = True) -> tuple[list[float], dict[str, list[float]]]:
-    """The harness's own runner; ``trace``: record a Playwright trace per case (the default, kept on failure)."""
+def mediafault_cases(n: int, trace: str = TRACE_MODES[0]) -> tuple[list[float], dict[str, list[float]]]:
+    """The harness's own runner, with the plugin's defaults but ``trace`` (a --mf-trace mode)."""
     source = load_file(SCENARIO)[0]
     plan = plan_case(source, "chromium", get_profile("generic"), "playwright-system")
     pool, target = BrowserPool(trace=trace), AppTarget(None, BUNDLED_APP, "/telemetry", True)
@@ -119,44 +129,147 @@ def selenium_per_case(n: int) -> list[float]:
     return times
 
 
-def run_scaling() -> dict[str, float]:
-    """Wall-clock seconds of the same run with one and with two workers."""
-    paths = [str(REPO / "scenarios" / "permission"), str(REPO / "scenarios" / "device")]
-    out = {}
-    for workers in ("1", "2"):
-        with tempfile.TemporaryDirectory(prefix="mediafault-bench-") as tmp:
-            t = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", *paths, "--engine", "chromium",
-                                   "-n", workers, "--reports", tmp], capture_output=True, text=True, check=False)
-            out[f"-n {workers}"] = time.perf_counter() - t
-            if proc.returncode != 0:
-                print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
-                raise SystemExit(f"the -n {workers} run failed (exit {proc.returncode})")
-    return out
+@dataclass
+class CatalogueRun:
+    """One ``mediafault run`` of the catalogue: wall clock, launches, and per case its time and time spent."""
+
+    wall: float
+    launches: int
+    cases: dict[str, tuple[float, str]] = field(default_factory=dict)  # name[engine] -> (seconds, status)
+    spent: dict[str, dict[str, float]] = field(default_factory=dict)  # name[engine] -> the case's timings
+    holds: dict[str, float] = field(default_factory=dict)  # scenario name -> its hold
+
+    def mean_per_engine(self) -> dict[str, float]:
+        """Mean seconds of the cases that ran (skipped ones excluded), per engine."""
+        per: dict[str, list[float]] = {}
+        for name, (seconds, status) in self.cases.items():
+            if status != "skipped":
+                per.setdefault(name.rsplit("[", 1)[-1].rstrip("]"), []).append(seconds)
+        return {engine: statistics.mean(v) for engine, v in sorted(per.items())}
+
+    def ran(self) -> int:
+        """How many cases ran (not skipped)."""
+        return sum(status != "skipped" for _, status in self.cases.values())
+
+
+def run_catalogue(pytest_args: list[str]) -> CatalogueRun:
+    """The built-in catalogue on every engine available, ``-n 2``, as a user runs it."""
+    with tempfile.TemporaryDirectory(prefix="mediafault-bench-") as tmp:
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", str(REPO / "scenarios"), "-n", "2",
+                               "--reports", tmp, "--", *pytest_args], capture_output=True, text=True, check=False,
+                              cwd=tmp)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            print(proc.stdout[-3000:], proc.stderr[-2000:], file=sys.stderr)
+            raise SystemExit(f"the catalogue run failed (exit {proc.returncode})")
+        launches = re.search(r"browser launches: (\d+)", proc.stdout)
+        run = CatalogueRun(wall, int(launches.group(1)) if launches else 0)
+        for case in ET.parse(Path(tmp) / "junit.xml").getroot().iter("testcase"):
+            status = "skipped" if case.find("skipped") is not None else "ran"
+            run.cases[case.get("name", "")] = (float(case.get("time", "0")), status)
+        results = Path(tmp) / "allure-results"
+        for path in results.glob("*-result.json"):
+            result = json.loads(path.read_text(encoding="utf-8"))
+            for attachment in result.get("attachments", []):
+                if attachment.get("name") == TIMINGS_ATTACHMENT:
+                    spent = json.loads((results / attachment["source"]).read_text(encoding="utf-8"))
+                    run.spent[result["name"]] = spent
+    for source in load_paths([REPO / "scenarios"])[0]:
+        run.holds[source.scenario.name] = source.scenario.expect.hold or 0.0
+    return run
+
+
+# A case costs about one floor beyond the app's own time (context, page load, click, closing); the table
+# lists those above that by a clear margin.
+OVER_FLOORS = 1.5
+
+
+def waits_table(run: CatalogueRun, floor: float) -> list[str]:
+    """The cases whose time, launches left out, is above their own by more than ``OVER_FLOORS`` floors: the
+    case's time, the app's time to show the outcome from the user's action (its own timers: a silence window,
+    an ICE timer, a hold) and where the rest went."""
+    lines = []
+    for name, (seconds, status) in sorted(run.cases.items(), key=lambda kv: -kv[1][0]):
+        spent = run.spent.get(name)
+        if status == "skipped" or not spent:
+            continue
+        own = spent.get("time to surface", 0.0) - spent.get("steps", 0.0)
+        over = seconds - own - spent.get("browser", 0.0)  # a launch is counted in the launches, not here
+        if over <= OVER_FLOORS * floor:
+            continue
+        rest = ", ".join(f"{k} {v:.2f}" for k, v in spent.items() if k not in ("time to surface",) and v >= 0.05)
+        lines.append(f"  {name:<62} {seconds:6.2f} s  own {own:5.2f} s  above {over:5.2f} s  ({rest})")
+    return lines
+
+
+def run_suite() -> float:
+    """Wall seconds of ``./bootstrap test`` on a fresh clone of this repository (HEAD)."""
+    with tempfile.TemporaryDirectory(prefix="mediafault-bench-suite-") as tmp:
+        subprocess.run(["git", "clone", "-q", str(REPO), tmp], check=True)
+        t = time.perf_counter()
+        proc = subprocess.run(["./bootstrap", "test"], cwd=tmp, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            print(proc.stdout[-3000:], file=sys.stderr)
+            raise SystemExit(f"./bootstrap test failed on the fresh clone (exit {proc.returncode})")
+        return wall
+
+
+def _ratio(value: float, floor: float) -> str:
+    return f"{value:.3f} s vs {floor:.3f} s ({value / floor:.2f}x)"
+
+
+def _catalogue_row(run: CatalogueRun) -> str:
+    per = ", ".join(f"{engine} {mean:.1f} s" for engine, mean in run.mean_per_engine().items())
+    return f"{run.wall:.0f} s wall, {run.launches} browser launches; per case: {per}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=15, help="cases per way (default 15)")
-    parser.add_argument("--no-scaling", action="store_true", help="skip the -n 1 / -n 2 comparison")
+    parser.add_argument("--no-catalogue", action="store_true", help="skip the two catalogue runs")
+    parser.add_argument("--suite", action="store_true", help="also time ./bootstrap test on a fresh clone")
     args = parser.parse_args()
     floor = playwright_floor(args.cases)
     ours, split = mediafault_cases(args.cases)
-    untraced, _ = mediafault_cases(args.cases, trace=False)
+    untraced, _ = mediafault_cases(args.cases, trace="off")
+    recording, _ = mediafault_cases(args.cases, trace="on-failure")
     kite = selenium_per_case(args.cases)
     med = {name: statistics.median(v) for name, v in
-           (("playwright floor", floor), ("mediafault", ours), ("mediafault --mf-trace off", untraced),
-            ("selenium session per case", kite))}
-    print(f"denied-microphone case on Chromium, {args.cases} cases each, median seconds per case")
-    for name, value in med.items():
-        print(f"  {name:<27} {value:6.3f} s   ({value / med['playwright floor']:.2f}x the floor)")
-    print("mediafault cost split (median s): " + ", ".join(
+           (("floor", floor), ("mediafault", ours), ("untraced", untraced), ("recording", recording),
+            ("kite", kite))}
+    rows = [
+        ("one denied-microphone case, warm Chromium, default settings, vs the floor",
+         _ratio(med["mediafault"], med["floor"]), "<= 1.10x"),
+        ("the same with --mf-trace off", _ratio(med["untraced"], med["floor"]), "<= 1.05x"),
+        ("the same with --mf-trace on-failure (every case records)", _ratio(med["recording"], med["floor"]), "-"),
+        ("the same as a new Selenium session per case (KITE-style)", _ratio(med["kite"], med["floor"]), "-"),
+    ]
+    whole = None
+    if not args.no_catalogue:
+        quick = run_catalogue(["-m", "not network"])
+        rows.append((f"the catalogue without network scenarios, every engine, -n 2 ({quick.ran()} cases)",
+                     _catalogue_row(quick), "<= 50 s"))
+        whole = run_catalogue([])
+        rows.append((f"the whole catalogue, every engine, -n 2 ({whole.ran()} cases)", _catalogue_row(whole),
+                     "<= 120 s"))
+    if args.suite:
+        rows.append(("./bootstrap test on a fresh clone", f"{run_suite() / 60:.1f} min", "<= 15 min"))
+    else:
+        rows.append(("./bootstrap test on a fresh clone", "not run (--suite)", "<= 15 min"))
+    width = max(len(row[0]) for row in rows)
+    print(f"{'what':<{width}}  {'now':<60}  goal")
+    for what, now, goal in rows:
+        print(f"{what:<{width}}  {now:<60}  {goal}")
+    print(f"\nmedian seconds per case over {args.cases} cases; mediafault's cost split (median s): " + ", ".join(
         f"{k} {statistics.median(v):.3f}" for k, v in split.items()))
-    if not args.no_scaling:
-        wall = run_scaling()
-        print("whole run, permission + device scenarios on Chromium (wall clock, browser launches included): "
-              + ", ".join(f"{k} {v:.1f} s" for k, v in wall.items())
-              + f" (speed-up {wall['-n 1'] / wall['-n 2']:.2f}x)")
+    if whole is not None:
+        lines = waits_table(whole, med["floor"])
+        print(f"\ncases above their own time by more than {OVER_FLOORS:g} floors ({OVER_FLOORS * med['floor']:.2f} s; "
+              "own: from the user's action to the outcome, hold included; launches left out), longest first "
+              f"({len(lines)} of {whole.ran()}):")
+        print("\n".join(lines) or "  none")
     return 0
 
 

@@ -183,7 +183,7 @@ def pool() -> Iterator[BrowserPool]:
         if in_ci():
             pytest.fail(sdks_missing())
         pytest.skip(sdks_missing())
-    browsers = BrowserPool(trace=False)
+    browsers = BrowserPool()
     try:
         yield browsers
     finally:

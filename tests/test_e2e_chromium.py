@@ -51,7 +51,9 @@ def test_correct_app_passes_the_catalogue(project: pytest.Pytester) -> None:
     labels = {(label["name"], label["value"]) for label in denied["labels"]}
     assert ("severity", "critical") in labels and ("tag", "sign-off") in labels
     names = {a["name"] for a in denied["attachments"]}
-    assert {"screenshot", "expected vs observed", "console"} <= names
+    assert {"expected vs observed", "console", "time spent (seconds)"} <= names
+    # A passing case pays for no screenshot and no trace (--mf-screenshot on-failure, --mf-trace rerun).
+    assert "screenshot" not in names and not any(n.startswith("playwright trace") for n in names)
     assert any(n.startswith("scenario (denied.yaml:") for n in names)
     assert "denied.yaml:" in denied["description"]
     environment = (project.path / "allure" / "environment.properties").read_text(encoding="utf-8")

@@ -47,7 +47,7 @@ scenarios:
 @pytest.fixture(scope="module")
 def pool() -> Iterator[BrowserPool]:
     """One browser per engine and launch configuration for the module."""
-    shared = BrowserPool(trace=False)
+    shared = BrowserPool()
     yield shared
     shared.close()
 

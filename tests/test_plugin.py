@@ -202,7 +202,8 @@ def test_nothing_collected_says_why(project: pytest.Pytester, write_scenario: Wr
     ("mf_engine = chrome", "mf_engine = chrome: 'chrome' is not an engine (did you mean 'chromium'?); use one or "
                            "more of (space-separated in the ini): chromium, firefox, webkit*"),
     ("mf_engine = chromium chrome", "mf_engine = chromium chrome: 'chrome' is not an engine*"),
-    ("mf_trace = sometimes", "mf_trace = sometimes: 'sometimes' is not a trace mode; use one of: on-failure, off*"),
+    ("mf_trace = sometimes",
+     "mf_trace = sometimes: 'sometimes' is not a trace mode; use one of: rerun, on-failure, off*"),
     ("mf_route = chrome=playwright", "--mf-route (ini: mf_route) expects ENGINE=ROUTE*got 'chrome=playwright'"),
     ("mf_profile = twilio", "--mf-profile (ini: mf_profile) twilio: unknown app profile 'twilio'*"),
 ])

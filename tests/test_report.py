@@ -95,6 +95,17 @@ def test_run_builds_the_report_and_keeps_the_failure(project: Project) -> None:
     pages = [*(reports / "html").rglob("*.html"), reports / "mediafault-report.html"]
     assert not [p for p in pages if "googletagmanager" in p.read_text(encoding="utf-8")]
     assert not list(reports.glob(".html-build-*")), "a staging directory was left"
+    # --mf-trace rerun (the default): the failed case ran again recording a trace, which the report keeps with
+    # how the rerun ended; the passing cases recorded nothing and took no screenshot.
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in (reports / "allure-results").glob("*-result.json")]
+    (failed,) = [r for r in results if r["status"] == "failed"]
+    names = {a["name"]: a for a in failed["attachments"]}
+    assert "screenshot" in names and any(a["type"] == "application/zip" for a in failed["attachments"])
+    rerun = (reports / "allure-results" / names["rerun with a trace"]["source"]).read_text(encoding="utf-8")
+    assert "the rerun failed the same way (wrong code)" in rerun.lower(), rerun
+    assert "run again with a Playwright trace (in the report): the rerun failed the same way" in out
+    for passed in [r for r in results if r["status"] == "passed"]:
+        assert {a["type"] for a in passed["attachments"]}.isdisjoint({"image/png", "application/zip"}), passed["name"]
 
 
 @needs_chromium

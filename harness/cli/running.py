@@ -301,7 +301,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         return 2
     engines = args.engine or list(ENGINES)
     within = args.within or (verified.within if verified else 10.0)
-    pool = BrowserPool(trace=False)
+    pool = BrowserPool()
     with tempfile.TemporaryDirectory(prefix="mediafault-sdk-") as scratch:
         try:
             if own_app:

@@ -20,6 +20,7 @@ from harness.core.errors import InputError
 from harness.pytest.collect import ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.report.matrix import Cell, render, surface_map, surface_map_html
 from harness.run.plan import split_case_id
+from harness.run.pool import SCREENSHOT_MODES, TRACE_MODES
 from harness.run.runner import PageHung
 from harness.scenario.loader import CONFIG_NAMES
 from harness.scenario.model import ENGINES
@@ -44,9 +45,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="show browser windows (needs a display; ini: mf_headed)")
     group.addoption("--mf-headless", action="store_false", dest="mf_headed", default=None,
                     help="no browser windows, whatever mf_headed says in the ini (the default)")
-    group.addoption("--mf-trace", dest="mf_trace", choices=["on-failure", "off"],
-                    help="Playwright trace of each case, attached to the report when the case fails "
-                    "(default: on-failure; ini: mf_trace)")
+    group.addoption("--mf-trace", dest="mf_trace", choices=list(TRACE_MODES),
+                    help="Playwright trace of a failed case: rerun (the default: run it again, recording), "
+                    "on-failure (every case records, a failed one keeps it) or off (ini: mf_trace)")
+    group.addoption("--mf-screenshot", dest="mf_screenshot", choices=list(SCREENSHOT_MODES),
+                    help="screenshot of the page as the case ends: on-failure (the default) or always "
+                    "(ini: mf_screenshot)")
     group.addoption("--mf-matrix", action="store_true", dest="mf_matrix", default=None,
                     help="print the scenario × engine matrix at the end (ini: mf_matrix)")
     group.addoption("--mf-no-matrix", action="store_false", dest="mf_matrix", default=None,
@@ -69,7 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mf_app_url", type="string", default="", help="URL of the app under test")
     parser.addini("mf_profile", type="string", default="", help="app profile")
     parser.addini("mf_headed", type="bool", default=False, help="show browser windows")
-    parser.addini("mf_trace", type="string", default="on-failure", help="Playwright trace: on-failure or off")
+    parser.addini("mf_trace", type="string", default="rerun", help="Playwright trace: " + ", ".join(TRACE_MODES))
+    parser.addini("mf_screenshot", type="string", default="on-failure",
+                  help="screenshot: " + ", ".join(SCREENSHOT_MODES))
     parser.addini("mf_matrix", type="bool", default=False, help="print the scenario × engine matrix")
     parser.addini("mf_surface_map", type="string", default="", help="Markdown file for the error-surface map")
     parser.addini("mf_grid_url", type="string", default="", help="URL of a Selenium Grid 4 to run on")

@@ -14,8 +14,8 @@ from harness.app.profiles import Profile, get_profile
 from harness.core.errors import InputError
 from harness.report.matrix import Cell
 from harness.run.plan import CasePlan
-from harness.run.pool import BrowserPool
-from harness.run.runner import CaseResult, run_case
+from harness.run.pool import SCREENSHOT_MODES, TRACE_MODES, BrowserPool
+from harness.run.runner import RERUN_EVIDENCE, CaseResult, run_case
 from harness.run.target import AppTarget
 from harness.scenario.loader import SourcedScenario
 from harness.scenario.model import ENGINES
@@ -80,9 +80,10 @@ class RunState:
             self.case_timeout: float | None = float(timeout) if timeout not in (None, "") else None
         except ValueError:
             raise pytest.UsageError(f"mf_case_timeout must be a number of seconds, got {timeout!r}") from None
-        trace = str(option(config, "trace") or "on-failure")
-        _check_choices("mf_trace", [trace], ("on-failure", "off"), "trace mode")
-        self.trace = trace == "on-failure"
+        self.trace = str(option(config, "trace") or TRACE_MODES[0])
+        _check_choices("mf_trace", [self.trace], TRACE_MODES, "trace mode")
+        self.screenshots = str(option(config, "screenshot") or SCREENSHOT_MODES[0])
+        _check_choices("mf_screenshot", [self.screenshots], SCREENSHOT_MODES, "screenshot mode")
         self.grid_url: str | None = option(config, "grid_url") or None
         if self.grid_url:
             from harness.reproduce.engines.grid_route import check_grid_url
@@ -116,7 +117,7 @@ class RunState:
     def pool(self) -> BrowserPool:
         """This process's browsers."""
         if self._pool is None:
-            self._pool = BrowserPool(headed=self.headed, trace=self.trace)
+            self._pool = BrowserPool(headed=self.headed, trace=self.trace, screenshots=self.screenshots)
         return self._pool
 
     def run(self, plan: CasePlan, item: pytest.Item) -> CaseResult:
@@ -164,6 +165,9 @@ class RunState:
             lines.append("  page errors: " + "; ".join(obs.page_errors[-3:]))
         if obs.incidents:
             lines.append("  the app's page also: " + "; ".join(obs.incidents))
+        rerun = result.evidence.get(RERUN_EVIDENCE)
+        if rerun:
+            lines.append(f"  run again with a Playwright trace (in the report): the rerun {rerun}")
         return "\n".join(lines)
 
     def close(self) -> None:

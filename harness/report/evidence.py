@@ -17,11 +17,13 @@ import pytest
 from allure_commons.types import AttachmentType
 
 from harness.run.recorder import Recorder
-from harness.run.runner import APP_PROXY_EVIDENCE
+from harness.run.runner import APP_PROXY_EVIDENCE, RERUN_EVIDENCE
 
 if TYPE_CHECKING:
     from harness.run.plan import CasePlan
     from harness.run.runner import CaseResult
+
+TIMINGS_ATTACHMENT = "time spent (seconds)"
 
 _KINDS = {"png": AttachmentType.PNG, "text": AttachmentType.TEXT, "json": AttachmentType.JSON,
           "yaml": AttachmentType.YAML, "html": AttachmentType.HTML, "zip": AttachmentType.ZIP}
@@ -87,6 +89,10 @@ def attach_result(item: pytest.Item, plan: CasePlan, result: CaseResult) -> None
     if obs.timeline:
         recorder.attach("getUserMedia / permission timeline", json.dumps(obs.timeline, indent=2), "json")
     evidence = dict(result.evidence)
+    rerun = evidence.pop(RERUN_EVIDENCE, None)
+    if rerun:
+        recorder.attach(RERUN_EVIDENCE, f"the case was run again, recording a Playwright trace: the rerun {rerun}",
+                        "text")
     proxied = evidence.pop(APP_PROXY_EVIDENCE, None)
     if proxied:
         recorder.attach("what mediafault did to the app", proxied, "text")
@@ -95,6 +101,11 @@ def attach_result(item: pytest.Item, plan: CasePlan, result: CaseResult) -> None
         recorder.attach("network lab evidence", json.dumps(evidence, indent=2), "json")
         if turn_log:
             recorder.attach("TURN server log (this case)", "\n".join(turn_log), "text")
+    if result.timings:
+        # Where the case's time went (browser, context, page load, steps, time to surface, evidence, closing),
+        # so a slow case can be told from a slow app; bench/ reads it for its table of waits.
+        recorder.attach(TIMINGS_ATTACHMENT, json.dumps({k: round(v, 3) for k, v in result.timings.items()},
+                                                       indent=2), "json")
     first, text = plan.source.snippet()
     numbered = "\n".join(f"{first + i:>4}  {line}" for i, line in enumerate(text.splitlines()))
     recorder.attach(f"scenario ({plan.source.path.name}:{first})", numbered, "text")

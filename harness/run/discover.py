@@ -116,7 +116,7 @@ def propose(changed: list[dict[str, Any]], page: str, call_button: str) -> Detec
 def detect(url: str | None, app_dir: str | None, call_button: str | None = None, wait: float = WAIT) -> Detected:
     """Open the app in Chromium with the microphone denied, click the call button (``call_button``, or the
     one visible button that looks like one) and propose the surface from what appeared."""
-    pool = BrowserPool(trace=False)
+    pool = BrowserPool()
     target = AppTarget(url, Path(app_dir).resolve() if app_dir else None, None, profile_params=False)
     try:
         with tempfile.TemporaryDirectory(prefix="mediafault-init-") as tmp:

@@ -12,18 +12,26 @@ from harness.reproduce.engines import Browser, LaunchSpec
 from harness.run.plan import CasePlan
 from harness.run.recorder import Recorder
 
+# How a case's Playwright trace is recorded: "rerun" (none on the first run; a failed case is run again,
+# recording, and that trace is attached), "on-failure" (every case records; a failed one keeps it), "off".
+TRACE_MODES = ("rerun", "on-failure", "off")
+SCREENSHOT_MODES = ("on-failure", "always")
+
 
 class BrowserPool:
     """One browser per launch spec in this process, started on first use and kept for later cases."""
 
-    def __init__(self, headed: bool = False, trace: bool = True) -> None:
+    def __init__(self, headed: bool = False, trace: str = "off", screenshots: str = "on-failure") -> None:
         self.headed = headed
-        # A Playwright trace of each case's context, written and attached only when the case fails. Measured
-        # on Chromium (medians of 40-60 paired cases): 0.09-0.13 s of CPU (+8-14%) and 0.05-0.09 s of wall
-        # time per case, nearly all of it the DOM snapshots (without them: +1% CPU). A trace without
-        # snapshots has no DOM and no network, nothing the report lacks, so it is snapshots or no trace
-        # (--mf-trace off); stopping without writing costs 3 ms, so a passing case pays only the recording.
+        # The Playwright trace (TRACE_MODES). Recording one costs every case 0.09-0.13 s of CPU (+8-14%) and
+        # 0.05-0.09 s of wall time on Chromium (medians of 40-60 paired cases), nearly all of it the DOM
+        # snapshots; a trace without them has no DOM and no network, nothing the report lacks. So by
+        # default no case records one, and a failed case is run again with the recording on: passing cases
+        # pay nothing, and the trace of a failure is a second look at it ("rerun").
         self.trace = trace
+        # A screenshot of the page as the case ends: on failure (the default; 0.06 s on Chromium, 0.12 s on
+        # Firefox) or on every case ("always", for a report that shows each error as the user saw it).
+        self.screenshots = screenshots
         self._browsers: dict[LaunchSpec, Browser] = {}
         self._pids: dict[LaunchSpec, set[int]] = {}  # what each launch started, to kill it if it hangs
         self.launches = 0

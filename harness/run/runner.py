@@ -32,6 +32,7 @@ from harness.scenario.model import Step
 JS_DIR = Path(__file__).parent / "js"
 STATS_POLL = 0.25  # seconds between judgements of a case that checks getStats figures
 TRACE_ATTACHMENT = "playwright trace (open with: playwright show-trace FILE.zip)"
+RERUN_EVIDENCE = "rerun with a trace"  # how the rerun of a failed case ended (trace mode "rerun")
 NAVIGATION_TIMEOUT = 30.0
 ACTION_TIMEOUT = 10.0
 APP_PROXY_EVIDENCE = "app proxy"  # evidence key: what the loopback proxy did to an app named by URL
@@ -176,7 +177,50 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
     A case that outlives ``timeout`` (default :func:`case_budget`; a hung page blocks every call into
     it) has its browser killed by PID; a browser that crashes or is killed is discarded, so the next
     case starts a new one, and the case is reported broken with where it was and what was last seen.
+    With the pool's trace mode "rerun", a failed case on a route that can trace is run once more,
+    recording a trace; the verdict stays the first run's, and the evidence says how the rerun ended.
     """
+    result = _run_watched(plan, pool, target, surface, recorder, timeout, pool.trace == "on-failure")
+    if result.verdict.passed or pool.trace != "rerun" or plan.route is None or not plan.route.traces:
+        return result
+    kept = _TraceOnly()
+    with recorder.step("run again, recording a Playwright trace of the failure"):
+        try:
+            again = _run_watched(plan, pool, target, surface, kept, timeout, True)
+        except MediafaultError as exc:
+            rerun = f"could not run: {first_line(exc)}"
+        else:
+            same = again.verdict.category == result.verdict.category
+            rerun = (f"failed the same way ({again.verdict.category})" if same else
+                     f"failed otherwise ({again.verdict.category})" if not again.verdict.passed else
+                     "passed: the failure did not repeat, so the case may be flaky")
+        with recorder.step(f"the rerun {rerun}"):
+            pass
+    if kept.trace is not None:  # beside the case's other evidence, not inside the step
+        recorder.attach(TRACE_ATTACHMENT, kept.trace, "zip")
+    result.evidence[RERUN_EVIDENCE] = rerun
+    return result
+
+
+class _TraceOnly:
+    """The recorder of a rerun: keeps its trace, drops the rest (its steps would repeat the first run's)."""
+
+    def __init__(self) -> None:
+        self.trace: str | bytes | None = None
+
+    def step(self, title: str) -> contextlib.AbstractContextManager[None]:
+        """Nothing is recorded."""
+        return contextlib.nullcontext()
+
+    def attach(self, name: str, body: str | bytes, kind: str) -> None:
+        """Keep the trace."""
+        if name == TRACE_ATTACHMENT:
+            self.trace = body
+
+
+def _run_watched(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder,
+                 timeout: float | None, trace: bool) -> CaseResult:
+    """One run of ``plan`` under the watchdog (see :func:`run_case`); ``trace``: record a Playwright trace."""
     assert plan.launch is not None
     budget = timeout or case_budget(plan)
     spec = plan.launch
@@ -191,7 +235,7 @@ def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surf
     watchdog.start()
 
     try:
-        return _run_case(plan, pool, target, surface, recorder, watch)
+        return _run_case(plan, pool, target, surface, recorder, watch, trace)
     except MediafaultError:
         if watch.fired:
             pool.discard(spec)
@@ -217,7 +261,7 @@ KEY_JS = "(s) => window.__mf ? window.__mf.key(s) : 'no observer ' + location.hr
 
 
 def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder,
-              watch: CaseWatch) -> CaseResult:
+              watch: CaseWatch, trace: bool) -> CaseResult:
     timings: dict[str, float] = {}
     network = plan.source.scenario.given.network
     lab = target.lab() if network is not None else None
@@ -230,11 +274,12 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
     t = time.monotonic()
     page = browser.new_page()
     watch.events = page.events
-    if pool.trace:
+    if trace:
         page.start_trace()
     timings["context"] = time.monotonic() - t
     passed = False
     try:
+        t = time.monotonic()
         with recorder.step(f"apply conditions ({plan.fidelity.value})"):
             for mech in plan.resolution.mechanisms:
                 with recorder.step(mech.label()):
@@ -257,6 +302,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                 except Exception as exc:
                     raise HarnessError(f"could not set the {name} permission to {setting!r} for "
                                        f"{where.permission_origin}: {str(exc).splitlines()[0]}") from exc
+        timings["conditions"] = time.monotonic() - t
         t = time.monotonic()
         watch.phase = f"opening {where.display}"
         with recorder.step(f"open {where.display}"):
@@ -273,14 +319,16 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         # allow="microphone" rightly reports 'denied'.
         check_conditions(page, plan)
         page.use_frame(where.frame)
-        page.evaluate("(s) => window.__mf && window.__mf.follow(s)", surface.model_dump())
         start = time.monotonic()
-        mark = int(page.evaluate("() => window.__mf ? window.__mf.timeline.length : 0"))
+        # The observer starts following the app's states; where its timeline stands marks "the user acts".
+        mark = int(page.evaluate("(s) => window.__mf ? (window.__mf.follow(s), window.__mf.timeline.length) : 0",
+                                 surface.model_dump()) or 0)
         tracker = PageTracker.start(page)
         watch.phase = "doing the scenario's steps"
         for step in plan.source.scenario.when:
             with recorder.step(step.describe()):
                 _do_step(page, step, surface, watch, _reaction_bound(plan))
+        timings["steps"] = time.monotonic() - start
         watch.bound(None, "waiting for the faults' moments")
         faults = _inject_faults(page, plan, surface, where, recorder, start, mark, lab, timers)
         if faults is not None:  # a milestone never came: that is the verdict
@@ -290,6 +338,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         with recorder.step(f"watch the app for up to {plan.expected.within:g}s"):
             obs, verdict, late = _watch(page, plan, surface, target, start, watch, tracker)
         watch.bound(EVIDENCE_TIMEOUT, "gathering the evidence")
+        t = time.monotonic()
         tracker.popups = page.popups()
         obs.incidents = tracker.incidents()
         if obs.incidents:
@@ -313,18 +362,22 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         if proxied:
             evidence[APP_PROXY_EVIDENCE] = proxied
         passed = verdict.passed
-        return CaseResult(verdict, obs, browser.version, where.display, _screenshot(page), late, timings, evidence)
+        screenshot = _screenshot(page) if not passed or pool.screenshots == "always" else None
+        timings["evidence"] = time.monotonic() - t
+        return CaseResult(verdict, obs, browser.version, where.display, screenshot, late, timings, evidence)
     finally:
+        t = time.monotonic()
         for timer in timers:
             timer.cancel()
-        trace = page.stop_trace(keep=not passed)
-        if trace:
+        recorded = page.stop_trace(keep=not passed)
+        if recorded:
             # The trace records the page's URL and requests, and in the lab those carry the TURN password.
-            recorder.attach(TRACE_ATTACHMENT, redact_archive(trace, lab.secrets()) if lab else trace, "zip")
+            recorder.attach(TRACE_ATTACHMENT, redact_archive(recorded, lab.secrets()) if lab else recorded, "zip")
         page.close()
         target.forget(token)
         if lab is not None:
             lab.clear()
+        timings["closing"] = time.monotonic() - t  # the result holds this dict: it gets the figure too
 
 
 def redact_archive(data: bytes, secrets: set[str]) -> bytes:
@@ -393,7 +446,7 @@ def _reaction_bound(plan: CasePlan) -> float:
 
 # Why an element cannot be clicked, read in the page: people need "no element matches '#call'" or "covered
 # by <div id=overlay>", not a driver's timeout.
-CLICKABLE_JS = """(sel) => {
+CLICKABLE_JS = """async (sel) => {
   const describe = (el) => '<' + el.tagName.toLowerCase() + (el.id ? ' id=' + el.id : '')
     + (el.className && typeof el.className === 'string' ? ' class="' + el.className + '"' : '') + '>';
   let all;
@@ -409,16 +462,32 @@ CLICKABLE_JS = """(sel) => {
   const box = el.getBoundingClientRect();
   const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
   if (top && top !== el && !el.contains(top)) return {count: all.length, covered: describe(top)};
-  return {count: all.length};
+  // Where a click would land, once the element holds still for a frame (a frame that never comes, as in a
+  // hidden page, leaves the driver's own checks to decide).
+  const later = await Promise.race([new Promise((r) => requestAnimationFrame(() => r(el.getBoundingClientRect()))),
+                                    new Promise((r) => setTimeout(() => r(null), 100))]);
+  const still = later && later.left === box.left && later.top === box.top && later.width === box.width
+    && later.height === box.height;
+  const x = box.left + box.width / 2, y = box.top + box.height / 2;
+  const inside = top === el || (top && el.contains(top));
+  return {count: all.length, at: still && inside ? [x, y] : null};
 }"""
 
 
-def _why_not_clickable(page: Page, selector: str) -> str | None:
-    """What stops a click on ``selector``, in words (None when nothing visible does, or the page is gone)."""
+def _look_clickable(page: Page, selector: str) -> dict[str, Any] | None:
+    """What CLICKABLE_JS finds for ``selector`` (None when the page cannot be asked)."""
     try:
-        found = page.evaluate(CLICKABLE_JS, selector) or {}
+        found = page.evaluate(CLICKABLE_JS, selector)
+    except MediafaultError:
+        raise
     except Exception:  # noqa: BLE001 - the page may be gone or hung; the caller reports what it has
         return None
+    return found if isinstance(found, dict) else {}
+
+
+def _why_not_clickable(page: Page, selector: str, found: dict[str, Any] | None = None) -> str | None:
+    """What stops a click on ``selector``, in words (None when nothing visible does, or the page is gone)."""
+    found = found if found is not None else (_look_clickable(page, selector) or {})
     if found.get("invalid"):
         return f"'{selector}' is not a valid CSS selector ({found['invalid']})"
     if found.get("count") == 0:
@@ -439,9 +508,14 @@ def _do_step(page: Page, step: Step, surface: Surface, watch: CaseWatch, reactio
     try:
         if step.click is not None:
             watch.bound(ACTION_TIMEOUT + HANG_SLACK, f"waiting for '{step.click}' to be clickable")
-            page.wait_clickable(step.click, ACTION_TIMEOUT)
+            # One look in the page answers at once for the usual button that is already there and still; the
+            # driver's own wait (as long as a click on Chromium) is for one that comes late or moves.
+            found = _look_clickable(page, step.click)
+            at = found.get("at") if found is not None and _why_not_clickable(page, step.click, found) is None else None
+            if at is None:
+                page.wait_clickable(step.click, ACTION_TIMEOUT)
             watch.bound(reaction + HANG_SLACK, f"clicking '{step.click}'")
-            page.click(step.click, ACTION_TIMEOUT)
+            page.click(step.click, ACTION_TIMEOUT, (float(at[0]), float(at[1])) if at else None)
         elif step.wait_for is not None:
             watch.bound(ACTION_TIMEOUT + HANG_SLACK, f"waiting for '{step.wait_for}'")
             page.wait_visible(step.wait_for, ACTION_TIMEOUT)

@@ -103,8 +103,10 @@ class Page(ABC):
         """Navigate and wait for the load event."""
 
     @abstractmethod
-    def click(self, selector: str, timeout: float) -> None:
-        """Click like a user (a real gesture)."""
+    def click(self, selector: str, timeout: float, at: tuple[float, float] | None = None) -> None:
+        """Click like a user (a real gesture). ``at``: the element was just seen clickable (shown, enabled,
+        not covered, not moving) with its centre at this point of the current frame's viewport, so the
+        route may click there without its own checks."""
 
     @abstractmethod
     def wait_visible(self, selector: str, timeout: float) -> None:
@@ -166,6 +168,8 @@ class Route(ABC):
     name: str
     # A Grid has a fixed number of slots: the pool keeps one browser of such a route open per engine.
     limited_slots = False
+    # Its pages can record a Playwright trace (Page.start_trace).
+    traces = False
 
     @abstractmethod
     def probe(self) -> RouteInfo:

@@ -376,14 +376,18 @@ class SeleniumPage(Page):
         self._driver.set_page_load_timeout(timeout)
         self._call(self._driver.get, url)
 
-    def click(self, selector: str, timeout: float) -> None:
-        """A WebDriver element click (a trusted event: the page sees a user gesture)."""
+    def click(self, selector: str, timeout: float, at: tuple[float, float] | None = None) -> None:
+        """A WebDriver element click (a trusted event: the page sees a user gesture); waited for unless the
+        harness has just seen the element clickable (``at``)."""
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
-        element = self._call(WebDriverWait(self._driver, timeout).until,
-                             ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
+        if at is not None:
+            element = self._call(self._driver.find_element, By.CSS_SELECTOR, selector)
+        else:
+            element = self._call(WebDriverWait(self._driver, timeout).until,
+                                 ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
         self._call(element.click)
 
     def wait_clickable(self, selector: str, timeout: float) -> None:
