@@ -10,6 +10,10 @@ It does two jobs and nothing else:
   websockets see the same origin as without mediafault). An https app is reached through a CONNECT
   tunnel that the proxy terminates with a certificate from a per-run CA, then re-originates to the app.
 
+An app given by URL that a case needs at another origin (https in front of an http dev server, or a host
+name that is not local) is reached through an :class:`AppFront`: a reverse proxy on loopback that forwards
+to the app's URL only, with the app's own Host header, its TLS certificate from the same per-run CA.
+
 Everything else is passed through unchanged: other responses, websockets (``Upgrade``) and CONNECT
 tunnels are relayed byte for byte. Only the app's host:port and loopback are forwarded; any other host
 gets a 403 with a plain reason, so nothing leaves the machine.
@@ -187,9 +191,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def refuse(self, host: str) -> None:
         """403 with a reason people can read (the browser shows it as the page)."""
-        body = (f"mediafault's proxy refused {host}: during a run it only forwards the app "
-                f"({self.server.app.url if self.server.app else 'none set'}) and loopback, so nothing leaves "
-                "this machine.\n").encode()
+        body = self.server.refusal(host).encode()
         self.send_response(HTTPStatus.FORBIDDEN)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -314,7 +316,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.send_response_only(reply.status, reply.reason)
         for key, value in reply.getheaders():
             if key.lower() not in HOP_BY_HOP and key.lower() not in drop:
-                self.send_header(key, value)
+                self.send_header(key, self.response_header(key, value))
+
+    def response_header(self, key: str, value: str) -> str:
+        """A response header as the browser gets it (the proxy passes them all unchanged)."""
+        return value
 
     def _passed(self, reply: http.client.HTTPResponse) -> None:
         """The response as it came: same status, headers and body bytes (re-framed only if chunked)."""
@@ -415,14 +421,14 @@ class LoopProxy(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    handler: type[ProxyHandler] = ProxyHandler
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), ProxyHandler)
+        super().__init__(("127.0.0.1", 0), self.handler)
         self.app: Origin | None = None
         self.script: str | None = None
         self._lock = threading.Lock()
         self._counts = {"inserted": 0, "skipped": 0, "csp": 0}
-        self._ca: Any = None
         self._tls: dict[str, ssl.SSLContext] = {}
         threading.Thread(target=self.serve_forever, args=(0.05,), name="mediafault-proxy", daemon=True).start()
 
@@ -455,6 +461,11 @@ class LoopProxy(ThreadingHTTPServer):
             for key, value in counts.items():
                 self._counts[key] += value
 
+    def refusal(self, host: str) -> str:
+        """Why ``host`` was refused, for the browser's page."""
+        return (f"mediafault's proxy refused {host}: during a run it only forwards the app "
+                f"({self.app.url if self.app else 'none set'}) and loopback, so nothing leaves this machine.\n")
+
     def allows(self, host: str, port: int) -> bool:
         """The app's host:port and loopback (the harness's own servers, the app's local APIs)."""
         app = self.app
@@ -480,15 +491,11 @@ class LoopProxy(ThreadingHTTPServer):
         return sock
 
     def tls_for(self, host: str) -> ssl.SSLContext:
-        """A server context for ``host`` with a certificate from this proxy's own CA (made on first use)."""
+        """A server context for ``host`` with a certificate from the run's own CA (made on first use)."""
         with self._lock:
             if host not in self._tls:
-                import trustme
-
-                if self._ca is None:
-                    self._ca = trustme.CA(organization_name="mediafault per-run CA")
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                self._ca.issue_cert(host).configure_cert(context)
+                run_ca().issue_cert(host).configure_cert(context)
                 self._tls[host] = context
             return self._tls[host]
 
@@ -503,6 +510,104 @@ def _lenient() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+_ca: dict[str, Any] = {}
+_ca_lock = threading.Lock()
+
+
+def run_ca() -> Any:
+    """This process's CA (made on first use): every certificate the proxy and the fronts show comes from it."""
+    with _ca_lock:
+        if "ca" not in _ca:
+            import trustme
+
+            _ca["ca"] = trustme.CA(organization_name="mediafault per-run CA")
+        return _ca["ca"]
+
+
+class FrontHandler(ProxyHandler):
+    """A request to an app's front: forwarded to that app only, with the app's own Host header."""
+
+    server: AppFront
+    front_base = ""  # scheme://host:port the browser used for the front, set per request
+
+    def do_CONNECT(self) -> None:
+        self.refuse(self.path)
+
+    def _target(self) -> tuple[str, str, int, str] | None:
+        app = self.server.app
+        assert app is not None  # a front is made for one app
+        parts = urlsplit(self.path)
+        named = parts.netloc or self.headers.get("Host", "")
+        if not self.server.answers_to(named):
+            self.refuse(named or "a request without a Host header")
+            return None
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        self.front_base = f"{scheme}://{named}"
+        # Dev servers that check the Host header (Vite >= 6 answers 403 "Blocked request" to an unknown host)
+        # see their own host:port, as without the front.
+        del self.headers["Host"]
+        self.headers["Host"] = f"{app.host}:{app.port}" if ":" not in app.host else f"[{app.host}]:{app.port}"
+        return app.scheme, app.host, app.port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def response_header(self, key: str, value: str) -> str:
+        # A redirect to the app's own origin stays on the front, or the browser would leave the case's origin.
+        app = self.server.app
+        if key.lower() == "location" and app is not None:
+            with contextlib.suppress(ValueError):
+                if Origin.of(value) == app:
+                    parts = urlsplit(value)
+                    return self.front_base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return value
+
+
+class AppFront(LoopProxy):
+    """An app given by URL, reached at another origin: https://127.0.0.1:PORT (TLS with a certificate from
+    the run's CA) or http://app.test:PORT (a host name that is not local), both on one port on loopback.
+
+    It forwards to the app's URL and nowhere else (no CONNECT, no other host), answers only to its own names,
+    relays websockets (a dev server's HMR) and inserts nothing: on routes without init scripts the browser's
+    proxy does that, treating the front's origin as the app's.
+    """
+
+    handler = FrontHandler
+
+    def __init__(self, app_url: str) -> None:
+        super().__init__()
+        self.app = Origin.of(app_url)
+        self.target_url = app_url
+
+    @property
+    def port(self) -> int:
+        """The port the front listens on (127.0.0.1 only)."""
+        return int(self.server_address[1])
+
+    def url_for(self, https: bool) -> str:
+        """The app's URL (path, query and fragment kept) as reached through the front."""
+        parts = urlsplit(self.target_url)
+        base = f"https://127.0.0.1:{self.port}" if https else f"http://{INSECURE_HOST}:{self.port}"
+        return base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "") + (
+            f"#{parts.fragment}" if parts.fragment else "")
+
+    def answers_to(self, netloc: str) -> bool:
+        """Whether ``netloc`` (a Host header) names this front: its loopback names and app.test, its port."""
+        host, _, port = netloc.lower().rpartition(":")
+        return port == str(self.port) and host.strip("[]") in LOOPBACK
+
+    def refusal(self, host: str) -> str:
+        return (f"mediafault's front for {self.target_url} refused {host}: it answers only as "
+                f"127.0.0.1:{self.port} or {INSECURE_HOST}:{self.port} and forwards only to that app.\n")
+
+    def serve(self, app_url: str, script: str | None) -> None:
+        raise TypeError("a front forwards to one app and inserts nothing")
+
+    def describe(self, https: bool) -> str:
+        """What the front did to the app, for the case's evidence."""
+        kind = ("https front (certificate from the run's own CA)" if https
+                else "http front under a host name that is not local")
+        return (f"the app was reached through mediafault's {kind} at {self.url_for(https)}, forwarding to "
+                f"{self.target_url} with the app's own Host header")
 
 
 _shared: dict[str, LoopProxy] = {}

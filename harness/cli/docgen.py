@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.resources import bundled
-from harness.reproduce.conditions import ROUTED_ENGINES, Host, all_values, resolve_value
+from harness.reproduce.conditions import ROUTED_ENGINES, Host, all_values, page_origin_for_url, resolve_value
 from harness.scenario import yamlpos
 from harness.scenario.model import ENGINES, OUTCOMES, AudioFile, Scenario
 from harness.scenario.schema import scenario_schema
@@ -243,6 +243,13 @@ def support_matrix() -> str:
                 mech = resolve_value(engine, condition, value, Host(capture_device=False))
                 cells.append(f"**{mech.fidelity.value}**: {mech.how}".replace("|", "\\|"))
             out.append(f"| `{condition}: {value}` | " + " | ".join(cells) + " |")
+            if condition == "page.origin" and value != "http-localhost":
+                for scheme in ("http", "https"):
+                    cells = []
+                    for engine in ENGINES:
+                        mech = page_origin_for_url(engine, value, scheme, Host(capture_device=False))
+                        cells.append(f"**{mech.fidelity.value}**: {mech.how}".replace("|", "\\|"))
+                    out.append(f"| `{condition}: {value}`, app.url {scheme}:// | " + " | ".join(cells) + " |")
     out += [
         "",
         "The table shows a machine without capture hardware (like CI runners). Where a real microphone",

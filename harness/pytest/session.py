@@ -125,10 +125,6 @@ class RunState:
         from harness.report.evidence import recorder_for
 
         recorder = recorder_for(item)
-        origin = plan.source.scenario.given.page.origin
-        if self.app_config.url and origin != "http-localhost":
-            pytest.skip(f"page.origin={origin} needs the harness to serve the app, but app.url is fixed "
-                        f"({self.app_config.url}); use app.dir, or run this scenario against a URL of that kind")
         pool = self.pool()
         try:
             result = run_case(plan, pool, self.target(), self.app_config.surface, recorder, self.case_timeout)

@@ -370,6 +370,29 @@ def page_origin(engine: str, value: str, host: Host) -> Mechanism:
     return _unsupported(c, value, f"no route for {engine}")
 
 
+FRONT_HOW = "mediafault's front, on 127.0.0.1, forwarding to the app's URL with the app's own Host header"
+
+
+def page_origin_for_url(engine: str, value: str, scheme: str, host: Host) -> Mechanism:
+    """``page.origin`` for an app given by URL (``app.url``) whose scheme is ``scheme`` (http or https): the
+    app keeps its URL where it can, is reached through mediafault's front where the origin must change, and
+    is unsupported where no front can give it that origin."""
+    c = "page.origin"
+    base = page_origin(engine, value, host)
+    if value == "http-localhost" or base.fidelity is Fidelity.unsupported:
+        return base
+    if value == "https":
+        if scheme == "https":
+            return _native(c, value, "the app's own https URL, as given (its certificate accepted for this context)")
+        return _native(c, value, f"https://127.0.0.1:PORT is {FRONT_HOW}; its certificate comes from the run's "
+                       "own CA, accepted for this context")
+    if scheme == "https":
+        return _unsupported(c, value, "the app is given by an https URL, and an https server cannot be reached "
+                            "over plain http by any name; give the app's http URL (e.g. its dev server) as app.url "
+                            "for this case")
+    return replace(base, how=f"{base.how}; app.test:PORT is {FRONT_HOW}")
+
+
 def page_embed(engine: str, value: str, host: Host) -> Mechanism:
     """``page.embed``."""
     c = "page.embed"
@@ -525,9 +548,13 @@ def resolve_value(engine: str, condition: str, value: str, host: Host | None = N
 
 
 def resolve(engine: str, given: Given, faults: Sequence[tuple[str, str]] = (),
-            base: Path | None = None) -> Resolution:
-    """The mechanism for every condition of ``given`` (and every mid-call fault) on ``engine``."""
+            base: Path | None = None, app_scheme: str | None = None) -> Resolution:
+    """The mechanism for every condition of ``given`` (and every mid-call fault) on ``engine``; for an app
+    given by URL, ``app_scheme`` is that URL's scheme (http or https)."""
     mechs = [resolve_value(engine, c, v) for c, v in given_values(given, base).items()]
+    if app_scheme is not None and engine in ROUTED_ENGINES:
+        mechs = [page_origin_for_url(engine, m.value, app_scheme, Host.here()) if m.condition == "page.origin" else m
+                 for m in mechs]
     mechs += [resolve_value(engine, f"during.{do}", f"after {after}") for do, after in faults]
     return Resolution(engine, tuple(mechs))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.app.profiles import Profile, builtin_profiles
 from harness.core.errors import InputError
@@ -96,7 +97,8 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
             (*source.loc, "given", "device", "audio", "file"), f"no audio file at {audio.file!r}",
             f"the path is relative to {source.path.name}'s directory; give a 16-bit PCM WAV file")])
     faults = [(f.do, f.after) for f in scenario.during]
-    resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent)
+    app_scheme = urlsplit(app_url).scheme.lower() if app_url else None
+    resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent, app_scheme)
     route, info = pick_route(engine, forced_route, grid)
     not_applicable = None
     if scenario.profiles is not None and profile.name not in scenario.profiles:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from harness.app.loopproxy import running_proxy, shared_proxy
+from harness.app.loopproxy import AppFront, running_proxy, shared_proxy
 from harness.app.server import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
 from harness.core.errors import EnvironmentProblem
 from harness.reproduce.netlab.lab import NetLab, app_url_problem
@@ -18,8 +18,9 @@ from harness.run.plan import CasePlan
 class AppTarget:
     """Where the app is for this run, and how to reach it under each page condition.
 
-    ``url`` fixes a running app (only its own origin is possible; on routes without init scripts the
-    browser's loopback proxy puts the harness's scripts into its HTML); otherwise the app's files are
+    ``url`` fixes a running app (kept at its own URL where the case's origin allows, else reached through
+    an :class:`AppFront` on loopback; on routes without init scripts the browser's loopback proxy puts the
+    harness's scripts into its HTML); otherwise the app's files are
     served by the harness over http and, on demand, https, with ``mounts`` (URL prefix → directory) beside
     them, on the host name ``host`` (``localhost`` for an SDK that accepts no other plain-http origin).
     """
@@ -35,7 +36,9 @@ class AppTarget:
         self._http: AppServer | None = None
         self._https: AppServer | None = None
         self._lab: NetLab | None = None
-        self._proxied = False  # the shared proxy holds this case's scripts
+        self._proxied: str | None = None  # the app URL whose HTML the shared proxy gets this case's scripts into
+        self._front: AppFront | None = None  # started on a URL app's first case that needs another origin
+        self._front_note: str | None = None  # what the front did in this case
 
     def lab(self) -> NetLab:
         """The network lab (started on first use): it serves the app's files itself, or forwards a fixed
@@ -89,16 +92,17 @@ class AppTarget:
             return Location(url, None, lab.app_origin, lab.redact(url))
         https = given.page.origin == "https"
         params: dict[str, str] = {}
+        fixed = self._fixed_app(given.page.origin) if self.fixed_url else None
         if inject is not None:
-            if self.fixed_url:
+            if fixed:
                 # The app is another process's: the browser's proxy puts the scripts into its HTML instead.
-                shared_proxy().serve(self.fixed_url, inject)
-                self._proxied = True
+                shared_proxy().serve(fixed, inject)
+                self._proxied = fixed
             if not self.fixed_url or given.page.embed != "top":  # the harness's own pages get them from its server
                 self.server(https).injections[token] = inject
                 params[INJECT_PARAM] = token
-        if self.fixed_url:
-            app_url = self.fixed_url
+        if fixed:
+            app_url = fixed
         else:
             host = INSECURE_HOST if given.page.origin == "http-insecure" else self.host
             if self.profile_params:
@@ -111,6 +115,21 @@ class AppTarget:
         allow = "1" if given.page.embed == "iframe-allow" else "0"
         page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
         return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
+
+    def _fixed_app(self, origin: str) -> str:
+        """The URL app's address under page origin ``origin``: its own URL where that already is the origin,
+        else through the front (https in front of http, or the non-local host name)."""
+        assert self.fixed_url is not None
+        scheme = urlsplit(self.fixed_url).scheme.lower()
+        if origin == "http-localhost" or (origin == "https" and scheme == "https"):
+            return self.fixed_url
+        if scheme == "https":  # planning skips these cases; this is for callers that did not plan with the URL
+            raise EnvironmentProblem(f"page.origin={origin} needs the app over plain http, but app.url is "
+                                     f"https ({self.fixed_url}); give the app's http URL for this case")
+        if self._front is None:
+            self._front = AppFront(self.fixed_url)
+        self._front_note = self._front.describe(origin == "https")
+        return self._front.url_for(origin == "https")
 
     def check_proxied(self) -> None:
         """After the app's page loaded: the proxy must have put the scripts into it, else nothing could be
@@ -125,16 +144,23 @@ class AppTarget:
                    "through it only with GLib's libproxy module: apt-get install glib-networking)"))
 
     def proxy_evidence(self) -> str | None:
-        """What the proxy did to the app in this case (None when it did nothing); stops its inserting."""
-        if not self._proxied:
+        """What the front and the proxy did to the app in this case (None when nothing); stops the proxy's
+        inserting."""
+        front, self._front_note = self._front_note, None
+        proxied = self._proxied_note()
+        return "; ".join(n for n in (front, proxied) if n) or None
+
+    def _proxied_note(self) -> str | None:
+        app = self._proxied
+        if not app:
             return None
-        self._proxied = False
+        self._proxied = None
         proxy = running_proxy()
         if proxy is None:
             return None
         counts = proxy.clear()
         note = (f"mediafault's proxy ({proxy.address}) inserted its observer script into {counts['inserted']} HTML "
-                f"response{'s' if counts['inserted'] != 1 else ''} of {self.fixed_url}")
+                f"response{'s' if counts['inserted'] != 1 else ''} of {app}")
         if counts["csp"]:
             note += (f"; it added that script's hash to the Content-Security-Policy of {counts['csp']} of them "
                      "(nothing else in the policy changed)")
@@ -156,6 +182,9 @@ class AppTarget:
             if server is not None:
                 server.stop()
         self._http = self._https = None
+        if self._front is not None:
+            self._front.stop()
+            self._front = None
         if self._lab is not None:
             self._lab.stop()
             self._lab = None
