@@ -76,3 +76,30 @@ def test_every_condition_value_has_a_scenario_in_the_catalogue() -> None:
     users = _catalogue_users(bundled("scenarios"))
     missing = [f"{c}: {v}" for c, values in conditions.all_values().items() for v in values if not users.get((c, v))]
     assert not missing, f"no built-in scenario sets {missing}"
+
+
+def test_page_origins_of_an_app_given_by_url_are_decided_at_plan_time() -> None:
+    """An http app.url gets https and the non-local name through the front; an https app.url keeps its own
+    https and cannot be reached over plain http by name: that case is skipped with the reason when planned,
+    so 'mediafault list --app-url' shows it; the front never changes a case of the harness's own app."""
+    repo = Path(__file__).resolve().parents[1]
+    (https,) = load_file(repo / "scenarios" / "page" / "https.yaml")
+    (insecure,) = load_file(repo / "scenarios" / "page" / "insecure-origin.yaml")
+    generic = builtin_profiles()["generic"]
+
+    def origin(source: SourcedScenario, engine: str, app_url: str | None) -> conditions.Mechanism:
+        plan = plan_case(source, engine, generic, app_url=app_url)
+        (mech,) = [m for m in plan.resolution.mechanisms if m.condition == "page.origin"]
+        return mech
+
+    for engine in conditions.ROUTED_ENGINES:
+        assert "front" in origin(https, engine, "http://127.0.0.1:5173/").how
+        assert "app's own https URL" in origin(https, engine, "https://127.0.0.1:5173/").how
+        by_name = origin(insecure, engine, "http://127.0.0.1:5173/")
+        assert by_name.fidelity is Fidelity.native and "front" in by_name.how
+        assert by_name.launch_args == origin(insecure, engine, None).launch_args  # app.test still maps to loopback
+        assert "front" not in origin(https, engine, None).how
+        plan = plan_case(insecure, engine, generic, app_url="https://127.0.0.1:5173/")
+        (why,) = plan.resolution.unsupported
+        assert "an https server cannot be reached over plain http" in why.how
+        assert plan.skip_reason and why.how in plan.skip_reason

@@ -1,7 +1,9 @@
 """The loopback proxy on its own, with real servers on 127.0.0.1 and no browser: it inserts the case's
 script into the app's HTML only (gzip, chunked, no <head>, a CSP header or meta), passes everything else
 through byte for byte (other responses, websockets, CONNECT tunnels), terminates an https app's tunnel with
-its own CA, refuses every host that is neither the app nor loopback, and leaves no socket behind."""
+its own CA, refuses every host that is neither the app nor loopback, and leaves no socket behind. The front
+for an app given by URL forwards to that app only, over https (the same CA) or plain http by name, with the
+app's own Host header."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from harness.app.loopproxy import LoopProxy, allow_inline, ascii_script, insert_script, script_hash
+from harness.app.loopproxy import AppFront, LoopProxy, allow_inline, ascii_script, insert_script, script_hash
 from harness.app.server import self_signed_context
 
 SCRIPT = "window.__mfSeen = 'é';"
@@ -64,6 +66,13 @@ class _Origin(BaseHTTPRequestHandler):
                         b"</head></html>")
         elif self.path == "/binary":
             self._reply(BINARY, "application/octet-stream")
+        elif self.path == "/echo-host":
+            self._reply(json.dumps(self.headers.get("Host")).encode(), "application/json")
+        elif self.path == "/redirect":  # an absolute redirect to the app's own origin, as some servers send
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/nohead?a=1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/echo-encoding":
             self._reply(json.dumps(self.headers.get("Accept-Encoding")).encode(), "application/json")
         elif self.path == "/ws" and self.headers.get("Upgrade") == "websocket":
@@ -281,5 +290,92 @@ def test_closing_the_pool_stops_the_shared_proxy() -> None:
     port = int(shared_proxy().address.split(":")[1])
     BrowserPool().close()
     assert running_proxy() is None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+@pytest.fixture
+def front(origin: str) -> Iterator[AppFront]:
+    """A front for the plain http app at ``/index.html?x=1``."""
+    front = AppFront(origin + "/index.html?x=1")
+    yield front
+    front.stop()
+
+
+def _front_get(front: AppFront, path: str, https: bool, host: str | None = None,
+               method: str = "GET") -> http.client.HTTPResponse:
+    """``path`` from the front as a browser asks it, with the Host header ``host`` (default: its own name)."""
+    conn: http.client.HTTPConnection
+    if https:
+        conn = http.client.HTTPSConnection("127.0.0.1", front.port, timeout=10, context=_untrusting())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", front.port, timeout=10)
+    own = f"127.0.0.1:{front.port}" if https else f"app.test:{front.port}"
+    conn.request(method, path, headers={"Host": host or own, "Accept": "text/html"})
+    return conn.getresponse()
+
+
+def test_front_serves_the_app_over_https_with_the_run_ca(front: AppFront, origin: str) -> None:
+    """https://127.0.0.1:PORT with a certificate from the run's CA; the app sees its own Host header, its
+    pages and bytes come through unchanged (the front inserts nothing)."""
+    assert front.url_for(True) == f"https://127.0.0.1:{front.port}/index.html?x=1"
+    conn = http.client.HTTPSConnection("127.0.0.1", front.port, timeout=10, context=_untrusting())
+    conn.request("GET", "/echo-host")
+    assert json.loads(conn.getresponse().read()) == origin.removeprefix("http://")
+    assert isinstance(conn.sock, ssl.SSLSocket)
+    der = conn.sock.getpeercert(binary_form=True)
+    assert der is not None
+    cert = x509.load_der_x509_certificate(der)
+    assert cert.issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "mediafault per-run CA"
+    assert _front_get(front, "/binary", https=True).read() == BINARY
+    assert b"<script>app()</script>" in _front_get(front, "/", https=True).read()
+    assert "https front" in front.describe(True) and origin + "/index.html?x=1" in front.describe(True)
+
+
+def test_front_serves_the_app_by_a_name_that_is_not_local(front: AppFront, origin: str) -> None:
+    """http://app.test:PORT: plain http by name, the app still sees its own Host header (Vite >= 6 refuses
+    others), and a redirect to the app's own origin stays on the front."""
+    assert front.url_for(False) == f"http://app.test:{front.port}/index.html?x=1"
+    assert json.loads(_front_get(front, "/echo-host", https=False).read()) == origin.removeprefix("http://")
+    reply = _front_get(front, "/redirect", https=False)
+    assert reply.status == 302
+    assert reply.getheader("Location") == f"http://app.test:{front.port}/nohead?a=1"
+
+
+@pytest.mark.parametrize("host", ["evil.invalid", "127.0.0.1:1", "app.test", "localhost.evil.invalid:{port}"])
+def test_front_refuses_any_host_but_its_own(front: AppFront, host: str) -> None:
+    """A Host header that does not name the front (DNS rebinding, another port), an absolute URI for another
+    host and a CONNECT tunnel: 403 with the reason, and nothing reaches the app."""
+    reply = _front_get(front, "/echo-host", https=False, host=host.format(port=front.port))
+    assert reply.status == 403
+    assert f"mediafault's front for {front.target_url} refused" in reply.read().decode()
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        sock.sendall(b"GET http://other.invalid/echo-host HTTP/1.1\r\nHost: other.invalid\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 403")
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        sock.sendall(f"CONNECT 127.0.0.1:{front.port} HTTP/1.1\r\nHost: 127.0.0.1:{front.port}\r\n\r\n".encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 403")
+
+
+def test_front_relays_websockets(front: AppFront, origin: str) -> None:
+    """A dev server's HMR websocket through the front (https), bytes both ways after the handshake."""
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as raw, \
+            _untrusting().wrap_socket(raw) as sock:
+        sock.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{front.port}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101")
+        sock.sendall(b"hello")
+        assert sock.recv(5) == b"olleh"
+
+
+def test_front_listens_on_loopback_only_and_is_gone_after_stop(origin: str) -> None:
+    front = AppFront(origin + "/")
+    assert front.socket.getsockname()[0] == "127.0.0.1"
+    port = front.port
+    _front_get(front, "/binary", https=True).read()
+    front.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5)
