@@ -70,7 +70,7 @@ class _Origin(BaseHTTPRequestHandler):
             self._reply(json.dumps(self.headers.get("Host")).encode(), "application/json")
         elif self.path == "/redirect":  # an absolute redirect to the app's own origin, as some servers send
             self.send_response(302)
-            self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/nohead?a=1")
+            self.send_header("Location", f"http://127.0.0.1:{self.connection.getsockname()[1]}/nohead?a=1")
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif self.path == "/echo-encoding":
