@@ -135,9 +135,10 @@ def run(pytester: pytest.Pytester, tag: str, *args: str) -> tuple[pytest.RunResu
 
 
 @contextmanager
-def bundled_app_by_url() -> Iterator[str]:
-    """The bundled app served by another process (``python -m http.server`` on loopback), as its URL."""
-    server = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", str(BUNDLED_APP)]
+def bundled_app_by_url(directory: Path = BUNDLED_APP) -> Iterator[str]:
+    """The bundled app (or a variant's copy of it in ``directory``) served by another process
+    (``python -m http.server`` on loopback), as its URL."""
+    server = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", str(directory)]
     with process(server, re.compile(r"port (\d+)")) as port:
         yield f"http://127.0.0.1:{port}/index.html"
 

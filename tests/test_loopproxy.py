@@ -329,7 +329,8 @@ def test_front_serves_the_app_over_https_with_the_run_ca(front: AppFront, origin
     assert cert.issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "mediafault per-run CA"
     assert _front_get(front, "/binary", https=True).read() == BINARY
     assert b"<script>app()</script>" in _front_get(front, "/", https=True).read()
-    assert "https front" in front.describe(True) and origin + "/index.html?x=1" in front.describe(True)
+    note = front.describe(True)
+    assert "https front" in note and origin + "/index.html?x=1" in note and "3 requests over https" in note, note
 
 
 def test_front_serves_the_app_by_a_name_that_is_not_local(front: AppFront, origin: str) -> None:

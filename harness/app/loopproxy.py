@@ -545,6 +545,7 @@ class FrontHandler(ProxyHandler):
             return None
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
         self.front_base = f"{scheme}://{named}"
+        self.server.note(**{scheme: 1})
         # Dev servers that check the Host header (Vite >= 6 answers 403 "Blocked request" to an unknown host)
         # see their own host:port, as without the front.
         del self.headers["Host"]
@@ -577,6 +578,7 @@ class AppFront(LoopProxy):
         super().__init__()
         self.app = Origin.of(app_url)
         self.target_url = app_url
+        self._counts = {"http": 0, "https": 0}  # requests forwarded since :meth:`begin`
 
     @property
     def port(self) -> int:
@@ -602,12 +604,19 @@ class AppFront(LoopProxy):
     def serve(self, app_url: str, script: str | None) -> None:
         raise TypeError("a front forwards to one app and inserts nothing")
 
+    def begin(self) -> None:
+        """A case starts: count its requests from zero."""
+        with self._lock:
+            self._counts = dict.fromkeys(self._counts, 0)
+
     def describe(self, https: bool) -> str:
-        """What the front did to the app, for the case's evidence."""
+        """What the front did to the app since :meth:`begin`, for the case's evidence."""
         kind = ("https front (certificate from the run's own CA)" if https
                 else "http front under a host name that is not local")
+        count = self.counts()["https" if https else "http"]
         return (f"the app was reached through mediafault's {kind} at {self.url_for(https)}, forwarding to "
-                f"{self.target_url} with the app's own Host header")
+                f"{self.target_url} with the app's own Host header: {count} request{'s' if count != 1 else ''} "
+                f"over {'https' if https else 'plain http'}")
 
 
 _shared: dict[str, LoopProxy] = {}

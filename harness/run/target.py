@@ -38,7 +38,7 @@ class AppTarget:
         self._lab: NetLab | None = None
         self._proxied: str | None = None  # the app URL whose HTML the shared proxy gets this case's scripts into
         self._front: AppFront | None = None  # started on a URL app's first case that needs another origin
-        self._front_note: str | None = None  # what the front did in this case
+        self._front_https: bool | None = None  # this case reaches the app through the front: over https?
 
     def lab(self) -> NetLab:
         """The network lab (started on first use): it serves the app's files itself, or forwards a fixed
@@ -128,7 +128,8 @@ class AppTarget:
                                      f"https ({self.fixed_url}); give the app's http URL for this case")
         if self._front is None:
             self._front = AppFront(self.fixed_url)
-        self._front_note = self._front.describe(origin == "https")
+        self._front.begin()
+        self._front_https = origin == "https"
         return self._front.url_for(origin == "https")
 
     def check_proxied(self) -> None:
@@ -146,7 +147,10 @@ class AppTarget:
     def proxy_evidence(self) -> str | None:
         """What the front and the proxy did to the app in this case (None when nothing); stops the proxy's
         inserting."""
-        front, self._front_note = self._front_note, None
+        front = None
+        if self._front is not None and self._front_https is not None:
+            front = self._front.describe(self._front_https)
+        self._front_https = None
         proxied = self._proxied_note()
         return "; ".join(n for n in (front, proxied) if n) or None
 
