@@ -28,7 +28,9 @@ class CaseOutcome:
 def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppTarget, surface: Surface,
               profile: Profile, pool: BrowserPool) -> list[CaseOutcome]:
     """Every scenario on every engine it names (and that is asked for), one after the other."""
-    plans = [plan_case(s, e, profile) for s in scenarios for e in s.scenario.engines if e in engines]
+    # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
+    plans = [plan_case(s, e, profile, app_url=target.fixed_url) for s in scenarios for e in s.scenario.engines
+             if e in engines]
     plans.sort(key=lambda p: p.launch.key if p.launch else "~")  # one launch per configuration
     out = []
     for plan in plans:
