@@ -20,9 +20,9 @@ class AppTarget:
 
     ``url`` fixes a running app (kept at its own URL where the case's origin allows, else reached through
     an :class:`AppFront` on loopback; on routes without init scripts the browser's loopback proxy puts the
-    harness's scripts into its HTML); otherwise the app's files are
-    served by the harness over http and, on demand, https, with ``mounts`` (URL prefix → directory) beside
-    them, on the host name ``host`` (``localhost`` for an SDK that accepts no other plain-http origin).
+    harness's scripts into its HTML); otherwise the app's files are served by the harness over http and, on
+    demand, https, with ``mounts`` (URL prefix → directory) beside them, on the host name ``host``
+    (``localhost`` for an SDK that accepts no other plain-http origin).
     """
 
     def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool,
@@ -139,7 +139,7 @@ class AppTarget:
         if self._proxied and proxy is not None and proxy.counts()["inserted"] == 0:
             skipped = proxy.counts()["skipped"]
             raise EnvironmentProblem(
-                f"mediafault's proxy never got to put its observer into {self.fixed_url}: "
+                f"mediafault's proxy never got to put its observer into {self._proxied}: "
                 + ("the page came br-encoded, which it cannot undo; let the dev server send gzip or identity"
                    if skipped else "the browser did not ask it for the page (WebKitGTK reaches https pages "
                    "through it only with GLib's libproxy module: apt-get install glib-networking)"))
