@@ -153,3 +153,26 @@ def test_insecure_origin_through_the_front_fails_an_app_that_ignores_it(pytester
     ran = {name: status for name, status in by_url.items() if "not available here" not in status}
     assert ran and all(status.startswith("failure") for status in ran.values()), by_url
     result.stdout.fnmatch_lines(["*Page served over plain http*"])
+
+
+def test_https_app_url_keeps_its_own_url_and_cannot_be_insecure(pytester: pytest.Pytester) -> None:
+    """An app.url that already is https: page.origin https runs against it as is (cookie, CORS, service
+    worker and websocket all work, which they would not at another origin), and plain http by name is
+    skipped with the reason on every engine, decided when the case is planned."""
+    (pytester.path / "scenarios").mkdir()
+    text = (ORIGIN_APP / "origin.yaml").read_text("utf-8")
+    for name, origin in (("Own https", "https"), ("Plain http by name", "http-insecure")):
+        (pytester.path / "scenarios" / f"{origin}.yaml").write_text(
+            text.replace("The app keeps its own origin", name)
+                .replace("when: []", f"given:\n  page: {{origin: {origin}}}\nwhen: []"), "utf-8")
+    server = [sys.executable, "-u", str(ORIGIN_APP / "serve.py"), "--tls"]
+    with process(server, re.compile(r'"app": "([^"]+)"')) as url:
+        result, by_url, _ = run(pytester, "https-url", "--mf-app-url", url, *ALL_ENGINES)
+    own = {name: status for name, status in by_url.items() if name.startswith("Own https")}
+    assert own and all(s == "passed" or "not available here" in s for s in own.values()), by_url
+    assert "passed" in own.values(), by_url
+    insecure = {name: status for name, status in by_url.items() if name.startswith("Plain http by name")}
+    assert len(insecure) == 3, by_url
+    for status in insecure.values():
+        assert status.startswith("skipped") and "an https server cannot be reached over plain http" in status, status
+    assert "Traceback" not in result.stdout.str()
