@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -19,7 +20,7 @@ import pytest
 
 from harness.cli.grid import JAR_VERSION, engines_here, find_jar, java_version
 from harness.reproduce.engines.base import LaunchSpec
-from harness.reproduce.engines.grid_route import SeleniumGridRoute, is_loopback
+from harness.reproduce.engines.grid_route import SeleniumGridRoute, is_loopback, route_address, serve_address
 from tests.conftest import REPO
 
 needs_grid = pytest.mark.skipif(
@@ -194,6 +195,34 @@ def test_route_says_what_cannot_reach_a_grid_on_another_machine() -> None:
     assert "network lab" in (local.cannot_run(lab) or "")
     assert "/tmp/voice.wav" in (remote.cannot_run(wav) or "")
     assert "loopback" in (remote.cannot_run(plain) or "")
+
+
+def test_serve_address_is_loopback_for_a_local_grid_and_refuses_every_interface_and_foreign_addresses() -> None:
+    """The address the servers would bind for a Grid: loopback for a local one; a given address must be this
+    machine's own and never the unspecified one (which would listen on every interface)."""
+    assert serve_address("http://127.0.0.1:4444") == "127.0.0.1"
+    assert serve_address("http://localhost:4444", "127.0.0.2") == "127.0.0.2"  # any loopback address is ours
+    for everywhere in ("0.0.0.0", "::"):
+        with pytest.raises(ValueError, match="listen on every interface"):
+            serve_address("http://10.9.9.1:4444", everywhere)
+    with pytest.raises(ValueError, match=re.escape("203.0.113.7 is not an address of this machine")):
+        serve_address("http://10.9.9.1:4444", "203.0.113.7")  # TEST-NET-3: documentation only, not ours
+    with pytest.raises(ValueError, match="not an IP address"):
+        serve_address("http://10.9.9.1:4444", "grid-host")
+
+
+def test_serve_address_for_a_remote_grid_is_this_machines_address_on_the_route_to_it() -> None:
+    """Without --mf-serve-address a remote Grid gets the source address of the route to its host (a connected
+    UDP socket sends nothing), an address of this machine that is not loopback; with no route, the error says
+    to name one."""
+    try:
+        expected = route_address("198.51.100.1")
+    except ValueError as exc:
+        assert "--mf-serve-address" in str(exc)
+        pytest.skip(f"this machine has no route off loopback: {exc}")
+    address = serve_address("http://198.51.100.1:4444")
+    assert address == expected and not address.startswith("127.")
+    assert serve_address("http://198.51.100.1:4444", address) == address  # bindable: this machine's own
 
 
 def test_no_grid_at_the_url_skips_every_case_with_the_reason(pytester: pytest.Pytester) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -43,6 +44,48 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def route_address(host: str) -> str:
+    """This machine's address on the route to ``host``: a UDP socket is connected (which picks the route and the
+    source address) and no packet is sent. Raises ValueError when there is no route."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((host, 9))  # the port is never used: a connected UDP socket sends nothing
+            return str(sock.getsockname()[0])
+    except OSError as exc:
+        raise ValueError(f"this machine has no route to the Grid host {host} ({exc.strerror or exc}); "
+                         "name the address its nodes reach this machine on with --mf-serve-address") from exc
+
+
+def serve_address(grid_url: str, given: str | None = None) -> str:
+    """The address the harness's servers bind and advertise to the Grid at ``grid_url``.
+
+    ``given`` (``--mf-serve-address``) must be one of this machine's own addresses and not the unspecified one:
+    the servers never listen on every interface. Without it: loopback for a Grid on this machine, else this
+    machine's address on the route to the Grid host. Raises ValueError with what to do instead.
+    """
+    if not given:
+        if is_loopback(grid_url):
+            return "127.0.0.1"
+        return route_address(urlsplit(grid_url).hostname or "")
+    try:
+        address = ipaddress.ip_address(given)
+    except ValueError:
+        raise ValueError(f"{given!r} is not an IP address; give one of this machine's addresses, "
+                         "e.g. the one its Grid nodes reach it on (ip -brief address lists them)") from None
+    if address.is_unspecified:
+        raise ValueError(f"{given} would make the harness's servers listen on every interface; give the one "
+                         "address the Grid's nodes reach this machine on")
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((given, 0))  # binding proves the address is this machine's; nothing listens
+    except OSError as exc:
+        raise ValueError(f"{given} is not an address of this machine ({exc.strerror or exc}); "
+                         "'ip -brief address' lists the ones it has") from exc
+    return str(address)
 
 
 def check_grid_url(url: str) -> str | None:
