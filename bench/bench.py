@@ -43,7 +43,7 @@ from harness.run.pool import TRACE_MODES, BrowserPool  # noqa: E402
 from harness.run.recorder import NullRecorder  # noqa: E402
 from harness.run.runner import run_case  # noqa: E402
 from harness.run.target import AppTarget  # noqa: E402
-from harness.scenario.loader import load_file, load_paths  # noqa: E402
+from harness.scenario.loader import load_file  # noqa: E402
 
 SCENARIO = REPO / "scenarios" / "permission" / "denied.yaml"
 
@@ -137,7 +137,6 @@ class CatalogueRun:
     launches: int
     cases: dict[str, tuple[float, str]] = field(default_factory=dict)  # name[engine] -> (seconds, status)
     spent: dict[str, dict[str, float]] = field(default_factory=dict)  # name[engine] -> the case's timings
-    holds: dict[str, float] = field(default_factory=dict)  # scenario name -> its hold
 
     def mean_per_engine(self) -> dict[str, float]:
         """Mean seconds of the cases that ran (skipped ones excluded), per engine."""
@@ -175,8 +174,6 @@ def run_catalogue(pytest_args: list[str]) -> CatalogueRun:
                 if attachment.get("name") == TIMINGS_ATTACHMENT:
                     spent = json.loads((results / attachment["source"]).read_text(encoding="utf-8"))
                     run.spent[result["name"]] = spent
-    for source in load_paths([REPO / "scenarios"])[0]:
-        run.holds[source.scenario.name] = source.scenario.expect.hold or 0.0
     return run
 
 

@@ -226,14 +226,19 @@ def test_websocket_upgrade_is_relayed(proxy: LoopProxy, origin: str) -> None:
     host, port = proxy.address.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         app = origin.removeprefix("http://")
-        sock.sendall(f"GET ws://{app}/ws HTTP/1.1\r\nHost: {app}\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += sock.recv(1)
-        assert head.startswith(b"HTTP/1.1 101")
-        sock.sendall(b"hello")
-        assert sock.recv(5) == b"olleh"
+        _websocket_echoes(sock, f"ws://{app}/ws", app)
+
+
+def _websocket_echoes(sock: socket.socket, target: str, host: str) -> None:
+    """Upgrade to the test app's echoing websocket at ``target`` and check bytes go both ways."""
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101")
+    sock.sendall(b"hello")
+    assert sock.recv(5) == b"olleh"
 
 
 def test_https_app_is_terminated_with_the_proxys_ca(proxy: LoopProxy, tls_origin: str) -> None:
@@ -362,14 +367,7 @@ def test_front_relays_websockets(front: AppFront, origin: str) -> None:
     """A dev server's HMR websocket through the front (https), bytes both ways after the handshake."""
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as raw, \
             _untrusting().wrap_socket(raw) as sock:
-        sock.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{front.port}\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += sock.recv(1)
-        assert head.startswith(b"HTTP/1.1 101")
-        sock.sendall(b"hello")
-        assert sock.recv(5) == b"olleh"
+        _websocket_echoes(sock, "/ws", f"127.0.0.1:{front.port}")
 
 
 def test_front_listens_on_loopback_only_and_is_gone_after_stop(origin: str) -> None:
