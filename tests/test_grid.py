@@ -20,7 +20,13 @@ import pytest
 
 from harness.cli.grid import JAR_VERSION, engines_here, find_jar, java_version
 from harness.reproduce.engines.base import LaunchSpec
-from harness.reproduce.engines.grid_route import SeleniumGridRoute, is_loopback, route_address, serve_address
+from harness.reproduce.engines.grid_route import (
+    SeleniumGridRoute,
+    is_loopback,
+    remote_app_problem,
+    route_address,
+    serve_address,
+)
 from tests.conftest import REPO
 
 needs_grid = pytest.mark.skipif(
@@ -183,7 +189,8 @@ def test_grid_cost_compared_with_the_local_selenium_routes(pytester: pytest.Pyte
 
 
 def test_route_says_what_cannot_reach_a_grid_on_another_machine() -> None:
-    """Network-lab cases skip on any Grid; on another machine's Grid a WAV file and the loopback app do too."""
+    """Network-lab cases skip on any Grid; on another machine's Grid a WAV file and an app the harness does not
+    serve (app.url) do too, and nothing else (the harness serves the rest on the serve address)."""
     assert is_loopback("http://127.0.0.1:4444") and is_loopback("http://localhost:4444/wd/hub")
     assert is_loopback("http://[::1]:4444") and not is_loopback("http://grid.example:4444")
     local = SeleniumGridRoute("chromium", "http://127.0.0.1:4444")
@@ -194,7 +201,10 @@ def test_route_says_what_cannot_reach_a_grid_on_another_machine() -> None:
     assert local.cannot_run(plain) is None and local.cannot_run(wav) is None
     assert "network lab" in (local.cannot_run(lab) or "")
     assert "/tmp/voice.wav" in (remote.cannot_run(wav) or "")
-    assert "loopback" in (remote.cannot_run(plain) or "")
+    assert remote.cannot_run(plain) is None
+    assert remote_app_problem("http://127.0.0.1:4444", "http://localhost:5173/") is None
+    assert remote_app_problem("http://grid.example:4444", None) is None
+    assert "Use app.dir" in (remote_app_problem("http://grid.example:4444", "http://localhost:5173/") or "")
 
 
 def test_serve_address_is_loopback_for_a_local_grid_and_refuses_every_interface_and_foreign_addresses() -> None:

@@ -1,9 +1,10 @@
 """Loopback web servers for the app under test: plain http, https with the harness's own CA, the
 pages that embed the app in a cross-origin iframe, and a telemetry sink.
 
-Everything listens on 127.0.0.1 only. ``localhost`` and ``127.0.0.1`` are different origins, which is
-what the iframe pages rely on; ``app.test`` is mapped to 127.0.0.1 inside the browser for the insecure
-origin case.
+Everything listens on 127.0.0.1 only, unless a run on a Selenium Grid on another machine names one of this
+machine's addresses that the Grid's nodes reach (the serve address). On loopback, ``localhost`` and
+``127.0.0.1`` are different origins, which is what the iframe pages rely on; ``app.test`` is mapped to
+127.0.0.1 inside the browser for the insecure origin case.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ def inject(page: str, script: str) -> str:
 
 
 class AppServer(ThreadingHTTPServer):
-    """Serves ``root`` (or only the embed pages when None) on 127.0.0.1 at a free port, in a daemon thread.
+    """Serves ``root`` (or only the embed pages when None) on ``host`` (127.0.0.1 unless a remote Grid's nodes
+    need another address of this machine) at a free port, in a daemon thread.
 
     ``mounts`` serves more directories under URL prefixes (``{"/sdk/": Path("tools/sdk/node_modules")}``):
     what a page needs that does not live in its own folder.
@@ -126,7 +128,7 @@ class AppServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, root: Path | None, tls: ssl.SSLContext | None = None,
-                 mounts: dict[str, Path] | None = None) -> None:
+                 mounts: dict[str, Path] | None = None, host: str = "127.0.0.1") -> None:
         if root is not None and not (root / "index.html").is_file():
             raise EnvironmentProblem(f"no app at {root} (index.html missing); set app.url or app.dir in "
                                      "mediafault.yaml, or run from a mediafault checkout")
@@ -136,7 +138,8 @@ class AppServer(ThreadingHTTPServer):
         self.injections: dict[str, str] = {}
         self.mounts = {("/" + prefix.strip("/") + "/"): path for prefix, path in (mounts or {}).items()}
         self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root or _EMPTY)))
+        self.host = host
+        super().__init__((host, 0), functools.partial(_Handler, directory=str(root or _EMPTY)))
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
         self._thread = threading.Thread(target=self.serve_forever, name=f"mediafault-{self.scheme}", daemon=True)
@@ -147,9 +150,9 @@ class AppServer(ThreadingHTTPServer):
         """The port it listens on."""
         return int(self.server_address[1])
 
-    def url(self, host: str = "127.0.0.1") -> str:
-        """``scheme://host:port`` (``host`` must resolve to loopback in the browser)."""
-        return f"{self.scheme}://{host}:{self.port}"
+    def url(self, host: str | None = None) -> str:
+        """``scheme://host:port``: ``host`` is a name of the address it listens on (default: that address)."""
+        return f"{self.scheme}://{host or self.host}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving and release the port."""
@@ -157,12 +160,13 @@ class AppServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def self_signed_context() -> ssl.SSLContext:
-    """A server TLS context with a certificate for 127.0.0.1, localhost and app.test from a fresh CA."""
+def self_signed_context(*hosts: str) -> ssl.SSLContext:
+    """A server TLS context with a certificate for 127.0.0.1, localhost, app.test and ``hosts`` from a fresh
+    CA."""
     import trustme
 
     ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost", INSECURE_HOST)
+    cert = ca.issue_cert("127.0.0.1", "localhost", INSECURE_HOST, *hosts)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
     return context

@@ -1,7 +1,8 @@
 """A local Selenium Grid 4 to try mediafault on a Grid: ``mediafault grid up | down | status``.
 
 One Selenium server in *standalone* mode (router, distributor and node in one Java process: on one machine
-the shape with the fewest moving parts) listening on 127.0.0.1 only, with a slot for each browser here:
+the shape with the fewest moving parts) listening on 127.0.0.1 only (or on the one address ``--host`` names,
+for runs from other machines), with a slot for each browser here:
 
 - chromium: the system ``chromium`` through ``chromedriver`` (a driver configuration; browserName ``chrome``);
 - webkit: WebKitGTK's ``MiniBrowser`` through a ``WebKitWebDriver`` started on loopback, which the node relays
@@ -34,7 +35,7 @@ from typing import Any
 from harness.core.errors import EnvironmentProblem
 from harness.core.resources import bundled, in_checkout, npm_setup
 from harness.reproduce import xvfb
-from harness.reproduce.engines.grid_route import GRID_BROWSER_NAMES, grid_status, slots
+from harness.reproduce.engines.grid_route import GRID_BROWSER_NAMES, grid_status, is_loopback, own_address, slots
 from harness.reproduce.engines.selenium_route import SELENIUM_OFFLINE_ENV, _minibrowser
 from harness.reproduce.media import cache_dir
 
@@ -178,13 +179,13 @@ def _stop(processes: list[Proc]) -> list[str]:
     return stopped
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Like the server itself: connections of a Grid just stopped (TIME_WAIT) do not block the port,
         # a listening socket does.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
@@ -201,9 +202,9 @@ def _toml(value: Any) -> str:
     return json.dumps(value)
 
 
-def grid_config(port: int, engines: list[str], webkit_port: int | None) -> str:
-    """The server's TOML configuration: loopback only, no driver detection, one slot kind per engine."""
-    lines = ["[server]", f"host = {_toml('127.0.0.1')}", f"port = {port}", "",
+def grid_config(port: int, engines: list[str], webkit_port: int | None, host: str = "127.0.0.1") -> str:
+    """The server's TOML configuration: on ``host`` only, no driver detection, one slot kind per engine."""
+    lines = ["[server]", f"host = {_toml(host)}", f"port = {port}", "",
              "[logging]", "tracing = false", "",
              "[node]", "detect-drivers = false", "selenium-manager = false",
              f"max-sessions = {sum(SLOTS[e] for e in engines)}", "override-max-sessions = true", ""]
@@ -279,8 +280,12 @@ def cleanup_stale() -> list[str]:
 
 
 def up(port: int = DEFAULT_PORT, engines: list[str] | None = None,
-       timeout: float = READY_TIMEOUT) -> tuple[GridState, bool]:
-    """Start the local Grid (or find it running): (its state, whether it was started now)."""
+       timeout: float = READY_TIMEOUT, host: str = "127.0.0.1") -> tuple[GridState, bool]:
+    """Start the local Grid on ``host`` (or find it running): (its state, whether it was started now)."""
+    try:
+        host = own_address(host, "other machines reach this one on")
+    except ValueError as exc:
+        raise EnvironmentProblem(f"--host: {exc}") from None
     cleanup_stale()
     running = GridState.load()
     if running is not None:
@@ -299,12 +304,12 @@ def up(port: int = DEFAULT_PORT, engines: list[str] | None = None,
         raise EnvironmentProblem("cannot offer " + "; ".join(missing))
     if not wanted:
         raise EnvironmentProblem("no engine can run on a Grid here: " + "; ".join(f"{e}: {r}" for e, r in here.items()))
-    if not _port_free(port):
-        raise EnvironmentProblem(f"port {port} on 127.0.0.1 is in use (another Grid?); choose one with --port")
+    if not _port_free(port, host):
+        raise EnvironmentProblem(f"port {port} on {host} is in use (another Grid?); choose one with --port")
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    state = GridState(f"http://127.0.0.1:{port}", port, wanted, jar=str(jar))
+    state = GridState(f"http://{host if ':' not in host else f'[{host}]'}:{port}", port, wanted, jar=str(jar))
     env = {**os.environ, **SELENIUM_OFFLINE_ENV}
     try:
         if "webkit" in wanted or (shutil.which("Xvfb") and not os.environ.get("DISPLAY")):
@@ -326,7 +331,7 @@ def up(port: int = DEFAULT_PORT, engines: list[str] | None = None,
             state.save()
             _wait_http(f"http://127.0.0.1:{webkit_port}/status", "WebKitWebDriver", driver, log, timeout)
         config = directory / "grid.toml"
-        config.write_text(grid_config(port, wanted, webkit_port), encoding="utf-8")
+        config.write_text(grid_config(port, wanted, webkit_port, host), encoding="utf-8")
         log = directory / "grid.log"
         log.write_bytes(b"")
         server = _popen("selenium-server", [java, "-jar", str(jar), "standalone", "--config", str(config)], env, log)
@@ -400,13 +405,13 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def command(action: str, port: int = DEFAULT_PORT, engines: list[str] | None = None,
-            timeout: float = READY_TIMEOUT) -> int:
+            timeout: float = READY_TIMEOUT, host: str = "127.0.0.1") -> int:
     """``mediafault grid ACTION``: print what happened for people; the exit status."""
     if action == "up":
         # SIGTERM while starting stops what was started, like Ctrl-C (Python's default would just exit).
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            state, started = up(port, engines, timeout)
+            state, started = up(port, engines, timeout, host)
         except EnvironmentProblem as exc:
             print(f"grid up: {exc}")
             return 1
@@ -417,7 +422,8 @@ def command(action: str, port: int = DEFAULT_PORT, engines: list[str] | None = N
             print(f"a Selenium Grid is already running at {state.url}{note}")
         else:
             print(f"Selenium Grid {JAR_VERSION} ready at {state.url} in {state.startup_seconds:.1f}s "
-                  f"(loopback only; display {state.display or 'none'})")
+                  f"({'loopback only' if is_loopback(state.url) else 'listening on ' + host + ' only'}; "
+                  f"display {state.display or 'none'})")
         report = status()
         print("\n".join(describe_slots(report.slots)))
         print(f"run scenarios on it:  mediafault run --grid-url {state.url}")

@@ -42,7 +42,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
     """Start, stop or show the local Selenium Grid."""
     from harness.cli.grid import command
 
-    return command(args.action, args.port, args.engine, args.timeout)
+    return command(args.action, args.port, args.engine, args.timeout, args.host)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "acs-calling-errors)")
     run.add_argument("--app-url", help="URL of your app (default: the bundled softphone)")
     run.add_argument("--grid-url", metavar="URL", help="run on the Selenium Grid 4 at URL (see 'mediafault grid')")
+    run.add_argument("--serve-address", metavar="ADDRESS",
+                     help="with a Grid on another machine: this machine's address its nodes reach (default: the "
+                     "address on the route to the Grid)")
     run.add_argument("--reports", default="reports", help="where JUnit XML and Allure results go "
                      "(default: reports/)")
     run.add_argument("--report", action="store_true", help="then build the HTML report (REPORTS/html and the "
@@ -164,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "  mediafault grid status\n  mediafault grid down\n\nexit status: 0 on success; status: "
                     "1 when not ready, 3 when no Grid runs.")
     grid.add_argument("action", choices=["up", "down", "status"])
-    grid.add_argument("--port", type=int, default=4444, help="port on 127.0.0.1 (default: 4444)")
+    grid.add_argument("--port", type=int, default=4444, help="port (default: 4444)")
+    grid.add_argument("--host", default="127.0.0.1", help="the one address of this machine to listen on, for runs "
+                      "from other machines (default: 127.0.0.1, this machine only)")
     grid.add_argument("--engine", action="append", choices=ENGINES, help="offer only this engine; repeatable "
                       "(default: every engine this machine has a driver for)")
     grid.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the Grid to be ready "

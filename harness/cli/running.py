@@ -38,6 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--mf-app-url={args.app_url}")
     if args.grid_url:
         pytest_args.append(f"--mf-grid-url={args.grid_url}")
+    if args.serve_address:
+        pytest_args.append(f"--mf-serve-address={args.serve_address}")
     if args.n:
         pytest_args += ["-n", str(args.n)]
     pytest_args += ["--mf-matrix", f"--mf-surface-map={reports / 'error-surface.md'}",

@@ -58,6 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mf-grid-url", dest="mf_grid_url", metavar="URL",
                     help="run on the Selenium Grid 4 at URL (e.g. one started by 'mediafault grid up'; "
                     "ini: mf_grid_url)")
+    group.addoption("--mf-serve-address", dest="mf_serve_address", metavar="ADDRESS",
+                    help="with a Grid on another machine: this machine's address that the Grid's nodes reach, "
+                    "where the harness serves the app and its pages (default: this machine's address on the "
+                    "route to the Grid; ini: mf_serve_address)")
     group.addoption("--mf-surface-map", dest="mf_surface_map", metavar="PATH",
                     help="write the error-surface map (expected vs surfaced codes) as Markdown, and as HTML beside it "
                     "(ini: mf_surface_map)")
@@ -79,6 +83,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mf_matrix", type="bool", default=False, help="print the scenario × engine matrix")
     parser.addini("mf_surface_map", type="string", default="", help="Markdown file for the error-surface map")
     parser.addini("mf_grid_url", type="string", default="", help="URL of a Selenium Grid 4 to run on")
+    parser.addini("mf_serve_address", type="string", default="",
+                  help="this machine's address a remote Grid's nodes reach (default: found from the route)")
     parser.addini("mf_scenario_dirs", type="args", default=["scenarios"],
                   help="directory names whose YAML files are scenarios (default: scenarios)")
 
@@ -359,4 +365,6 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     app = state.app.url or (f"{state.app.dir} (served by the harness)" if state.app.dir
                             else "bundled softphone (fixtures/app)")
     grid = f"; Selenium Grid {state.grid_url}" if state.grid_url else ""
+    if state.serve_host:
+        grid += f", its nodes reach the app on {state.serve_host}"
     return [f"mediafault: engines {', '.join(state.engines)}; app {app}; profile {state.profile.name}{grid}"]

@@ -91,10 +91,26 @@ class RunState:
             bad = check_grid_url(self.grid_url)
             if bad:
                 raise pytest.UsageError(f"--mf-grid-url: {bad}")
+        self.serve_host = self._serve_host(option(config, "serve_address") or None)
         self.names: dict[str, SourcedScenario] = {}
         self.cells: list[Cell] = []
         self._pool: BrowserPool | None = None
         self._target: AppTarget | None = None
+
+    def _serve_host(self, given: str | None) -> str | None:
+        """Where the harness's servers listen for a Grid on another machine (None: loopback)."""
+        if not self.grid_url:
+            if given:
+                raise pytest.UsageError(f"--mf-serve-address {given}: it is for a Selenium Grid on another "
+                                        "machine; give --mf-grid-url too, or drop it")
+            return None
+        from harness.reproduce.engines.grid_route import serve_address
+
+        try:
+            address = serve_address(self.grid_url, given)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--mf-serve-address (ini: mf_serve_address): {exc}") from None
+        return None if address == "127.0.0.1" else address
 
     @property
     def app(self) -> AppConfig:
@@ -111,7 +127,8 @@ class RunState:
                 if app.dir:
                     base = self.config_path.parent if self.config_path else Path(self.config.rootpath)
                     root = (base / app.dir).resolve()
-            self._target = AppTarget(app.url, root, app.surface.telemetry, profile_params=not (app.url or app.dir))
+            self._target = AppTarget(app.url, root, app.surface.telemetry, profile_params=not (app.url or app.dir),
+                                     serve_host=self.serve_host)
         return self._target
 
     def pool(self) -> BrowserPool:

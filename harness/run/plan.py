@@ -11,6 +11,7 @@ from harness.core.errors import InputError
 from harness.reproduce import conditions
 from harness.reproduce.conditions import Fidelity, Resolution
 from harness.reproduce.engines import LaunchSpec, Route, RouteInfo, pick_route
+from harness.reproduce.engines.grid_route import remote_app_problem
 from harness.reproduce.netlab.lab import app_url_problem
 from harness.run.judge import Expected, resolve
 from harness.scenario.loader import SourcedScenario
@@ -130,7 +131,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
         headed = headed or mech.headed
         netlab = netlab or mech.netlab
     # The lab has no route out: an app.url it cannot forward (not on this machine) is known before running.
-    unreachable = app_url_problem(app_url) if netlab and app_url else None
+    unreachable = app_url_problem(app_url) if netlab and app_url else remote_app_problem(grid, app_url)
     launch = None
     if route:
         launch = LaunchSpec(engine, route.name, tuple(sorted(conditions.merge_switches(args))),

@@ -4,6 +4,7 @@ network lab), and the page a case opens to reach it under each page condition.""
 from __future__ import annotations
 
 import json
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -23,11 +24,20 @@ class AppTarget:
     harness's scripts into its HTML); otherwise the app's files are served by the harness over http and, on
     demand, https, with ``mounts`` (URL prefix → directory) beside them, on the host name ``host``
     (``localhost`` for an SDK that accepts no other plain-http origin).
+
+    ``serve_host`` is for a Selenium Grid on another machine: one of this machine's addresses that its nodes
+    reach. The servers then listen there instead of on loopback, a second port is the embedding pages' other
+    origin, and ``http-localhost`` (a secure context) is served over https, since plain http on that address
+    is not one; each case's evidence says so.
     """
 
     def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool,
-                 mounts: dict[str, Path] | None = None, host: str = "127.0.0.1") -> None:
+                 mounts: dict[str, Path] | None = None, host: str = "127.0.0.1",
+                 serve_host: str | None = None) -> None:
         self.fixed_url = url
+        self.serve_host = serve_host
+        self._embedders: dict[bool, AppServer] = {}  # the other origin for a remote Grid, by https
+        self._served_note: str | None = None  # what serving for a remote Grid did to this case
         self.root = root
         self.mounts = mounts or {}
         self.host = host
@@ -63,13 +73,28 @@ class AppTarget:
 
     def server(self, https: bool) -> AppServer:
         """The http or https server (started on first use)."""
+        bind = self.serve_host or "127.0.0.1"
         if https:
             if self._https is None:
-                self._https = AppServer(self.root, self_signed_context(), self.mounts)
+                self._https = AppServer(self.root, self._tls(), self.mounts, host=bind)
             return self._https
         if self._http is None:
-            self._http = AppServer(self.root, mounts=self.mounts)
+            self._http = AppServer(self.root, mounts=self.mounts, host=bind)
         return self._http
+
+    def _tls(self) -> ssl.SSLContext:
+        return self_signed_context(*([self.serve_host] if self.serve_host else []))
+
+    def embedder(self, https: bool) -> str:
+        """The origin of the pages that embed the app: another origin of the harness's servers (``localhost``
+        is not ``127.0.0.1``; for a remote Grid, another port on the serve address)."""
+        if not self.serve_host:
+            return self.server(https).url("127.0.0.1" if self.host == "localhost" else "localhost")
+        if https not in self._embedders:
+            server = AppServer(None, self._tls() if https else None, host=self.serve_host)
+            server.injections = self.server(https).injections  # the embedding page gets the case's scripts too
+            self._embedders[https] = server
+        return self._embedders[https].url()
 
     def locate(self, plan: CasePlan, token: str, inject: str | None = None) -> Location:
         """The page to open, the app's frame within it, and the origin permissions are keyed on.
@@ -90,7 +115,8 @@ class AppTarget:
                 lab_params.update({"profile": plan.profile, "case": token})
             url = f"{lab.app_origin}/index.html?{urlencode(lab_params)}"
             return Location(url, None, lab.app_origin, lab.redact(url))
-        https = given.page.origin == "https"
+        # For a remote Grid the app is on a non-loopback address, where only https is a secure context.
+        https = given.page.origin == "https" or (self.serve_host is not None and given.page.origin == "http-localhost")
         params: dict[str, str] = {}
         fixed = self._fixed_app(given.page.origin) if self.fixed_url else None
         if inject is not None:
@@ -105,16 +131,26 @@ class AppTarget:
             app_url = fixed
         else:
             host = INSECURE_HOST if given.page.origin == "http-insecure" else self.host
+            if self.serve_host:  # the serve address is not local, so plain http on it is already insecure
+                host = self.serve_host
+                self._served_note = self._remote_note(given.page.origin, https)
             if self.profile_params:
                 params.update({"profile": plan.profile, "case": token})
             app_url = f"{self.server(https).url(host)}/index.html" + (f"?{urlencode(params)}" if params else "")
         if given.page.embed == "top":
             return Location(app_url, None, _origin(app_url))
-        # The embedding page is on another origin ("localhost" is not "127.0.0.1") of the harness's server.
-        embedder = self.server(https).url("127.0.0.1" if self.host == "localhost" else "localhost")
+        embedder = self.embedder(https)
         allow = "1" if given.page.embed == "iframe-allow" else "0"
         page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
         return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
+
+    def _remote_note(self, origin: str, https: bool) -> str:
+        note = (f"served for the Selenium Grid's nodes on {self.serve_host} (an address of this machine they reach) "
+                "instead of loopback")
+        if origin == "http-localhost" and https:
+            note += ("; page.origin http-localhost became https with a certificate from the run's own CA, since "
+                     "plain http on that address is not a secure context")
+        return note
 
     def _fixed_app(self, origin: str) -> str:
         """The URL app's address under page origin ``origin``: its own URL where that already is the origin,
@@ -152,7 +188,8 @@ class AppTarget:
             front = self._front.describe(self._front_https)
         self._front_https = None
         proxied = self._proxied_note()
-        return "; ".join(n for n in (front, proxied) if n) or None
+        served, self._served_note = self._served_note, None
+        return "; ".join(n for n in (served, front, proxied) if n) or None
 
     def _proxied_note(self) -> str | None:
         app = self._proxied
@@ -182,10 +219,11 @@ class AppTarget:
 
     def stop(self) -> None:
         """Stop the servers and the lab."""
-        for server in (self._http, self._https):
+        for server in (self._http, self._https, *self._embedders.values()):
             if server is not None:
                 server.stop()
         self._http = self._https = None
+        self._embedders.clear()
         if self._front is not None:
             self._front.stop()
             self._front = None

@@ -4,9 +4,13 @@ RemoteWebDriver (``--mf-grid-url``).
 The options are the local Selenium routes' own (:func:`chrome_options`, :func:`webkit_options`), with what only
 exists on this machine left out: the browser binary is the node's (its slot's stereotype names it) and
 Chromium's profile preferences travel as chromedriver ``prefs``. What cannot travel is said per case
-(:meth:`SeleniumGridRoute.cannot_run`): the network lab starts browsers inside a namespace on this machine; a
-fake-microphone WAV file is a path on this machine; and the harness serves the app, its observer and its
-embedding pages on this machine's loopback, which a node on another machine cannot reach.
+(:meth:`SeleniumGridRoute.cannot_run`): the network lab starts browsers inside a namespace on this machine, and
+a fake-microphone WAV file is a path on this machine.
+
+A Grid on another machine reaches the harness's servers (the app, its observer, the embedding pages, the
+telemetry sink) on the serve address (:func:`serve_address`): this machine's address on the route to the Grid,
+or the one ``--mf-serve-address`` names. An app the user runs (``app.url``) is not served by the harness, so
+there it is skipped with the reason (:func:`remote_app_problem`).
 """
 
 from __future__ import annotations
@@ -70,14 +74,21 @@ def serve_address(grid_url: str, given: str | None = None) -> str:
         if is_loopback(grid_url):
             return "127.0.0.1"
         return route_address(urlsplit(grid_url).hostname or "")
+    return own_address(given, "the Grid's nodes reach this machine on")
+
+
+def own_address(given: str, purpose: str) -> str:
+    """``given`` checked to be one of this machine's IP addresses and not the unspecified one (servers never
+    listen on every interface); ``purpose`` completes "give the one address …" in the error. Raises
+    ValueError with what to do instead."""
     try:
         address = ipaddress.ip_address(given)
     except ValueError:
         raise ValueError(f"{given!r} is not an IP address; give one of this machine's addresses, "
-                         "e.g. the one its Grid nodes reach it on (ip -brief address lists them)") from None
+                         f"the one {purpose} ('ip -brief address' lists them)") from None
     if address.is_unspecified:
-        raise ValueError(f"{given} would make the harness's servers listen on every interface; give the one "
-                         "address the Grid's nodes reach this machine on")
+        raise ValueError(f"{given} would make the servers listen on every interface; give the one address "
+                         f"{purpose}")
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -86,6 +97,16 @@ def serve_address(grid_url: str, given: str | None = None) -> str:
         raise ValueError(f"{given} is not an address of this machine ({exc.strerror or exc}); "
                          "'ip -brief address' lists the ones it has") from exc
     return str(address)
+
+
+def remote_app_problem(grid_url: str | None, app_url: str | None) -> str | None:
+    """Why an ``app.url`` run cannot use the Grid at ``grid_url`` (None when it can)."""
+    if not grid_url or not app_url or is_loopback(grid_url):
+        return None
+    return (f"app.url ({app_url}) with the Grid at {grid_url}, which is on another machine: the harness puts its "
+            "observer into an app it does not serve through a proxy on this machine's loopback, which that "
+            "Grid's nodes cannot use. Use app.dir (the harness then serves the app where the nodes reach it), "
+            "or a Grid on this machine ('mediafault grid up')")
 
 
 def check_grid_url(url: str) -> str | None:
@@ -172,7 +193,8 @@ class SeleniumGridRoute(Route):
         return RouteInfo(self.engine, self.name, True, self.url, version)
 
     def cannot_run(self, spec: LaunchSpec) -> str | None:
-        """Network-lab cases, and on another machine's Grid what only exists here, are skipped with the reason."""
+        """Network-lab cases, and on another machine's Grid a file that only exists here, are skipped with the
+        reason."""
         if spec.netlab:
             return ("needs the local network lab, which starts the browser inside a network namespace on this "
                     "machine; a Grid node starts its own browsers outside it. Run network scenarios without "
@@ -183,9 +205,7 @@ class SeleniumGridRoute(Route):
         if files:
             return (f"needs the fake-microphone file {files[0]} on the node, and the Grid at {self.url} is on "
                     "another machine (a file is not sent to it); use a Grid on this machine")
-        return (f"the Grid at {self.url} is on another machine, and the harness serves the app, its observer and "
-                "its test pages on this machine's loopback (127.0.0.1), which the node cannot reach; use a Grid "
-                "on this machine ('mediafault grid up')")
+        return None
 
     def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:
         """Ask the Grid for a session with ``spec``'s options (under a timeout: the Grid queues requests)."""
@@ -204,7 +224,7 @@ class SeleniumGridRoute(Route):
             executor = ChromiumRemoteConnection(self.url, vendor_prefix="goog", browser_name="chrome",
                                                 ignore_proxy=True)
         elif self.engine == "webkit":
-            options = webkit_options(None)
+            options = webkit_options(None, proxied=self.local)
         else:
             options = firefox_options(spec, headed)
         info = self.probe()

@@ -177,10 +177,13 @@ def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote
     return options, scratch, display
 
 
-def webkit_options(binary: str | None) -> Any:
+def webkit_options(binary: str | None, *, proxied: bool = True) -> Any:
     """WebKitWebDriver options: MiniBrowser in automation mode with mock capture devices, reaching the
     insecure-origin host (``app.test``) through the harness's loopback proxy (http only: this is what a
-    Grid node gets; the local route replaces it with :func:`proxied_minibrowser`)."""
+    Grid node on this machine gets; the local route replaces it with :func:`proxied_minibrowser`).
+
+    Not ``proxied`` for a node on another machine: this machine's loopback is not its, and the harness's
+    servers are on an address it reaches directly."""
     from selenium.webdriver.common.proxy import Proxy, ProxyType
     from selenium.webdriver.webkitgtk.options import Options as WebKitOptions
 
@@ -190,7 +193,8 @@ def webkit_options(binary: str | None) -> Any:
     options.add_argument("--automation")
     options.add_argument("--enable-mock-capture-devices=true")
     options.set_capability("acceptInsecureCerts", True)
-    options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": shared_proxy().address})
+    if proxied:
+        options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": shared_proxy().address})
     return options
 
 

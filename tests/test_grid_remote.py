@@ -1,0 +1,157 @@
+"""A Selenium Grid on another machine: its hub and node listen on a non-loopback address inside a network
+namespace of the test's own, joined to this machine by a veth pair, so the node's browsers cannot use this
+machine's loopback. The built-in catalogue must run there as on a local Grid: the harness serves the app and its
+pages on this machine's address on the route to the Grid, and only what truly cannot travel is skipped."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_grid import needs_grid
+
+GRID_PORT = 4444
+# What may be skipped on a Grid on another machine, and nothing else: conditions an engine cannot reproduce,
+# scenarios for another profile, the network lab (a namespace on this machine), a fake-microphone file (a path
+# on this machine).
+ALLOWED_SKIPS = ("is unsupported on", "written for the app profile", "needs the local network lab",
+                 "needs the fake-microphone file")
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)
+
+
+@dataclass
+class Namespace:
+    """The namespace standing for the Grid's machine: its name and both ends' addresses."""
+
+    name: str
+    here: str  # this machine's end of the veth pair
+    there: str  # the Grid machine's address
+
+    def run(self, *command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        """``command`` inside the namespace."""
+        return subprocess.run(["ip", "netns", "exec", self.name, *command], capture_output=True, text=True,
+                              env=env, cwd=REPO, timeout=180, check=False)
+
+
+@pytest.fixture
+def namespace() -> Iterator[Namespace]:
+    """A network namespace with a veth pair to this machine on 10.239.N.0/30 (N from the PID, so two runs on
+    one machine do not collide); deleted, with any process left in it, at the end."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("network namespaces need root and iproute2 ('ip')")
+    tag = f"{os.getpid() % 100000}"
+    name, host_if, ns_if = f"mfg{tag}", f"mfg{tag}h", f"mfg{tag}n"
+    subnet = f"10.239.{os.getpid() % 250}"
+    made = _ip("netns", "add", name)
+    if made.returncode != 0:
+        pytest.skip(f"network namespaces are not allowed here: ip netns add: {made.stderr.strip()}")
+    try:
+        for args in (("link", "add", host_if, "type", "veth", "peer", "name", ns_if),
+                     ("link", "set", ns_if, "netns", name),
+                     ("addr", "add", f"{subnet}.1/30", "dev", host_if), ("link", "set", host_if, "up"),
+                     ("-n", name, "addr", "add", f"{subnet}.2/30", "dev", ns_if),
+                     ("-n", name, "link", "set", ns_if, "up"), ("-n", name, "link", "set", "lo", "up")):
+            done = _ip(*args)
+            assert done.returncode == 0, f"ip {' '.join(args)}: {done.stderr}"
+        yield Namespace(name, f"{subnet}.1", f"{subnet}.2")
+    finally:
+        pids = _ip("netns", "pids", name).stdout.split()
+        for pid in pids:  # only processes inside the test's own namespace
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        _ip("netns", "del", name)
+        _ip("link", "del", host_if)  # gone with the namespace already; this is for a half-made pair
+        assert not pids, f"processes were left in the Grid's namespace: {pids}"
+
+
+@needs_grid
+@pytest.mark.browser
+def test_the_catalogue_runs_on_a_grid_on_another_address(namespace: Namespace, tmp_path: Path) -> None:
+    """Hub and node on 10.239.N.2 in their own namespace, run from here: every case the Grid can reproduce
+    passes, the rest is skipped only for what cannot travel, and each case says where it was served."""
+    env = {**os.environ, "MF_GRID_DIR": str(tmp_path / "grid-state"), "PYTHONPATH": str(REPO)}
+    up = namespace.run(sys.executable, "-m", "harness.cli.main", "grid", "up", "--host", namespace.there,
+                       "--port", str(GRID_PORT), "--engine", "chromium", "--engine", "webkit", env=env)
+    grid_url = f"http://{namespace.there}:{GRID_PORT}"
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"ready at {grid_url}" in up.stdout and f"listening on {namespace.there} only" in up.stdout, up.stdout
+        listening = [line.split()[3] for line in namespace.run("ss", "-ltnH", env=env).stdout.splitlines()]
+        on_port = [address for address, _, port in (s.rpartition(":") for s in listening) if port == str(GRID_PORT)]
+        # Java listens on an IPv6 socket; an IPv4-mapped address is still that one address.
+        assert [a.strip("[]").removeprefix("::ffff:") for a in on_port] == [namespace.there], listening
+        reports = tmp_path / "reports"
+        run = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", str(REPO / "scenarios"),
+                              "--grid-url", grid_url, "--engine", "chromium", "--engine", "webkit", "-n", "2",
+                              "--reports", str(reports)],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900, check=False)
+    finally:
+        down = namespace.run(sys.executable, "-m", "harness.cli.main", "grid", "down", env=env)
+        assert down.returncode == 0, down.stdout + down.stderr
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-6000:]
+    cases = list(ET.parse(reports / "junit.xml").getroot().iter("testcase"))
+    skipped = {c.get("name", ""): (c.find("skipped").get("message", "")) for c in cases  # type: ignore[union-attr]
+               if c.find("skipped") is not None}
+    passed = [c.get("name", "") for c in cases if c.get("name") not in skipped]
+    unexpected = {name: why for name, why in skipped.items() if not any(a in why for a in ALLOWED_SKIPS)}
+    assert not unexpected, unexpected
+    # Every page condition and every non-network permission and device case runs on both engines.
+    assert len(passed) >= 45, (len(passed), sorted(skipped))
+    for engine in ("chromium", "webkit"):
+        for scenario in ("Embedded in a cross-origin iframe without allow", "Page served over plain http",
+                         "App served over https", "Microphone blocked for the site"):
+            assert f"{scenario}[{engine}]" in passed, sorted(skipped)
+    served = f"served for the Selenium Grid's nodes on {namespace.here}"
+    results = reports / "allure-results"
+    ran = [json.loads(p.read_text(encoding="utf-8")) for p in results.glob("*-result.json")]
+    ran = [r for r in ran if r.get("status") == "passed"]
+    assert len(ran) == len(passed)
+    for result in ran:  # the evidence of each case says what was done to reach the app
+        sources = re.findall(r'"source": "([^"]+)"', json.dumps(result))
+        assert any(served in (results / s).read_text(errors="replace") for s in sources), result["name"]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--mf-serve-address", "10.1.2.3"], "it is for a Selenium Grid on another machine; give --mf-grid-url too"),
+    (["--mf-grid-url", "http://192.0.2.7:4444", "--mf-serve-address", "0.0.0.0"],
+     "0.0.0.0 would make the servers listen on every interface"),
+    (["--mf-grid-url", "http://192.0.2.7:4444", "--mf-serve-address", "nodes.example"],
+     "'nodes.example' is not an IP address"),
+    (["--mf-grid-url", "http://192.0.2.7:4444", "--mf-serve-address", "192.0.2.99"],
+     "192.0.2.99 is not an address of this machine"),
+])
+def test_a_serve_address_that_cannot_work_is_a_usage_error(pytester: pytest.Pytester, args: list[str],
+                                                           words: str) -> None:
+    """The option is checked before anything runs, and the message says what to give instead."""
+    pytester.makefile(".ini", pytest="[pytest]\naddopts = -p no:cacheprovider\n")
+    result = pytester.runpytest_subprocess(*args, "--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    assert words in result.stderr.str(), result.stderr.str()
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_grid_up_refuses_every_interface(tmp_path: Path) -> None:
+    """``grid up --host 0.0.0.0`` would expose the browsers to every network: refused, nothing started."""
+    env = {**os.environ, "MF_GRID_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    up = subprocess.run([sys.executable, "-m", "harness.cli.main", "grid", "up", "--host", "0.0.0.0"],
+                        capture_output=True, text=True, env=env, cwd=REPO, timeout=60, check=False)
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert "--host: 0.0.0.0 would make the servers listen on every interface" in up.stdout, up.stdout
+    assert not (tmp_path / "state.json").exists()
