@@ -202,6 +202,10 @@ def test_route_says_what_cannot_reach_a_grid_on_another_machine() -> None:
     assert "network lab" in (local.cannot_run(lab) or "")
     assert "/tmp/voice.wav" in (remote.cannot_run(wav) or "")
     assert remote.cannot_run(plain) is None
+    # A Grid published on loopback whose nodes run elsewhere (containers) is remote once a serve address is named.
+    containers = SeleniumGridRoute("chromium", "http://127.0.0.1:4444", "172.17.0.1")
+    assert "/tmp/voice.wav" in (containers.cannot_run(wav) or "")
+    assert remote_app_problem("http://127.0.0.1:4444", "http://localhost:5173/", "172.17.0.1")
     assert remote_app_problem("http://127.0.0.1:4444", "http://localhost:5173/") is None
     assert remote_app_problem("http://grid.example:4444", None) is None
     assert "Use app.dir" in (remote_app_problem("http://grid.example:4444", "http://localhost:5173/") or "")

@@ -47,7 +47,7 @@ class ScenarioFile(pytest.File):
                 if engine not in engines:
                     continue
                 plan = plan_case(source, engine, state.profile, state.forced_routes.get(engine), state.grid_url,
-                                 state.app.url)
+                                 state.app.url, state.serve_host)
                 yield ScenarioItem.from_parent(self, name=plan.name, plan=plan)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

@@ -88,9 +88,9 @@ def expected_for(source: SourcedScenario, profile: Profile, engine: str | None =
 
 
 def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None,
-              grid: str | None = None, app_url: str | None = None) -> CasePlan:
-    """Choose route and mechanisms for ``source`` on ``engine`` (on the Selenium Grid at ``grid``, if given)
-    for the app at ``app_url`` (None: the harness serves it)."""
+              grid: str | None = None, app_url: str | None = None, serve_host: str | None = None) -> CasePlan:
+    """Choose route and mechanisms for ``source`` on ``engine`` (on the Selenium Grid at ``grid``, if given,
+    whose nodes reach this machine on ``serve_host``) for the app at ``app_url`` (None: the harness serves it)."""
     scenario = source.scenario
     audio = scenario.given.device.audio
     if isinstance(audio, AudioFile) and not (source.path.parent / audio.file).is_file():
@@ -100,7 +100,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     faults = [(f.do, f.after) for f in scenario.during]
     app_scheme = urlsplit(app_url).scheme.lower() if app_url else None
     resolution = conditions.resolve(engine, scenario.given, faults, source.path.parent, app_scheme)
-    route, info = pick_route(engine, forced_route, grid)
+    route, info = pick_route(engine, forced_route, grid, serve_host)
     not_applicable = None
     if scenario.profiles is not None and profile.name not in scenario.profiles:
         unknown = [n for n in scenario.profiles if n not in builtin_profiles()]
@@ -131,7 +131,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
         headed = headed or mech.headed
         netlab = netlab or mech.netlab
     # The lab has no route out: an app.url it cannot forward (not on this machine) is known before running.
-    unreachable = app_url_problem(app_url) if netlab and app_url else remote_app_problem(grid, app_url)
+    unreachable = app_url_problem(app_url) if netlab and app_url else remote_app_problem(grid, app_url, serve_host)
     launch = None
     if route:
         launch = LaunchSpec(engine, route.name, tuple(sorted(conditions.merge_switches(args))),

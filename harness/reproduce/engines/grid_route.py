@@ -99,9 +99,10 @@ def own_address(given: str, purpose: str) -> str:
     return str(address)
 
 
-def remote_app_problem(grid_url: str | None, app_url: str | None) -> str | None:
-    """Why an ``app.url`` run cannot use the Grid at ``grid_url`` (None when it can)."""
-    if not grid_url or not app_url or is_loopback(grid_url):
+def remote_app_problem(grid_url: str | None, app_url: str | None, serve_host: str | None = None) -> str | None:
+    """Why an ``app.url`` run cannot use the Grid at ``grid_url`` whose nodes reach this machine on
+    ``serve_host`` (None: on loopback, or not known yet); None when it can."""
+    if not grid_url or not app_url or (serve_host is None and is_loopback(grid_url)):
         return None
     return (f"app.url ({app_url}) with the Grid at {grid_url}, which is on another machine: the harness puts its "
             "observer into an app it does not serve through a proxy on this machine's loopback, which that "
@@ -159,11 +160,12 @@ class SeleniumGridRoute(Route):
 
     limited_slots = True
 
-    def __init__(self, engine: str, url: str) -> None:
+    def __init__(self, engine: str, url: str, serve_host: str | None = None) -> None:
         self.engine = engine
         self.name = ROUTE_NAME
         self.url = url.rstrip("/")
-        self.local = is_loopback(self.url)
+        # A Grid at a loopback URL may still run its nodes elsewhere (containers): a serve address says so.
+        self.local = serve_host is None and is_loopback(self.url)
 
     def probe(self) -> RouteInfo:
         """Ask the Grid whether it is ready and has a slot for this engine (one HTTP request; no browser)."""

@@ -10,10 +10,11 @@ from harness.reproduce.engines.playwright_route import PlaywrightRoute
 from harness.reproduce.engines.selenium_route import SeleniumRoute
 
 
-def routes_for(engine: str, grid: str | None = None) -> list[Route]:
-    """Routes for ``engine``, most preferred first; with a Grid URL, the Grid is the only route."""
+def routes_for(engine: str, grid: str | None = None, serve_host: str | None = None) -> list[Route]:
+    """Routes for ``engine``, most preferred first; with a Grid URL, the Grid is the only route (its nodes
+    reach the harness's servers on ``serve_host``, or on loopback when None)."""
     if grid:
-        return [SeleniumGridRoute(engine, grid)]
+        return [SeleniumGridRoute(engine, grid, serve_host)]
     if engine == "chromium":
         return [PlaywrightRoute(engine, bundled=True), PlaywrightRoute(engine, bundled=False), SeleniumRoute(engine)]
     if engine == "firefox":
@@ -24,9 +25,10 @@ def routes_for(engine: str, grid: str | None = None) -> list[Route]:
 
 
 @cache
-def pick_route(engine: str, forced: str | None = None, grid: str | None = None) -> tuple[Route | None, RouteInfo]:
+def pick_route(engine: str, forced: str | None = None, grid: str | None = None,
+               serve_host: str | None = None) -> tuple[Route | None, RouteInfo]:
     """The first available route (or the forced one) with its probe; None and the reasons when none is."""
-    candidates = routes_for(engine, grid)
+    candidates = routes_for(engine, grid, serve_host)
     if forced:
         candidates = [r for r in candidates if r.name == forced]
         if not candidates:
