@@ -205,10 +205,16 @@ def test_route_says_what_cannot_reach_a_grid_on_another_machine() -> None:
     # A Grid published on loopback whose nodes run elsewhere (containers) is remote once a serve address is named.
     containers = SeleniumGridRoute("chromium", "http://127.0.0.1:4444", "172.17.0.1")
     assert "/tmp/voice.wav" in (containers.cannot_run(wav) or "")
-    assert remote_app_problem("http://127.0.0.1:4444", "http://localhost:5173/", "172.17.0.1")
-    assert remote_app_problem("http://127.0.0.1:4444", "http://localhost:5173/") is None
-    assert remote_app_problem("http://grid.example:4444", None) is None
-    assert "Use app.dir" in (remote_app_problem("http://grid.example:4444", "http://localhost:5173/") or "")
+    assert remote_app_problem("http://127.0.0.1:4444", "http://localhost:5173/", "172.17.0.1", "firefox")
+    # An app by URL reaches remote nodes through the proxy, except where that cannot carry it.
+    dev, staging, grid = "http://localhost:5173/", "https://staging.example/", "http://grid.example:4444"
+    assert remote_app_problem("http://127.0.0.1:4444", dev, engine="firefox") is None  # a local Grid
+    assert remote_app_problem(grid, None, engine="firefox") is None
+    assert remote_app_problem(grid, dev) is None and remote_app_problem(grid, staging, origin="https") is None
+    assert remote_app_problem(grid, dev, engine="webkit", origin="http-insecure") is None
+    assert "not configured with the harness's proxy" in (remote_app_problem(grid, dev, engine="firefox") or "")
+    for url, origin in ((staging, "http-localhost"), (dev, "https")):
+        assert "plain http only" in (remote_app_problem(grid, url, engine="webkit", origin=origin) or "")
 
 
 def test_serve_address_is_loopback_for_a_local_grid_and_refuses_every_interface_and_foreign_addresses() -> None:

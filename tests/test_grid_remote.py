@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, bundled_app_by_url
 from tests.test_grid import needs_grid
 
 GRID_PORT = 4444
@@ -49,7 +49,7 @@ class Namespace:
                               env=env, cwd=REPO, timeout=180, check=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def namespace() -> Iterator[Namespace]:
     """A network namespace with a veth pair to this machine on 10.239.N.0/30 (N from the PID, so two runs on
     one machine do not collide); deleted, with any process left in it, at the end."""
@@ -80,12 +80,33 @@ def namespace() -> Iterator[Namespace]:
         assert not pids, f"processes were left in the Grid's namespace: {pids}"
 
 
-@needs_grid
-@pytest.mark.browser
-def test_the_catalogue_runs_on_a_grid_on_another_address(namespace: Namespace, tmp_path: Path) -> None:
-    """Hub and node on 10.239.N.2 in their own namespace, run from here: every case the Grid can reproduce
-    passes, the rest is skipped only for what cannot travel, and each case says where it was served."""
-    env = {**os.environ, "MF_GRID_DIR": str(tmp_path / "grid-state"), "PYTHONPATH": str(REPO)}
+@dataclass
+class RemoteGrid:
+    """The Grid in the namespace: its URL and the environment the CLI runs with."""
+
+    url: str
+    env: dict[str, str]
+    namespace: Namespace
+
+    def run(self, *args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str], dict[str, str]]:
+        """``mediafault run ARGS`` from here on chromium and webkit: (the process, passed cases by name, skipped
+        cases with their reasons); reports go to ``cwd/reports``."""
+        run = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", *args, "--grid-url", self.url,
+                              "--engine", "chromium", "--engine", "webkit", "-n", "2", "--reports",
+                              str(cwd / "reports")],
+                             capture_output=True, text=True, env=self.env, cwd=cwd, timeout=900, check=False)
+        cases = list(ET.parse(cwd / "reports" / "junit.xml").getroot().iter("testcase"))
+        skipped = {c.get("name", ""): c.find("skipped").get("message", "")  # type: ignore[union-attr]
+                   for c in cases if c.find("skipped") is not None}
+        passed = {c.get("name", ""): "passed" for c in cases if c.get("name") not in skipped}
+        return run, passed, skipped
+
+
+@pytest.fixture(scope="module")
+def remote_grid(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteGrid]:
+    """``mediafault grid up --host`` on the namespace's address, run inside it (chromium and webkit slots);
+    taken down at the end."""
+    env = {**os.environ, "MF_GRID_DIR": str(tmp_path_factory.mktemp("grid-state")), "PYTHONPATH": str(REPO)}
     up = namespace.run(sys.executable, "-m", "harness.cli.main", "grid", "up", "--host", namespace.there,
                        "--port", str(GRID_PORT), "--engine", "chromium", "--engine", "webkit", env=env)
     grid_url = f"http://{namespace.there}:{GRID_PORT}"
@@ -96,36 +117,74 @@ def test_the_catalogue_runs_on_a_grid_on_another_address(namespace: Namespace, t
         on_port = [address for address, _, port in (s.rpartition(":") for s in listening) if port == str(GRID_PORT)]
         # Java listens on an IPv6 socket; an IPv4-mapped address is still that one address.
         assert [a.strip("[]").removeprefix("::ffff:") for a in on_port] == [namespace.there], listening
-        reports = tmp_path / "reports"
-        run = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", str(REPO / "scenarios"),
-                              "--grid-url", grid_url, "--engine", "chromium", "--engine", "webkit", "-n", "2",
-                              "--reports", str(reports)],
-                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900, check=False)
+        yield RemoteGrid(grid_url, env, namespace)
     finally:
         down = namespace.run(sys.executable, "-m", "harness.cli.main", "grid", "down", env=env)
         assert down.returncode == 0, down.stdout + down.stderr
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out[-6000:]
-    cases = list(ET.parse(reports / "junit.xml").getroot().iter("testcase"))
-    skipped = {c.get("name", ""): (c.find("skipped").get("message", "")) for c in cases  # type: ignore[union-attr]
-               if c.find("skipped") is not None}
-    passed = [c.get("name", "") for c in cases if c.get("name") not in skipped]
+
+
+def _check_skips(skipped: dict[str, str]) -> None:
     unexpected = {name: why for name, why in skipped.items() if not any(a in why for a in ALLOWED_SKIPS)}
     assert not unexpected, unexpected
+
+
+def _evidence(reports: Path) -> list[tuple[str, str]]:
+    """(case name, the text of all its attachments) for each passed case of the Allure results."""
+    results = reports / "allure-results"
+    out = []
+    for path in results.glob("*-result.json"):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if result.get("status") == "passed":
+            sources = re.findall(r'"source": "([^"]+)"', json.dumps(result))
+            out.append((result["name"], " ".join((results / s).read_text(errors="replace") for s in sources)))
+    return out
+
+
+@needs_grid
+@pytest.mark.browser
+def test_the_catalogue_runs_on_a_grid_on_another_address(remote_grid: RemoteGrid, tmp_path: Path) -> None:
+    """Hub and node on 10.239.N.2 in their own namespace, run from here: every case the Grid can reproduce
+    passes, the rest is skipped only for what cannot travel, and each case says where it was served."""
+    run, passed, skipped = remote_grid.run(str(REPO / "scenarios"), cwd=tmp_path)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    _check_skips(skipped)
     # Every page condition and every non-network permission and device case runs on both engines.
     assert len(passed) >= 45, (len(passed), sorted(skipped))
     for engine in ("chromium", "webkit"):
         for scenario in ("Embedded in a cross-origin iframe without allow", "Page served over plain http",
                          "App served over https", "Microphone blocked for the site"):
             assert f"{scenario}[{engine}]" in passed, sorted(skipped)
-    served = f"served for the Selenium Grid's nodes on {namespace.here}"
-    results = reports / "allure-results"
-    ran = [json.loads(p.read_text(encoding="utf-8")) for p in results.glob("*-result.json")]
-    ran = [r for r in ran if r.get("status") == "passed"]
-    assert len(ran) == len(passed)
-    for result in ran:  # the evidence of each case says what was done to reach the app
-        sources = re.findall(r'"source": "([^"]+)"', json.dumps(result))
-        assert any(served in (results / s).read_text(errors="replace") for s in sources), result["name"]
+    served = f"served for the Selenium Grid's nodes on {remote_grid.namespace.here}"
+    evidence = _evidence(tmp_path / "reports")
+    assert len(evidence) == len(passed)
+    for name, text in evidence:  # each case says what was done to reach the app
+        assert served in text, name
+
+
+@needs_grid
+@pytest.mark.browser
+def test_an_app_by_url_keeps_its_url_on_a_grid_on_another_address(remote_grid: RemoteGrid, tmp_path: Path) -> None:
+    """The bundled app served by another process on this machine's loopback, given as app.url: the nodes reach
+    it at that same URL through the harness's proxy on the serve address; what WebKit's http-only proxy cannot
+    carry (https pages) is skipped with that reason, everything else passes as with app.dir."""
+    paths = [str(REPO / "scenarios" / area) for area in ("permission", "device", "page")]
+    with bundled_app_by_url() as url:
+        run, passed, skipped = remote_grid.run(*paths, "--app-url", url, cwd=tmp_path)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    webkit_https = {n for n, why in skipped.items() if "WebKitWebDriver gives WebKitGTK the harness's proxy" in why}
+    assert webkit_https == {"App served over https[webkit]"}, sorted(skipped)
+    _check_skips({n: why for n, why in skipped.items() if n not in webkit_https})
+    for engine in ("chromium", "webkit"):
+        for scenario in ("Embedded in a cross-origin iframe without allow", "Page served over plain http",
+                         "Microphone blocked for the site", "No microphone connected"):
+            assert f"{scenario}[{engine}]" in passed, sorted(skipped)
+    assert "App served over https[chromium]" in passed
+    proxy = re.compile(rf"mediafault's proxy \({re.escape(remote_grid.namespace.here)}:\d+\) inserted its observer "
+                       rf"script into [1-9]\d* HTML responses? of ")
+    evidence = _evidence(tmp_path / "reports")
+    assert len(evidence) == len(passed)
+    for name, text in evidence:
+        assert proxy.search(text), (name, text[:2000])
 
 
 @pytest.mark.parametrize(("args", "words"), [

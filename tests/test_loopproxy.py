@@ -378,3 +378,31 @@ def test_front_listens_on_loopback_only_and_is_gone_after_stop(origin: str) -> N
     front.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def test_an_exposed_proxy_reaches_only_the_loopback_ports_opened_for_the_run(origin: str) -> None:
+    """On a non-loopback address (a remote Grid's serve address) the proxy is reachable from other machines,
+    so it forwards to this machine's loopback only on the ports the run opened (its servers, fronts and the
+    app): any other local service stays out of reach."""
+    from harness.reproduce.engines.grid_route import route_address
+
+    try:
+        address = route_address("198.51.100.1")  # this machine's address off loopback; nothing is sent
+    except ValueError as exc:
+        pytest.skip(f"this machine has no address off loopback: {exc}")
+    exposed = LoopProxy(address)
+    try:
+        assert exposed.exposed and exposed.address.startswith(f"{address}:")
+        port = int(origin.rsplit(":", 1)[1])
+        refused = through(exposed, f"{origin}/page")
+        assert refused.status == 403 and "refused" in refused.read().decode()
+        exposed.open_port(port)
+        assert through(exposed, f"{origin}/page").status == 200
+        assert through(exposed, f"http://localhost:{port + 1 if port < 65535 else port - 1}/").status == 403
+    finally:
+        exposed.stop()
+    local = LoopProxy()  # on loopback nothing changes: every loopback port, as the local routes need
+    try:
+        assert not local.exposed and local.allows("127.0.0.1", 1) and local.allows("localhost", 65535)
+    finally:
+        local.stop()

@@ -18,6 +18,11 @@ Everything else is passed through unchanged: other responses, websockets (``Upgr
 tunnels are relayed byte for byte. Only the app's host:port and loopback are forwarded; any other host
 gets a 403 with a plain reason, so nothing leaves the machine.
 
+For a Selenium Grid on another machine the proxy listens on the serve address instead of loopback (the nodes'
+browsers are configured with it), and then forwards to loopback only the ports the run opened for it: the
+harness's own servers and fronts, and the app's port. Nothing else on this machine's loopback is reachable
+through it.
+
 WebKitGTK applies a manual proxy to loopback URLs too (GLib's simple proxy resolver has no implicit
 bypass list; measured: ``http://127.0.0.1:P/`` and ``http://localhost:P/`` both arrive here). Chromium
 bypasses loopback unless its bypass list says ``<-loopback>`` (see the chromedriver options).
@@ -412,7 +417,7 @@ def _relay(client: socket.socket, upstream: socket.socket) -> None:
 
 
 class LoopProxy(ThreadingHTTPServer):
-    """The proxy, on 127.0.0.1 at a free port, in a daemon thread.
+    """The proxy, on ``host`` (127.0.0.1, or a remote Grid's serve address) at a free port, in a daemon thread.
 
     ``serve(app_url, script)`` sets the app a case opens and the scripts its HTML gets; ``clear()`` ends the
     case and returns what was done to the app. A worker runs one case at a time, so one proxy per process
@@ -423,8 +428,12 @@ class LoopProxy(ThreadingHTTPServer):
     block_on_close = False
     handler: type[ProxyHandler] = ProxyHandler
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), self.handler)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), self.handler)
+        self.host = host
+        # Reachable from other machines: loopback only on the ports opened for the run (see open_port).
+        self.exposed = host not in LOOPBACK and not host.startswith("127.")
+        self.open_ports: set[int] = set()
         self.app: Origin | None = None
         self.script: str | None = None
         self._lock = threading.Lock()
@@ -434,8 +443,13 @@ class LoopProxy(ThreadingHTTPServer):
 
     @property
     def address(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return f"127.0.0.1:{self.server_address[1]}"
+        """``HOST:PORT`` (``127.0.0.1:PORT`` unless it serves a remote Grid)."""
+        return f"{self.host}:{self.server_address[1]}"
+
+    def open_port(self, port: int) -> None:
+        """Let an exposed proxy forward to this loopback port (a server or front of the harness's own)."""
+        with self._lock:
+            self.open_ports.add(port)
 
     def serve(self, app_url: str, script: str | None) -> None:
         """Forward ``app_url``'s host:port and insert ``script`` into its HTML until :meth:`clear`."""
@@ -467,9 +481,12 @@ class LoopProxy(ThreadingHTTPServer):
                 f"({self.app.url if self.app else 'none set'}) and loopback, so nothing leaves this machine.\n")
 
     def allows(self, host: str, port: int) -> bool:
-        """The app's host:port and loopback (the harness's own servers, the app's local APIs)."""
+        """The app's host:port and loopback (the harness's own servers, the app's local APIs); when exposed to
+        other machines, loopback only on the ports opened for the run."""
         app = self.app
-        return host in LOOPBACK or (app is not None and (host, port) == (app.host, app.port))
+        if app is not None and (host, port) == (app.host, app.port):
+            return True
+        return host in LOOPBACK and (not self.exposed or port in self.open_ports)
 
     @staticmethod
     def resolve(host: str) -> str:
@@ -623,11 +640,25 @@ _shared: dict[str, LoopProxy] = {}
 _shared_lock = threading.Lock()
 
 
+_bind = {"host": "127.0.0.1"}
+
+
+def expose_shared_proxy(host: str) -> None:
+    """Let the process's proxy listen on ``host`` (a remote Grid's serve address) instead of loopback; a
+    proxy already started elsewhere is stopped (browsers are configured with the address at launch)."""
+    with _shared_lock:
+        _bind["host"] = host
+        proxy = _shared.get("proxy")
+        if proxy is not None and proxy.host != host:
+            del _shared["proxy"]
+            proxy.stop()
+
+
 def shared_proxy() -> LoopProxy:
     """The process's proxy (started on first use): browsers are configured with its address at launch."""
     with _shared_lock:
         if "proxy" not in _shared:
-            _shared["proxy"] = LoopProxy()
+            _shared["proxy"] = LoopProxy(_bind["host"])
         return _shared["proxy"]
 
 

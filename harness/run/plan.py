@@ -131,11 +131,12 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
         headed = headed or mech.headed
         netlab = netlab or mech.netlab
     # The lab has no route out: an app.url it cannot forward (not on this machine) is known before running.
-    unreachable = app_url_problem(app_url) if netlab and app_url else remote_app_problem(grid, app_url, serve_host)
+    unreachable = app_url_problem(app_url) if netlab and app_url else remote_app_problem(
+        grid, app_url, serve_host, engine, scenario.given.page.origin)
     launch = None
     if route:
         launch = LaunchSpec(engine, route.name, tuple(sorted(conditions.merge_switches(args))),
                             tuple(sorted(prefs.items())),
-                            tuple(sorted(profile_prefs.items())), headed, netlab)
+                            tuple(sorted(profile_prefs.items())), headed, netlab, bool(app_url))
     return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch,
                     tuple(sorted(permissions.items())), shim, not_applicable, unreachable)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from harness.app.loopproxy import AppFront, running_proxy, shared_proxy
+from harness.app.loopproxy import AppFront, expose_shared_proxy, running_proxy, shared_proxy
 from harness.app.server import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
 from harness.core.errors import EnvironmentProblem
 from harness.reproduce.netlab.lab import NetLab, app_url_problem
@@ -28,14 +28,19 @@ class AppTarget:
     ``serve_host`` is for a Selenium Grid on another machine: one of this machine's addresses that its nodes
     reach. The servers then listen there instead of on loopback, a second port is the embedding pages' other
     origin, and ``http-localhost`` (a secure context) is served over https, since plain http on that address
-    is not one; each case's evidence says so.
+    is not one; each case's evidence says so. An app given by URL keeps its URL there too: the nodes'
+    browsers go through the harness's proxy, which then listens on ``serve_host`` and forwards to loopback
+    only the app's port and the harness's own servers, so every page is where it is in a local run.
     """
 
     def __init__(self, url: str | None, root: Path | None, telemetry: str | None, profile_params: bool,
                  mounts: dict[str, Path] | None = None, host: str = "127.0.0.1",
                  serve_host: str | None = None) -> None:
         self.fixed_url = url
-        self.serve_host = serve_host
+        self.serve_host = serve_host if not url else None
+        self._exposed = bool(url and serve_host)  # the proxy serves a remote Grid's nodes
+        if url and serve_host:
+            expose_shared_proxy(serve_host)
         self._embedders: dict[bool, AppServer] = {}  # the other origin for a remote Grid, by https
         self._served_note: str | None = None  # what serving for a remote Grid did to this case
         self.root = root
@@ -76,11 +81,16 @@ class AppTarget:
         bind = self.serve_host or "127.0.0.1"
         if https:
             if self._https is None:
-                self._https = AppServer(self.root, self._tls(), self.mounts, host=bind)
+                self._https = self._opened(AppServer(self.root, self._tls(), self.mounts, host=bind))
             return self._https
         if self._http is None:
-            self._http = AppServer(self.root, mounts=self.mounts, host=bind)
+            self._http = self._opened(AppServer(self.root, mounts=self.mounts, host=bind))
         return self._http
+
+    def _opened(self, server: AppServer) -> AppServer:
+        if self._exposed:  # the remote nodes reach it through the proxy
+            shared_proxy().open_port(server.port)
+        return server
 
     def _tls(self) -> ssl.SSLContext:
         return self_signed_context(*([self.serve_host] if self.serve_host else []))
@@ -164,6 +174,8 @@ class AppTarget:
                                      f"https ({self.fixed_url}); give the app's http URL for this case")
         if self._front is None:
             self._front = AppFront(self.fixed_url)
+            if self._exposed:
+                shared_proxy().open_port(self._front.port)
         self._front.begin()
         self._front_https = origin == "https"
         return self._front.url_for(origin == "https")
@@ -230,6 +242,8 @@ class AppTarget:
         if self._lab is not None:
             self._lab.stop()
             self._lab = None
+        if self._exposed:  # a later run in this process is local unless it says otherwise
+            expose_shared_proxy("127.0.0.1")
 
 
 def with_query(url: str, params: dict[str, str]) -> str:

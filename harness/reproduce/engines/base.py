@@ -46,12 +46,13 @@ class LaunchSpec:
     profile_prefs: tuple[tuple[str, Any], ...] = ()  # Chromium profile Preferences: a persistent profile
     headed: bool = False
     netlab: bool = False  # started inside the network lab's client namespace
+    by_url: bool = False  # the app is another process's (app.url): without init scripts, reached through the proxy
 
     @property
     def key(self) -> str:
         """Short stable id, used to group cases onto one worker and to name the browser in logs."""
         blob = json.dumps([self.engine, self.route, sorted(self.args), sorted(self.prefs),
-                           sorted(self.profile_prefs), self.headed, self.netlab], default=str)
+                           sorted(self.profile_prefs), self.headed, self.netlab, self.by_url], default=str)
         return f"{self.engine}-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
 
 

@@ -9,8 +9,9 @@ a fake-microphone WAV file is a path on this machine.
 
 A Grid on another machine reaches the harness's servers (the app, its observer, the embedding pages, the
 telemetry sink) on the serve address (:func:`serve_address`): this machine's address on the route to the Grid,
-or the one ``--mf-serve-address`` names. An app the user runs (``app.url``) is not served by the harness, so
-there it is skipped with the reason (:func:`remote_app_problem`).
+or the one ``--mf-serve-address`` names. An app the user runs (``app.url``) keeps its URL: the nodes' browsers
+go through the harness's proxy, which then listens on the serve address; what that cannot carry is skipped
+with the reason (:func:`remote_app_problem`).
 """
 
 from __future__ import annotations
@@ -99,15 +100,23 @@ def own_address(given: str, purpose: str) -> str:
     return str(address)
 
 
-def remote_app_problem(grid_url: str | None, app_url: str | None, serve_host: str | None = None) -> str | None:
-    """Why an ``app.url`` run cannot use the Grid at ``grid_url`` whose nodes reach this machine on
-    ``serve_host`` (None: on loopback, or not known yet); None when it can."""
+def remote_app_problem(grid_url: str | None, app_url: str | None, serve_host: str | None = None,
+                       engine: str = "chromium", origin: str = "http-localhost") -> str | None:
+    """Why a case of an ``app.url`` run on ``engine`` with page origin ``origin`` cannot use the Grid at
+    ``grid_url`` whose nodes reach this machine on ``serve_host`` (None: on loopback, or not known yet);
+    None when it can."""
     if not grid_url or not app_url or (serve_host is None and is_loopback(grid_url)):
         return None
-    return (f"app.url ({app_url}) with the Grid at {grid_url}, which is on another machine: the harness puts its "
-            "observer into an app it does not serve through a proxy on this machine's loopback, which that "
-            "Grid's nodes cannot use. Use app.dir (the harness then serves the app where the nodes reach it), "
-            "or a Grid on this machine ('mediafault grid up')")
+    if engine == "firefox":
+        return (f"app.url ({app_url}) on Firefox nodes of the Grid at {grid_url} (another machine): Firefox on a "
+                "Grid is not configured with the harness's proxy, which puts the observer into the app's pages; "
+                "use Chromium there, or app.dir (the harness then serves the app where the nodes reach it)")
+    if engine == "webkit" and (urlsplit(app_url).scheme == "https" or origin == "https"):
+        return (f"an https page of app.url ({app_url}) on WebKit nodes of the Grid at {grid_url} (another "
+                "machine): WebKitWebDriver gives WebKitGTK the harness's proxy for plain http only (its https "
+                "proxy speaks TLS to the proxy, which WebKit then rejects), so the observer cannot get into the "
+                "page; use Chromium there, or app.dir")
+    return None
 
 
 def check_grid_url(url: str) -> str | None:
@@ -221,12 +230,12 @@ class SeleniumGridRoute(Route):
 
         executor: Any = self.url
         if self.engine == "chromium":
-            options, _, _ = chrome_options(spec, headed, binary=None, remote=True)
+            options, _, _ = chrome_options(spec, headed, binary=None, remote=True, proxied=spec.by_url)
             # Knows chromedriver's CDP command, which sets permissions per origin.
             executor = ChromiumRemoteConnection(self.url, vendor_prefix="goog", browser_name="chrome",
                                                 ignore_proxy=True)
         elif self.engine == "webkit":
-            options = webkit_options(None, proxied=self.local)
+            options = webkit_options(None, proxied=self.local or spec.by_url)
         else:
             options = firefox_options(spec, headed)
         info = self.probe()

@@ -144,12 +144,15 @@ class SeleniumRoute(Route):
         return SeleniumBrowser(driver, service, info, self.engine, log.name, scratch)
 
 
-def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote: bool) -> tuple[Any, list[Path], bool]:
+def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote: bool,
+                   proxied: bool = False) -> tuple[Any, list[Path], bool]:
     """chromedriver options for ``spec``: (options, scratch directories, whether it needs a display).
 
     ``remote``: the browser starts on a Grid node, where no file of this machine exists, so profile
     preferences go through chromedriver's ``prefs`` (it writes them into the node's fresh profile) instead of
-    a prepared ``--user-data-dir``, and the browser binary is the node's own (its stereotype names it).
+    a prepared ``--user-data-dir``, and the browser binary is the node's own (its stereotype names it). A
+    local browser always goes through the harness's proxy; a node's only when ``proxied`` (an app given by
+    URL, whose pages only the proxy can put the harness's scripts into).
     """
     from selenium.webdriver.chrome.options import Options as ChromeOptions
 
@@ -167,8 +170,8 @@ def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote
         profile = _profile_with_prefs(dict(spec.profile_prefs))
         scratch.append(profile)
         extra.append(f"--user-data-dir={profile}")
-    if not remote:
-        # The harness's loopback proxy, as on WebKit (a Grid node cannot reach this machine's loopback).
+    if not remote or proxied:
+        # The harness's proxy, as on WebKit (on loopback, or on the serve address for a remote Grid).
         # Chromium never proxies loopback unless the bypass list removes that rule with <-loopback>.
         extra += [f"--proxy-server=http://{shared_proxy().address}", "--proxy-bypass-list=<-loopback>"]
     for arg in (*CHROMIUM_BASE_ARGS, *spec.args, *extra):
