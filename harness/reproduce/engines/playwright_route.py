@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness.core import procs
 from harness.core.errors import EnvironmentProblem, HarnessError
 from harness.reproduce import xvfb
 from harness.reproduce.engines.base import (
@@ -49,23 +50,39 @@ FIREFOX_BASE_PREFS: dict[str, Any] = {
 }
 FIREFOX_ENV = {"MOZ_DISABLE_NONLOCAL_CONNECTIONS": "1"}
 
-_driver_state: dict[str, Any] = {}
+_driver_state: dict[str, Any] = {"generation": 0}
 
 
 def driver() -> Any:
-    """The process's Playwright driver (started once, stopped at exit)."""
+    """The process's Playwright driver (started once, stopped at exit; started again after
+    :func:`abandon_driver`)."""
+    if _driver_state.get("abandoned"):
+        stop_driver()
     if "pw" not in _driver_state:
         from playwright.sync_api import sync_playwright
 
         manager = sync_playwright()
+        before = procs.children()
         _driver_state["manager"] = manager
         _driver_state["pw"] = manager.start()
+        _driver_state["pids"] = procs.children() - before
+        _driver_state["generation"] += 1
         atexit.register(stop_driver)
     return _driver_state["pw"]
 
 
+def abandon_driver() -> None:
+    """Kill the driver process, so that every call waiting on it fails at once; the next :func:`driver`
+    starts a new one. Safe in an event handler (nothing is asked of the driver): a call that Playwright
+    leaves waiting forever (see :meth:`PlaywrightPage._on_close`) is only ended this way."""
+    _driver_state["abandoned"] = True
+    procs.kill_tree(_driver_state.get("pids", set()))
+
+
 def stop_driver() -> None:
     """Stop the Playwright driver if it runs (idempotent)."""
+    _driver_state.pop("abandoned", None)
+    _driver_state.pop("pids", None)
     pw = _driver_state.pop("pw", None)
     if pw is not None:
         # Best effort at shutdown; the driver process dies with us anyway. After an interrupt (Ctrl-C,
@@ -210,6 +227,7 @@ class PlaywrightBrowser(Browser):
         self.info = info
         self.engine = engine
         self.version = f"{engine} {browser.version if browser else version}"
+        self._generation = _driver_state["generation"]  # the driver that drives it
 
     def new_page(self) -> Page:
         """A page in a fresh context that accepts the harness's self-signed certificate."""
@@ -225,6 +243,10 @@ class PlaywrightBrowser(Browser):
             return PlaywrightPage(self._persistent, page, self.engine, owns_context=False)
         context = self._browser.new_context(ignore_https_errors=True)
         return PlaywrightPage(context, context.new_page(), self.engine)
+
+    def gone(self) -> bool:
+        """Whether the driver that drove this browser was abandoned (the browser went with it)."""
+        return self._generation != _driver_state["generation"] or bool(_driver_state.get("abandoned"))
 
     def close(self) -> None:
         """Close the browser; a browser that already died is fine."""
@@ -271,6 +293,18 @@ class PlaywrightPage(Page):
         page.on("dialog", _dismiss)
         page.on("popup", self._on_popup)
         page.on("crash", lambda _: setattr(self.events, "crashed", True))
+        page.on("close", self._on_close)
+        self._closing = False  # the harness closes the page itself (else a close comes from the browser)
+
+    def _on_close(self, _page: Any) -> None:
+        """Firefox reports a killed content process as the page closing, not crashing, and Playwright leaves
+        a call in flight on the page waiting forever (and Firefox, run with MOZ_CRASHREPORTER_SHUTDOWN by
+        Playwright, shuts itself down). So a Firefox page that closes under the harness crashed: its driver
+        is killed, which fails the waiting call at once, and the runner discards the browser."""
+        if self._closing or self._engine != "firefox":
+            return
+        self.events.crashed = True
+        abandon_driver()
 
     def _on_popup(self, popup: Any) -> None:
         popup.on("dialog", _dismiss)
@@ -401,6 +435,7 @@ class PlaywrightPage(Page):
         """Close the context (and so the page)."""
         if self.events.crashed:
             return  # closing a crashed page's context never returns; the runner discards its browser
+        self._closing = True
         # The browser may have crashed; then there is nothing left to close.
         with contextlib.suppress(Exception):
             if self._cdp is not None:
