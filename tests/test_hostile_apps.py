@@ -223,8 +223,15 @@ def test_renderer_crash(project: pytest.Pytester, write_scenario: WriteScenario,
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        crash = f"$('hostile').addEventListener('click', () => {{ $('status').dataset.state = 'calling'; " \
-                f"fetch('http://127.0.0.1:{server.server_address[1]}/kill', {{mode: 'no-cors'}}); }});"
+        # getStats that settles late keeps each of the harness's reads of the page in flight for a while (the
+        # observer gives up on stats after 0.5 s), and the renderer dies during one: Firefox via Playwright
+        # leaves such a call waiting for good, where a wait in the page is told that the page closed.
+        crash = f"$('hostile').addEventListener('click', () => {{ $('status').dataset.state = 'calling';\n" \
+                "  if (window.RTCPeerConnection) {\n" \
+                "    RTCPeerConnection.prototype.getStats = () => new Promise(() => {});\n" \
+                "    window.pc = new RTCPeerConnection(); }\n" \
+                f"  setTimeout(() => fetch('http://127.0.0.1:{server.server_address[1]}/kill', " \
+                "{mode: 'no-cors'}), 200); });"
         _project(project, write_scenario, crash,
                  [("Warm-up", "#call"), ("Renderer crash", "#hostile"), ("Next case", "#call")])
         # Bounded: a crash the harness misses can leave the run waiting for good.
