@@ -74,7 +74,7 @@ def driver() -> Any:
 def abandon_driver() -> None:
     """Kill the driver process, so that every call waiting on it fails at once; the next :func:`driver`
     starts a new one. Safe in an event handler (nothing is asked of the driver): a call that Playwright
-    leaves waiting forever (see :meth:`PlaywrightPage._on_close`) is only ended this way."""
+    leaves waiting forever (see :meth:`PlaywrightBrowser._on_disconnected`) is only ended this way."""
     _driver_state["abandoned"] = True
     procs.kill_tree(_driver_state.get("pids", set()))
 
@@ -228,6 +228,22 @@ class PlaywrightBrowser(Browser):
         self.engine = engine
         self.version = f"{engine} {browser.version if browser else version}"
         self._generation = _driver_state["generation"]  # the driver that drives it
+        self._pages: list[PlaywrightPage] = []  # the pages it opened that are still open
+        self._closing = False
+        if browser is not None and engine == "firefox":
+            browser.on("disconnected", self._on_disconnected)
+
+    def _on_disconnected(self, _browser: Any) -> None:
+        """A content process that dies takes Firefox down with it (Playwright runs it with
+        MOZ_CRASHREPORTER_SHUTDOWN), and Playwright reports the page as closing, not crashing, while a call in
+        flight on it waits forever (killing the browser does not end it; an app closing its own window does
+        not disconnect the browser). So the open pages crashed, and the driver is killed, which fails the
+        waiting call at once; the runner discards this browser and the next case starts a new driver."""
+        if self._closing:
+            return
+        for page in self._pages:
+            page.events.crashed = True
+        abandon_driver()
 
     def new_page(self) -> Page:
         """A page in a fresh context that accepts the harness's self-signed certificate."""
@@ -242,7 +258,9 @@ class PlaywrightBrowser(Browser):
             cdp.detach()
             return PlaywrightPage(self._persistent, page, self.engine, owns_context=False)
         context = self._browser.new_context(ignore_https_errors=True)
-        return PlaywrightPage(context, context.new_page(), self.engine)
+        page = PlaywrightPage(context, context.new_page(), self.engine)
+        self._pages = [*(p for p in self._pages if not p.closed), page]
+        return page
 
     def gone(self) -> bool:
         """Whether the driver that drove this browser was abandoned (the browser went with it)."""
@@ -250,6 +268,7 @@ class PlaywrightBrowser(Browser):
 
     def close(self) -> None:
         """Close the browser; a browser that already died is fine."""
+        self._closing = True
         # Closing a crashed browser raises; it is gone either way.
         with contextlib.suppress(Exception):
             (self._persistent or self._browser).close()
@@ -286,6 +305,7 @@ class PlaywrightPage(Page):
         self._tracing = False
         self.events = PageEvents()
         self._popups: list[Any] = []
+        self.closed = False  # by the harness
         page.on("console", lambda m: self.events.console.append(m.text))
         page.on("pageerror", lambda e: self.events.errors.append(str(e)))
         page.on("request", self._on_request)
@@ -293,18 +313,6 @@ class PlaywrightPage(Page):
         page.on("dialog", _dismiss)
         page.on("popup", self._on_popup)
         page.on("crash", lambda _: setattr(self.events, "crashed", True))
-        page.on("close", self._on_close)
-        self._closing = False  # the harness closes the page itself (else a close comes from the browser)
-
-    def _on_close(self, _page: Any) -> None:
-        """Firefox reports a killed content process as the page closing, not crashing, and Playwright leaves
-        a call in flight on the page waiting forever (and Firefox, run with MOZ_CRASHREPORTER_SHUTDOWN by
-        Playwright, shuts itself down). So a Firefox page that closes under the harness crashed: its driver
-        is killed, which fails the waiting call at once, and the runner discards the browser."""
-        if self._closing or self._engine != "firefox":
-            return
-        self.events.crashed = True
-        abandon_driver()
 
     def _on_popup(self, popup: Any) -> None:
         popup.on("dialog", _dismiss)
@@ -433,9 +441,9 @@ class PlaywrightPage(Page):
 
     def close(self) -> None:
         """Close the context (and so the page)."""
+        self.closed = True
         if self.events.crashed:
             return  # closing a crashed page's context never returns; the runner discards its browser
-        self._closing = True
         # The browser may have crashed; then there is nothing left to close.
         with contextlib.suppress(Exception):
             if self._cdp is not None:
