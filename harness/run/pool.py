@@ -40,6 +40,9 @@ class BrowserPool:
         """The browser for ``plan``'s launch spec (``wrap``: see :meth:`Route.launch`)."""
         assert plan.launch is not None and plan.route is not None
         browser = self._browsers.get(plan.launch)
+        if browser is not None and browser.gone():  # it went down with another case's crash
+            self.discard(plan.launch)
+            browser = None
         if browser is None:
             if plan.route.limited_slots:  # free the slot this engine holds (cases come grouped by launch spec)
                 for spec in [s for s in self._browsers if s.engine == plan.engine and s.route == plan.route.name]:

@@ -143,6 +143,10 @@ class CaseWatch:
         return (f"last seen: state {self.last.state or '?'!r}, "
                 + (f"error {self.last.code!r}" if self.last.code else "no error"))
 
+    def crashed(self) -> bool:
+        """Whether the case's page has crashed (its renderer process died)."""
+        return self.events is not None and self.events.crashed
+
     def describe(self) -> str:
         """``while watching the app (last seen: state 'connecting', no error)``."""
         return f"while {self.phase} ({self.seen()})"
@@ -236,24 +240,28 @@ def _run_watched(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: 
 
     try:
         return _run_case(plan, pool, target, surface, recorder, watch, trace)
-    except MediafaultError:
-        if watch.fired:
+    except MediafaultError as exc:
+        if watch.fired or watch.crashed():  # the harness's own error then only followed from it
             pool.discard(spec)
-            raise PageHung(watch, budget) from None
+            raise _broken_page(watch, budget, exc) from None
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the browser itself, reported as broken
         pool.discard(spec)
-        if watch.fired:
-            raise PageHung(watch, budget) from None
-        if watch.events is not None and watch.events.crashed:
-            raise EnvironmentProblem(f"the page crashed {watch.describe()}: its renderer process died ("
-                                     f"{first_line(exc)}); the browser was discarded and the next case starts "
-                                     "a new one") from None
+        if watch.fired or watch.crashed():
+            raise _broken_page(watch, budget, exc) from None
         raise EnvironmentProblem(f"the browser failed {watch.describe()}: {first_line(exc)}; it was discarded and "
                                  "the next case starts a new one") from None
     finally:
         watchdog.cancel()
         watch.bound(None)
+
+
+def _broken_page(watch: CaseWatch, budget: float, exc: BaseException) -> EnvironmentProblem:
+    """What to report when the page hung (the watchdog fired) or crashed; its browser was discarded."""
+    if watch.fired:
+        return PageHung(watch, budget)
+    return EnvironmentProblem(f"the page crashed {watch.describe()}: its renderer process died ({first_line(exc)}); "
+                              "the browser was discarded and the next case starts a new one")
 
 
 # The observer's change key; a page without the observer (the app left for another page) keys on its URL.
@@ -522,7 +530,7 @@ def _do_step(page: Page, step: Step, surface: Surface, watch: CaseWatch, reactio
     except MediafaultError:
         raise
     except Exception as exc:
-        if watch.fired:
+        if watch.fired or watch.crashed():  # the runner reports the page, not the step
             raise
         why = _why_not_clickable(page, step.click) if step.click is not None else None
         last = _snapshot(page, surface)

@@ -157,6 +157,11 @@ class Browser(ABC):
     def new_page(self) -> Page:
         """A page in a fresh context (nothing shared with earlier cases)."""
 
+    def gone(self) -> bool:
+        """Whether this browser can no longer be driven, though no case of its own failed (its driver was
+        stopped because of another browser's crash): the pool starts a new one."""
+        return False
+
     @abstractmethod
     def close(self) -> None:
         """Stop the browser."""

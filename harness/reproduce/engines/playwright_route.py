@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness.core import procs
 from harness.core.errors import EnvironmentProblem, HarnessError
 from harness.reproduce import xvfb
 from harness.reproduce.engines.base import (
@@ -49,23 +50,39 @@ FIREFOX_BASE_PREFS: dict[str, Any] = {
 }
 FIREFOX_ENV = {"MOZ_DISABLE_NONLOCAL_CONNECTIONS": "1"}
 
-_driver_state: dict[str, Any] = {}
+_driver_state: dict[str, Any] = {"generation": 0}
 
 
 def driver() -> Any:
-    """The process's Playwright driver (started once, stopped at exit)."""
+    """The process's Playwright driver (started once, stopped at exit; started again after
+    :func:`abandon_driver`)."""
+    if _driver_state.get("abandoned"):
+        stop_driver()
     if "pw" not in _driver_state:
         from playwright.sync_api import sync_playwright
 
         manager = sync_playwright()
+        before = procs.children()
         _driver_state["manager"] = manager
         _driver_state["pw"] = manager.start()
+        _driver_state["pids"] = procs.children() - before
+        _driver_state["generation"] += 1
         atexit.register(stop_driver)
     return _driver_state["pw"]
 
 
+def abandon_driver() -> None:
+    """Kill the driver process, so that every call waiting on it fails at once; the next :func:`driver`
+    starts a new one. Safe in an event handler (nothing is asked of the driver): a call that Playwright
+    leaves waiting forever (see :meth:`PlaywrightBrowser._on_disconnected`) is only ended this way."""
+    _driver_state["abandoned"] = True
+    procs.kill_tree(_driver_state.get("pids", set()))
+
+
 def stop_driver() -> None:
     """Stop the Playwright driver if it runs (idempotent)."""
+    _driver_state.pop("abandoned", None)
+    _driver_state.pop("pids", None)
     pw = _driver_state.pop("pw", None)
     if pw is not None:
         # Best effort at shutdown; the driver process dies with us anyway. After an interrupt (Ctrl-C,
@@ -210,6 +227,23 @@ class PlaywrightBrowser(Browser):
         self.info = info
         self.engine = engine
         self.version = f"{engine} {browser.version if browser else version}"
+        self._generation = _driver_state["generation"]  # the driver that drives it
+        self._pages: list[PlaywrightPage] = []  # the pages it opened that are still open
+        self._closing = False
+        if browser is not None and engine == "firefox":
+            browser.on("disconnected", self._on_disconnected)
+
+    def _on_disconnected(self, _browser: Any) -> None:
+        """A content process that dies takes Firefox down with it (Playwright runs it with
+        MOZ_CRASHREPORTER_SHUTDOWN), and Playwright reports the page as closing, not crashing, while a call in
+        flight on it waits forever (killing the browser does not end it; an app closing its own window does
+        not disconnect the browser). So the open pages crashed, and the driver is killed, which fails the
+        waiting call at once; the runner discards this browser and the next case starts a new driver."""
+        if self._closing:
+            return
+        for page in self._pages:
+            page.events.crashed = True
+        abandon_driver()
 
     def new_page(self) -> Page:
         """A page in a fresh context that accepts the harness's self-signed certificate."""
@@ -224,10 +258,17 @@ class PlaywrightBrowser(Browser):
             cdp.detach()
             return PlaywrightPage(self._persistent, page, self.engine, owns_context=False)
         context = self._browser.new_context(ignore_https_errors=True)
-        return PlaywrightPage(context, context.new_page(), self.engine)
+        page = PlaywrightPage(context, context.new_page(), self.engine)
+        self._pages = [*(p for p in self._pages if not p.closed), page]
+        return page
+
+    def gone(self) -> bool:
+        """Whether the driver that drove this browser was abandoned (the browser went with it)."""
+        return self._generation != _driver_state["generation"] or bool(_driver_state.get("abandoned"))
 
     def close(self) -> None:
         """Close the browser; a browser that already died is fine."""
+        self._closing = True
         # Closing a crashed browser raises; it is gone either way.
         with contextlib.suppress(Exception):
             (self._persistent or self._browser).close()
@@ -264,6 +305,7 @@ class PlaywrightPage(Page):
         self._tracing = False
         self.events = PageEvents()
         self._popups: list[Any] = []
+        self.closed = False  # by the harness
         page.on("console", lambda m: self.events.console.append(m.text))
         page.on("pageerror", lambda e: self.events.errors.append(str(e)))
         page.on("request", self._on_request)
@@ -399,6 +441,7 @@ class PlaywrightPage(Page):
 
     def close(self) -> None:
         """Close the context (and so the page)."""
+        self.closed = True
         if self.events.crashed:
             return  # closing a crashed page's context never returns; the runner discards its browser
         # The browser may have crashed; then there is nothing left to close.

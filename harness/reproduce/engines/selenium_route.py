@@ -47,6 +47,9 @@ MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit
 # 'unsafe-eval' makes WebKit refuse that, even in a WebDriver script.
 # An app that opens one dialog after another is given this many dismissals per command, then reported.
 DIALOG_RETRIES = 20
+# What MiniBrowser writes (to the driver's log) when a page's WebProcess dies; WebKitWebDriver itself answers
+# the command that met it with an empty error and then drops the session.
+WEBPROCESS_CRASHED = b"WebProcess CRASHED"
 WAIT_CHANGED_JS = """
 const [arg, last, ms, done] = arguments;
 const read = (READ);
@@ -306,7 +309,7 @@ class SeleniumBrowser(Browser):
         """A new window (a new document and browsing context) in the session."""
         self._driver.switch_to.window(self._home)
         self._driver.switch_to.new_window("window")
-        return SeleniumPage(self._driver, self._home, self.engine)
+        return SeleniumPage(self._driver, self._home, self.engine, self._log)
 
     def close(self) -> None:
         """End the session and make sure no driver or browser process is left."""
@@ -320,13 +323,23 @@ class SeleniumBrowser(Browser):
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def _size(path: str | None) -> int:
+    """The size of the file at ``path`` (0 when there is none)."""
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
 class SeleniumPage(Page):
     """A window of a WebDriver session."""
 
-    def __init__(self, driver: Any, home: str, engine: str) -> None:
+    def __init__(self, driver: Any, home: str, engine: str, log: str | None = None) -> None:
         self._driver = driver
         self._home = home
         self._engine = engine
+        self._log = log
+        self._log_mark = _size(log)  # what the driver logged before this page
         self._handle = driver.current_window_handle
         self._scripts: list[str] = []
         self._frame: str | None = None
@@ -336,7 +349,11 @@ class SeleniumPage(Page):
         """Run a WebDriver command past the app's dialogs. WebDriver's default prompt handling dismisses an
         open alert, confirm or prompt and fails the command that met it ('unexpected alert open'); the
         observer has recorded the dialog, so the command is simply sent again."""
-        from selenium.common.exceptions import NoAlertPresentException, UnexpectedAlertPresentException
+        from selenium.common.exceptions import (
+            NoAlertPresentException,
+            UnexpectedAlertPresentException,
+            WebDriverException,
+        )
 
         for _ in range(DIALOG_RETRIES):
             try:
@@ -344,8 +361,22 @@ class SeleniumPage(Page):
             except UnexpectedAlertPresentException:
                 with contextlib.suppress(NoAlertPresentException):  # a driver that left it open
                     self._driver.switch_to.alert.dismiss()
+            except WebDriverException:
+                self.events.crashed = self.events.crashed or self._webprocess_crashed()
+                raise
         raise HarnessError(f"the app opened more than {DIALOG_RETRIES} dialogs in a row; the harness dismissed "
                            "each one and gave up")
+
+    def _webprocess_crashed(self) -> bool:
+        """Whether the driver's log says a WebProcess died since this page opened."""
+        if self._engine != "webkit" or self._log is None:
+            return False
+        try:
+            with open(self._log, "rb") as log:
+                log.seek(self._log_mark)
+                return WEBPROCESS_CRASHED in log.read()
+        except OSError:
+            return False
 
     def set_permission(self, name: str, setting: str, origin: str) -> None:
         """chromedriver: the W3C permissions command; WebKitWebDriver has none."""
