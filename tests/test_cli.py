@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Never
 
 import jsonschema
 import pytest
@@ -219,9 +220,47 @@ def test_a_variant_is_expected_to_fail_only_what_the_engine_reproduces() -> None
     lines, ok = catch_table("webkit", [VariantRow("v", {"Hang up"}, expected, [], unreproduced)])
     assert not ok
     assert "expected to fail but passed: Camera cases" in "\n".join(lines)
-    assert "not reproducible on webkit: Dismissed (permission.microphone=dismissed is unsupported" in "\n".join(lines)
+    assert "cannot catch it on webkit: Dismissed (permission.microphone=dismissed is unsupported" in "\n".join(lines)
     lines, ok = catch_table("webkit", [VariantRow("v", expected, expected, [], unreproduced)])
     assert ok and lines[1].startswith("v    ok   Camera cases, Hang up")
+
+
+def test_a_variant_unaffected_on_an_engine_is_not_expected_to_be_caught_there() -> None:
+    """A variant's unaffected entry takes those scenarios out of what must catch it on that engine only, with
+    the measured reason; when nothing is left the variant is reported at plan time, no browser started."""
+    from harness.app.variants import load_variants
+    from harness.cli.running import variant_report
+    from harness.run.pool import BrowserPool
+
+    class NoBrowsers(BrowserPool):
+        def get(self, *args: object, **kwargs: object) -> Never:
+            raise AssertionError("nothing may run when no scenario can catch the variant")
+
+    (row,) = variant_report("firefox", ["waits-for-ice-failed"], pool=NoBrowsers())
+    assert row.expected == set() and row.failed == set() and not row.problems
+    assert set(row.unreproduced) == {"Firewall blocks UDP and there is no TURN",
+                                     "Network drops for good during the call"}
+    assert all(why.startswith("the bug does not show on firefox: Firefox does report iceConnectionState 'failed'")
+               for why in row.unreproduced.values()), row.unreproduced
+    variant = load_variants()["waits-for-ice-failed"]
+    assert variant.unaffected_on("chromium") == {} and variant.unaffected_on("webkit") == {}
+
+
+@pytest.mark.parametrize(("entry", "said"), [
+    ("{engine: firefox, scenarios: [Hang up], why: x}",
+     "unaffected names scenarios that are not in caught_by: Hang up"),
+    ("{engine: firefx, scenarios: [Dismissed], why: x}", "unknown engine 'firefx'"),
+])
+def test_a_bad_unaffected_entry_is_reported_with_its_position(tmp_path: Path, entry: str, said: str) -> None:
+    """A typo in an unaffected entry must not quietly drop a scenario from the proof."""
+    from harness.app.variants import load_variants
+    from harness.core.errors import InputError
+
+    (tmp_path / "v.yaml").write_text("bug: b\npatches: [{file: a.js, find: x, replace: y}]\ncaught_by: [Dismissed]\n"
+                                     f"unaffected:\n  - {entry}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_variants(tmp_path)
+    assert "v.yaml:" in str(caught.value) and said in str(caught.value), str(caught.value)
 
 
 def test_variants_names_an_unknown_variant_before_running_anything() -> None:

@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 from typing import NamedTuple
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from harness.app.config import BUNDLED_APP
 from harness.core.errors import InputError, Position, Problem
 from harness.scenario import yamlpos
-from harness.scenario.model import Strict
+from harness.scenario.model import ENGINES, Strict
 from harness.scenario.validation import problems_from
 
 VARIANTS_DIR = BUNDLED_APP.parent / "variants"
@@ -27,6 +27,24 @@ class Patch(Strict):
     replace: str = Field(description="What it becomes.")
 
 
+class Unaffected(Strict):
+    """Scenarios of caught_by that cannot catch the bug on one engine although that engine reproduces their
+    condition: the engine's own behaviour makes up for the bug (e.g. Firefox reports ICE 'failed' where
+    Chromium stays silent), so the variant is correct there. They still run whenever the variant runs on that
+    engine, and must then pass: a claim that stops being true fails the proof instead of hiding a miss."""
+
+    engine: str = Field(description="chromium, firefox or webkit.")
+    scenarios: list[str] = Field(min_length=1, description="Scenario names, each one of caught_by.")
+    why: str = Field(min_length=1, description="What the engine does that makes up for the bug, as measured.")
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine '{value}' (engines are: {', '.join(ENGINES)})")
+        return value
+
+
 class Variant(Strict):
     """One realistic bug and the scenarios that must catch it."""
 
@@ -35,6 +53,20 @@ class Variant(Strict):
     caught_by: list[str] = Field(min_length=1, description="Scenario names that must fail on this variant.")
     network: bool = Field(False, description="The bug is in the call/network code: also run the (slow) network "
                           "scenarios against it. Other variants skip them to keep the proof fast.")
+    unaffected: list[Unaffected] = Field(default_factory=list, description="Engines on which some caught_by "
+                                         "scenarios cannot catch the bug, with why.")
+
+    @model_validator(mode="after")
+    def _unaffected_are_caught_by(self) -> Variant:
+        strangers = [s for u in self.unaffected for s in u.scenarios if s not in self.caught_by]
+        if strangers:
+            raise ValueError(f"unaffected names scenarios that are not in caught_by: {', '.join(strangers)}")
+        return self
+
+    def unaffected_on(self, engine: str) -> dict[str, str]:
+        """The caught_by scenarios that cannot catch this bug on ``engine`` → why."""
+        return {name: f"the bug does not show on {engine}: {u.why}"
+                for u in self.unaffected if u.engine == engine for name in u.scenarios}
 
 
 def load_variants(directory: Path = VARIANTS_DIR) -> dict[str, Variant]:
@@ -79,7 +111,8 @@ class VariantRow(NamedTuple):
     failed: set[str]  # scenarios with a failing case
     expected: set[str]  # the variant's caught_by that this engine can reproduce
     problems: list[str]  # broken cases, and each unexpected failure with its table
-    # caught_by scenarios this engine cannot reproduce (every case skipped) → why; not expected to fail here
+    # caught_by scenarios that cannot catch it on this engine → why: every case skipped there, or the variant's
+    # unaffected entry for the engine; not expected to fail here
     unreproduced: dict[str, str]
 
 
@@ -103,7 +136,7 @@ def catch_table(engine: str, rows: list[VariantRow]) -> tuple[list[str], bool]:
         lines.append(f"{row.name:<{width}}  {'ok  ' if good else 'MISS'} {', '.join(sorted(row.failed)) or 'none'}")
         lines += [f"{'':<{width}}       expected to fail but passed: {m}" for m in sorted(row.expected - row.failed)]
         lines += [f"{'':<{width}}       failed unexpectedly: {m}" for m in sorted(row.failed - row.expected)]
-        lines += [f"{'':<{width}}       not reproducible on {engine}: {m} ({why})"
+        lines += [f"{'':<{width}}       cannot catch it on {engine}: {m} ({why})"
                   for m, why in sorted(row.unreproduced.items())]
         lines += [f"{'':<{width}}       {line}" for line in row.problems]
     return lines, ok

@@ -164,7 +164,8 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
     """For each app (``correct`` or a broken variant), what it did on ``engine``.
 
     A variant is expected to fail each of its caught_by scenarios that ``engine`` can reproduce; one
-    whose every case is skipped there is reported apart with the skip reason. ``pool`` (closed by the
+    whose every case is skipped there, or that the variant lists as unaffected on ``engine``, is reported
+    apart with the reason (an unaffected one still runs, and failing it is unexpected). ``pool`` (closed by the
     caller) lets several calls share their browsers; without it one is made and closed here.
     """
     import tempfile
@@ -190,7 +191,8 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
                 with_network = name == "correct" or variants[name].network
                 chosen = [s for s in scenarios if with_network or s.scenario.given.network is None]
                 caught_by = variants[name].caught_by if name != "correct" else []
-                cannot = _unreproducible(chosen, caught_by, engine)
+                unaffected = variants[name].unaffected_on(engine) if name != "correct" else {}
+                cannot = {**_unreproducible(chosen, caught_by, engine), **unaffected}
                 if caught_by and len(cannot) == len(caught_by):
                     # Nothing here could catch it: running the catalogue against it would prove nothing.
                     rows.append(VariantRow(name, set(), set(), [], cannot))
@@ -205,7 +207,9 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
                 failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
                 ran = {o.plan.source.scenario.name for o in outcomes if o.status != "skipped"}
                 skips = {o.plan.source.scenario.name: o.detail for o in outcomes if o.status == "skipped"}
-                expected, unreproduced = expected_on_engine(caught_by, skips, ran)
+                expected, unreproduced = expected_on_engine([n for n in caught_by if n not in unaffected], skips,
+                                                            ran)
+                unreproduced.update(unaffected)
                 other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
                 # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
                 other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
