@@ -118,6 +118,22 @@ def test_the_patch_says_what_to_paste() -> None:
     assert Conformance(profile, [finding("iframe-blocked", "chromium", "agrees")]).patch() == ""
 
 
+def test_the_docs_say_per_engine_where_an_outcome_is_verified() -> None:
+    """An outcome is verified only on the engines where conformance can set its condition up; the others are
+    named with the reason (Firefox and WebKit cannot dismiss a prompt), in docs/profiles.md too."""
+    from harness.reproduce.conditions import Host
+    from tests.conftest import REPO
+
+    host = Host(capture_device=False)
+    assert all(conformance.unreproducible("permission-denied", e, host) is None for e in ENGINES)
+    assert conformance.unreproducible("permission-dismissed", "chromium", host) is None
+    assert "dismiss" in (conformance.unreproducible("permission-dismissed", "webkit", host) or "")
+    assert conformance.unreproducible("media-connection-failed", "chromium", host) == conformance.NO_CONDITION
+    docs = (REPO / "docs" / "profiles.md").read_text(encoding="utf-8")
+    dismissed = [line for line in docs.splitlines() if line.startswith("| `permission-dismissed` | `31401`")]
+    assert dismissed and "verified on chromium; not on firefox:" in dismissed[0] and "not on webkit:" in dismissed[0]
+
+
 def test_every_verified_profile_names_a_probe_and_the_locked_sdk() -> None:
     """What a 'verified:' block says must be checkable here: its probe page exists, tools/sdk locks that very
     SDK version, and each outcome not marked documented_only has a condition the harness sets up."""

@@ -293,13 +293,25 @@ def profiles_reference() -> str:
                 for engine, e in entry.engines.items())
             if entry.documented_only:
                 source = f"documented only: {entry.documented_only}"
+            elif profile.verified is not None:
+                source = _verified_on(outcome, profile.verified.engines)
             else:
-                source = "verified" if profile.verified is not None else "not verified"
+                source = "not verified"
             cells = [f"`{outcome}`", f"`{entry.code}`" if entry.code is not None else "(none)",
                      entry.message.describe(), engines, source]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def _verified_on(outcome: str, engines: list[str]) -> str:
+    """"verified on …" for the engines whose conformance run can set ``outcome``'s condition up; the others
+    with the reason (the reference machine's host, as in the support matrix)."""
+    from harness.run.conformance import unreproducible
+
+    why = {e: unreproducible(outcome, e, Host(capture_device=False)) for e in engines}
+    text = "verified on " + (", ".join(e for e in engines if not why[e]) or "no engine")
+    return text + "".join(f"; not on {e}: {reason}" for e, reason in why.items() if reason)
 
 
 def generated(docs: Path) -> dict[Path, str]:

@@ -22,10 +22,12 @@ from harness.app.config import Surface
 from harness.app.profiles import OutcomeSurface, Profile
 from harness.core.errors import EnvironmentProblem
 from harness.core.resources import bundled, in_checkout, npm_setup
+from harness.reproduce.conditions import Fidelity, Host, given_values, resolve_value
 from harness.run.batch import CaseOutcome, run_batch
 from harness.run.pool import BrowserPool
 from harness.run.target import AppTarget
 from harness.scenario.loader import load_paths
+from harness.scenario.model import Given
 
 PROBES_DIR = bundled("fixtures") / "sdk-probes"
 SDK_TOOL = bundled("tools") / "sdk"
@@ -50,6 +52,18 @@ OUTCOME_CONDITIONS: dict[str, dict[str, object]] = {
     "iframe-blocked": {"given": {"page": {"embed": "iframe"}}, "when": []},
 }
 NO_CONDITION = "no condition the harness sets up makes it happen (it needs a live call or the vendor's servers)"
+
+
+def unreproducible(outcome: str, engine: str, host: Host | None = None) -> str | None:
+    """Why ``outcome``'s condition cannot be set up on ``engine`` (on ``host``; this machine when None), so
+    conformance skips it there; None when it can."""
+    condition = OUTCOME_CONDITIONS.get(outcome)
+    if condition is None:
+        return NO_CONDITION
+    given = Given.model_validate(condition["given"])
+    bad = [m for m in (resolve_value(engine, c, v, host) for c, v in given_values(given).items())
+           if m.fidelity is Fidelity.unsupported]
+    return "; ".join(m.how for m in bad) or None
 
 
 def probe_mounts(sdk_modules: Path) -> dict[str, Path]:
