@@ -406,3 +406,20 @@ def test_an_exposed_proxy_reaches_only_the_loopback_ports_opened_for_the_run(ori
         assert not local.exposed and local.allows("127.0.0.1", 1) and local.allows("localhost", 65535)
     finally:
         local.stop()
+
+
+def test_a_browser_that_hangs_up_is_not_reported_as_an_error(proxy: LoopProxy,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A connection the browser drops mid-answer prints nothing (the standard server prints a traceback);
+    any other error in a handler is still printed."""
+    for error in (ConnectionResetError(104, "Connection reset by peer"), BrokenPipeError(32, "Broken pipe")):
+        try:
+            raise error
+        except OSError:
+            proxy.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a bug in a handler")
+    except ValueError:
+        proxy.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a bug in a handler" in capsys.readouterr().err

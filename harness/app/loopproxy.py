@@ -39,6 +39,7 @@ import re
 import select
 import socket
 import ssl
+import sys
 import threading
 import zlib
 from dataclasses import dataclass
@@ -445,6 +446,13 @@ class LoopProxy(ThreadingHTTPServer):
     def address(self) -> str:
         """``HOST:PORT`` (``127.0.0.1:PORT`` unless it serves a remote Grid)."""
         return f"{self.host}:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser that drops a connection mid-answer (a page closed, a refused tunnel it gave up on) is no
+        # error of the run's; the standard server would print a traceback into the test output.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def open_port(self, port: int) -> None:
         """Let an exposed proxy forward to this loopback port (a server or front of the harness's own)."""
