@@ -134,6 +134,17 @@ def run(pytester: pytest.Pytester, tag: str, *args: str) -> tuple[pytest.RunResu
     return result, outcomes(pytester.path / f"junit-{tag}.xml"), allure
 
 
+def attachments(allure: Path, name: str) -> list[str]:
+    """The text of every attachment called ``name`` in the Allure results."""
+    texts = []
+    for result in allure.glob("*-result.json"):
+        for step in [json.loads(result.read_text(encoding="utf-8"))]:
+            for attachment in step.get("attachments", []):
+                if attachment["name"] == name:
+                    texts.append((allure / attachment["source"]).read_text(encoding="utf-8"))
+    return texts
+
+
 @contextmanager
 def bundled_app_by_url(directory: Path = BUNDLED_APP) -> Iterator[str]:
     """The bundled app (or a variant's copy of it in ``directory``) served by another process

@@ -6,7 +6,6 @@ pages on this machine's address on the route to the Grid, and only what truly ca
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -20,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, bundled_app_by_url
+from tests.conftest import REPO, attachments, bundled_app_by_url
 from tests.test_grid import needs_grid
 
 GRID_PORT = 4444
+APP_NOTE = "what mediafault did to the app"  # the evidence that says how the app was reached
 # What may be skipped on a Grid on another machine, and nothing else: conditions an engine cannot reproduce,
 # scenarios for another profile, the network lab (a namespace on this machine), a fake-microphone file (a path
 # on this machine).
@@ -128,18 +128,6 @@ def _check_skips(skipped: dict[str, str]) -> None:
     assert not unexpected, unexpected
 
 
-def _evidence(reports: Path) -> list[tuple[str, str]]:
-    """(case name, the text of all its attachments) for each passed case of the Allure results."""
-    results = reports / "allure-results"
-    out = []
-    for path in results.glob("*-result.json"):
-        result = json.loads(path.read_text(encoding="utf-8"))
-        if result.get("status") == "passed":
-            sources = re.findall(r'"source": "([^"]+)"', json.dumps(result))
-            out.append((result["name"], " ".join((results / s).read_text(errors="replace") for s in sources)))
-    return out
-
-
 @needs_grid
 @pytest.mark.browser
 def test_the_catalogue_runs_on_a_grid_on_another_address(remote_grid: RemoteGrid, tmp_path: Path) -> None:
@@ -155,10 +143,10 @@ def test_the_catalogue_runs_on_a_grid_on_another_address(remote_grid: RemoteGrid
                          "App served over https", "Microphone blocked for the site"):
             assert f"{scenario}[{engine}]" in passed, sorted(skipped)
     served = f"served for the Selenium Grid's nodes on {remote_grid.namespace.here}"
-    evidence = _evidence(tmp_path / "reports")
-    assert len(evidence) == len(passed)
-    for name, text in evidence:  # each case says what was done to reach the app
-        assert served in text, name
+    notes = attachments(tmp_path / "reports" / "allure-results", APP_NOTE)
+    assert len(notes) == len(passed)  # each passed case says what was done to reach the app
+    for note in notes:
+        assert served in note, note
 
 
 @needs_grid
@@ -181,10 +169,10 @@ def test_an_app_by_url_keeps_its_url_on_a_grid_on_another_address(remote_grid: R
     assert "App served over https[chromium]" in passed
     proxy = re.compile(rf"mediafault's proxy \({re.escape(remote_grid.namespace.here)}:\d+\) inserted its observer "
                        rf"script into [1-9]\d* HTML responses? of ")
-    evidence = _evidence(tmp_path / "reports")
-    assert len(evidence) == len(passed)
-    for name, text in evidence:
-        assert proxy.search(text), (name, text[:2000])
+    notes = attachments(tmp_path / "reports" / "allure-results", APP_NOTE)
+    assert len(notes) == len(passed)
+    for note in notes:
+        assert proxy.search(note), note
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -5,7 +5,6 @@ routes that is the loopback proxy's doing, and each case says what it did to the
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.reproduce.engines import pick_route
-from tests.conftest import REPO, bundled_app_by_url, process, run
+from tests.conftest import REPO, attachments, bundled_app_by_url, process, run
 
 pytestmark = pytest.mark.browser
 
@@ -34,17 +33,6 @@ def need(engine: str, route: str) -> None:
     found, info = pick_route(engine, route)
     if found is None:
         pytest.skip(f"{engine} via {route} is not available here: {info.reason}")
-
-
-def attachments(allure: Path, name: str) -> list[str]:
-    """The text of every attachment called ``name`` in the Allure results."""
-    texts = []
-    for result in allure.glob("*-result.json"):
-        for step in [json.loads(result.read_text(encoding="utf-8"))]:
-            for attachment in step.get("attachments", []):
-                if attachment["name"] == name:
-                    texts.append((allure / attachment["source"]).read_text(encoding="utf-8"))
-    return texts
 
 
 @pytest.mark.parametrize(("engine", "route"), SELENIUM_ROUTES, ids=[r for _, r in SELENIUM_ROUTES])

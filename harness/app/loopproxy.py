@@ -35,6 +35,7 @@ import contextlib
 import gzip
 import hashlib
 import http.client
+import ipaddress
 import re
 import select
 import socket
@@ -433,7 +434,7 @@ class LoopProxy(ThreadingHTTPServer):
         super().__init__((host, 0), self.handler)
         self.host = host
         # Reachable from other machines: loopback only on the ports opened for the run (see open_port).
-        self.exposed = host not in LOOPBACK and not host.startswith("127.")
+        self.exposed = not ipaddress.ip_address(host).is_loopback
         self.open_ports: set[int] = set()
         self.app: Origin | None = None
         self.script: str | None = None

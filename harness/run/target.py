@@ -140,9 +140,9 @@ class AppTarget:
         if fixed:
             app_url = fixed
         else:
-            host = INSECURE_HOST if given.page.origin == "http-insecure" else self.host
-            if self.serve_host:  # the serve address is not local, so plain http on it is already insecure
-                host = self.serve_host
+            # The serve address is not local, so plain http on it is already insecure: no app.test there.
+            host = self.serve_host or (INSECURE_HOST if given.page.origin == "http-insecure" else self.host)
+            if self.serve_host:
                 self._served_note = self._remote_note(given.page.origin, https)
             if self.profile_params:
                 params.update({"profile": plan.profile, "case": token})
