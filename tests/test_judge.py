@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness.app.profiles import builtin_profiles
 from harness.run.judge import Expected, judge, resolve
 from harness.run.observation import Observation, Snapshot
+from harness.run.runner import PageTracker
 from harness.scenario.model import Expect, TextMatch
 
 
@@ -183,3 +184,17 @@ def test_microphone_released_is_only_true() -> None:
     with pytest.raises(pydantic.ValidationError):
         Expect.model_validate({"outcome": "none", "microphone_released": False})
     assert Expect(microphone_released=True).microphone_released is True
+
+
+def test_popups_recorded_at_the_call_are_reported_even_before_the_browser_shows_them() -> None:
+    opened = {"doc": "d1", "href": "http://127.0.0.1:1/", "opened": [{"url": "http://127.0.0.1:1/other.html"}]}
+    tracker = PageTracker("d1", "http://127.0.0.1:1/")
+    tracker.update(opened)
+    # the browser has not reported the window yet, or it is still loading, or it reached its URL
+    for windows in ([], ["about:blank"], ["http://127.0.0.1:1/other.html"]):
+        tracker.popups = windows
+        assert tracker.popup_urls() == ["http://127.0.0.1:1/other.html"], windows
+    # a window the observer did not see open (a link with a target) is still named
+    tracker.popups = ["http://127.0.0.1:1/other.html", "http://127.0.0.1:1/help.html"]
+    assert tracker.popup_urls() == ["http://127.0.0.1:1/other.html", "http://127.0.0.1:1/help.html"]
+    assert "opened a popup window at http://127.0.0.1:1/help.html" in " ".join(tracker.incidents())

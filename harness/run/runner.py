@@ -60,7 +60,8 @@ class PageTracker:
     now_href: str = ""
     observed: bool = True  # whether the page the case is on now has the harness's observer
     dialogs: dict[tuple[str, int], str] = field(default_factory=dict)
-    popups: list[str] = field(default_factory=list)
+    opened: dict[tuple[str, int], str] = field(default_factory=dict)  # window.open calls the observer saw
+    popups: list[str] = field(default_factory=list)  # the windows the browser had open at the end, by URL
 
     @classmethod
     def start(cls, page: Page) -> PageTracker:
@@ -75,6 +76,8 @@ class PageTracker:
         self.now_document = str(raw.get("doc") or "")
         for index, dialog in enumerate(raw.get("dialogs") or []):
             self.dialogs.setdefault((self.now_document, index), f"{dialog.get('kind')} {dialog.get('message')!r}")
+        for index, opened in enumerate(raw.get("opened") or []):
+            self.opened.setdefault((self.now_document, index), str(opened.get("url")))
 
     def left(self) -> str | None:
         """How the page left the app, if it did."""
@@ -92,8 +95,18 @@ class PageTracker:
         left = self.left()
         if left:
             found.append(left)
-        found += [f"opened a popup window at {url} (closed after the case)" for url in self.popups]
+        found += [f"opened a popup window at {url} (closed after the case)" for url in self.popup_urls()]
         return found
+
+    def popup_urls(self) -> list[str]:
+        """Every popup: the ``window.open`` calls the observer saw, then the browser's other windows. A window
+        the app opened may not be at its URL yet (or not even reported) when a fast case ends, so browser
+        windows at another URL stand for the recorded calls first; only the rest are popups of their own (a
+        link with a target, a page without the observer)."""
+        recorded = list(self.opened.values())
+        others = [url for url in self.popups if url not in recorded]
+        loading = max(len(recorded) - (len(self.popups) - len(others)), 0)
+        return recorded + others[loading:]
 
 
 @dataclass
@@ -630,7 +643,8 @@ def _observe_keyed(page: Page, surface: Surface, target: AppTarget, start: float
     raw: dict[str, Any] = page.evaluate(
         "async (s) => window.__mf ? ({key: window.__mf.key(s), snap: window.__mf.read(s), console: "
         "window.__mf.consoleLines, beacons: window.__mf.beacons, timeline: window.__mf.timeline, states: "
-        "window.__mf.states, dialogs: window.__mf.dialogs, doc: window.__mf.documentId, href: location.href, "
+        "window.__mf.states, dialogs: window.__mf.dialogs, opened: window.__mf.opened, "
+        "doc: window.__mf.documentId, href: location.href, "
         "captures: window.__mf.captures ? window.__mf.captures() : [], "
         "stats: await window.__mf.stats()}) : ({key: 'no observer ' + location.href, href: location.href})",
         surface.model_dump(),

@@ -172,11 +172,24 @@
       return original.call(this, message, ...rest);
     };
   }
+  // Popup windows the app opens, recorded at the call: the browser reports a new window to the harness only
+  // after it exists, which can be after a fast case has already ended.
+  const opened = [];
+  const originalOpen = window.open;
+  if (typeof originalOpen === 'function') {
+    window.open = function (url, ...rest) {
+      let where = url === undefined || url === null || url === '' ? 'about:blank' : String(url);
+      try { where = new URL(where, location.href).href; } catch (e) { /* kept as the app gave it */ }
+      opened.push({ t: Math.round(performance.now() - t0), url: where });
+      poke();
+      return originalOpen.call(this, url, ...rest);
+    };
+  }
   // Which document this is: a new one (the app navigated or reloaded) has another id.
   const documentId = Math.random().toString(36).slice(2);
 
   window.__mf = {
-    dialogs, documentId,
+    dialogs, opened, documentId,
     timeline, note, read, consoleLines, beacons, activation, stats, states, follow,
     permissionState: (name) => (rawQuery ? rawQuery(name) : Promise.resolve('unsupported')),
     key: (s) => [JSON.stringify(read(s)), consoleLines.length, beacons.length, timeline.length, states.length].join('|'),
