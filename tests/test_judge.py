@@ -198,3 +198,9 @@ def test_popups_recorded_at_the_call_are_reported_even_before_the_browser_shows_
     tracker.popups = ["http://127.0.0.1:1/other.html", "http://127.0.0.1:1/help.html"]
     assert tracker.popup_urls() == ["http://127.0.0.1:1/other.html", "http://127.0.0.1:1/help.html"]
     assert "opened a popup window at http://127.0.0.1:1/help.html" in " ".join(tracker.incidents())
+    # a window the browser refused to open is said as such, and no window stands for it
+    tracker.update({"doc": "d1", "opened": [{"url": "http://127.0.0.1:1/other.html"},
+                                            {"url": "http://127.0.0.1:1/ad.html", "blocked": True}]})
+    tracker.popups = []
+    assert tracker.popup_urls() == ["http://127.0.0.1:1/other.html"]
+    assert "tried to open a popup window at http://127.0.0.1:1/ad.html (the browser blocked it)" in tracker.incidents()

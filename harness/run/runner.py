@@ -60,7 +60,8 @@ class PageTracker:
     now_href: str = ""
     observed: bool = True  # whether the page the case is on now has the harness's observer
     dialogs: dict[tuple[str, int], str] = field(default_factory=dict)
-    opened: dict[tuple[str, int], str] = field(default_factory=dict)  # window.open calls the observer saw
+    # window.open calls the observer saw: URL, and whether the browser blocked the window
+    opened: dict[tuple[str, int], tuple[str, bool]] = field(default_factory=dict)
     popups: list[str] = field(default_factory=list)  # the windows the browser had open at the end, by URL
 
     @classmethod
@@ -77,7 +78,7 @@ class PageTracker:
         for index, dialog in enumerate(raw.get("dialogs") or []):
             self.dialogs.setdefault((self.now_document, index), f"{dialog.get('kind')} {dialog.get('message')!r}")
         for index, opened in enumerate(raw.get("opened") or []):
-            self.opened.setdefault((self.now_document, index), str(opened.get("url")))
+            self.opened.setdefault((self.now_document, index), (str(opened.get("url")), bool(opened.get("blocked"))))
 
     def left(self) -> str | None:
         """How the page left the app, if it did."""
@@ -95,15 +96,17 @@ class PageTracker:
         left = self.left()
         if left:
             found.append(left)
+        found += [f"tried to open a popup window at {url} (the browser blocked it)" for url, blocked
+                  in self.opened.values() if blocked]
         found += [f"opened a popup window at {url} (closed after the case)" for url in self.popup_urls()]
         return found
 
     def popup_urls(self) -> list[str]:
-        """Every popup: the ``window.open`` calls the observer saw, then the browser's other windows. A window
-        the app opened may not be at its URL yet (or not even reported) when a fast case ends, so browser
-        windows at another URL stand for the recorded calls first; only the rest are popups of their own (a
-        link with a target, a page without the observer)."""
-        recorded = list(self.opened.values())
+        """Every popup window: the ``window.open`` calls the observer saw open one, then the browser's other
+        windows. A window the app opened may not be at its URL yet (or not even reported) when a fast case
+        ends, so browser windows at another URL stand for the recorded calls first; only the rest are popups of
+        their own (a link with a target, a page without the observer)."""
+        recorded = [url for url, blocked in self.opened.values() if not blocked]
         others = [url for url in self.popups if url not in recorded]
         loading = max(len(recorded) - (len(self.popups) - len(others)), 0)
         return recorded + others[loading:]

@@ -180,9 +180,11 @@
     window.open = function (url, ...rest) {
       let where = url === undefined || url === null || url === '' ? 'about:blank' : String(url);
       try { where = new URL(where, location.href).href; } catch (e) { /* kept as the app gave it */ }
-      opened.push({ t: Math.round(performance.now() - t0), url: where });
+      const t = Math.round(performance.now() - t0);
+      const opening = originalOpen.call(this, url, ...rest);
+      opened.push({ t, url: where, blocked: !opening });
       poke();
-      return originalOpen.call(this, url, ...rest);
+      return opening;
     };
   }
   // Which document this is: a new one (the app navigated or reloaded) has another id.
