@@ -1,7 +1,8 @@
-"""The catalogue catches bugs: each broken variant of the bundled app fails exactly the scenarios it
-should, on every engine (that the correct app fails none is test_matrix.py's proof). On an engine that
-cannot reproduce one of a variant's scenarios (every case skipped there, with the reason) that scenario is
-not expected to catch it.
+"""The catalogue catches bugs: on every engine, each broken variant of the bundled app fails every scenario
+that should catch it (its caught_by), and on Chromium, the engine `mediafault variants` reports by default,
+it fails no other scenario of the catalogue (that the correct app fails none is test_matrix.py's proof). On
+an engine that cannot reproduce one of a variant's scenarios (every case skipped there, with the reason)
+that scenario is not expected to catch it.
 The run ends with the table of variant → scenarios that caught it per engine (as ``mediafault variants``
 prints it), built from what each test recorded."""
 
@@ -21,6 +22,11 @@ from tests.conftest import needs_chromium, needs_engine
 pytestmark = [needs_chromium, pytest.mark.browser]
 
 VARIANT_ROW = "mediafault-variant-row"  # the user property the conftest's summary collects
+# Where a variant runs against the whole catalogue, to show that it fails nothing besides its caught_by
+# (what the catch table in the docs claims). On the other engines it runs against its caught_by alone:
+# that each of those scenarios catches the bug there is what keeps a check that passes falsely on one
+# engine from hiding, and the rest of the catalogue cost most of the suite's time again for each engine.
+EXACT_ENGINE = "chromium"
 
 
 # Variants whose bug is in the call path also run the network scenarios, which take minutes each; they
@@ -79,8 +85,9 @@ def test_variant_is_caught_by_the_expected_scenarios(engine: str, name: str, poo
 
 
 def check_variant(engine: str, name: str, pool: BrowserPool, record_property: Callable[[str, object], None]) -> None:
-    """Run the catalogue on ``engine`` against ``name`` and compare the failures with its caught_by."""
-    (row,) = variant_report(engine, [name], pool=pool)
+    """Run the catalogue (its caught_by alone, away from :data:`EXACT_ENGINE`) on ``engine`` against ``name``
+    and compare the failures with its caught_by."""
+    (row,) = variant_report(engine, [name], pool=pool, listed_only=engine != EXACT_ENGINE)
     record_property(VARIANT_ROW, json.dumps([engine, name, sorted(row.failed), sorted(row.expected), row.problems,
                                              row.unreproduced]))
     if not row.expected and not row.failed and not row.problems:

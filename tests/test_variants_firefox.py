@@ -18,5 +18,5 @@ __all__ = ["pools"]  # the module-scoped fixture, one per module
 @pytest.mark.parametrize(("engine", "name"), engine_params(PAGE_VARIANTS, ("firefox",)))
 def test_variant_is_caught_on_firefox(engine: str, name: str, pools: EnginePools,
                                       record_property: Callable[[str, object], None]) -> None:
-    """Failing scenarios on Firefox == the variant's caught_by that Firefox reproduces."""
+    """The variant's caught_by scenarios that Firefox reproduces all fail there."""
     check_variant(engine, name, pools.get(engine), record_property)

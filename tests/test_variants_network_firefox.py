@@ -20,5 +20,5 @@ __all__ = ["pools"]  # the module-scoped fixture, one per module
 @pytest.mark.parametrize(("engine", "name"), engine_params(NETWORK_VARIANTS, ("firefox",)))
 def test_network_variant_is_caught_on_firefox(
         engine: str, name: str, pools: EnginePools, record_property: Callable[[str, object], None]) -> None:
-    """Failing scenarios on Firefox (network ones included) == the variant's caught_by Firefox reproduces."""
+    """The variant's caught_by scenarios (network ones included) that Firefox reproduces all fail there."""
     check_variant(engine, name, pools.get(engine), record_property)

@@ -19,5 +19,5 @@ __all__ = ["pools"]  # the module-scoped fixture, one per module
 @pytest.mark.parametrize(("engine", "name"), engine_params(PAGE_VARIANTS + NETWORK_VARIANTS, ("webkit",)))
 def test_variant_is_caught_on_webkit(engine: str, name: str, pools: EnginePools,
                                      record_property: Callable[[str, object], None]) -> None:
-    """Failing scenarios on WebKit == the variant's caught_by that WebKit reproduces."""
+    """The variant's caught_by scenarios that WebKit reproduces all fail there."""
     check_variant(engine, name, pools.get(engine), record_property)

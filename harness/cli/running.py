@@ -160,13 +160,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def variant_report(engine: str, names: list[str] | None = None, paths: list[Path] | None = None,
-                   pool: BrowserPool | None = None) -> list[VariantRow]:
+                   pool: BrowserPool | None = None, listed_only: bool = False) -> list[VariantRow]:
     """For each app (``correct`` or a broken variant), what it did on ``engine``.
 
     A variant is expected to fail each of its caught_by scenarios that ``engine`` can reproduce; one
     whose every case is skipped there, or that the variant lists as unaffected on ``engine``, is reported
     apart with the reason (an unaffected one still runs, and failing it is unexpected). ``pool`` (closed by the
     caller) lets several calls share their browsers; without it one is made and closed here.
+
+    ``listed_only`` runs a broken variant against its caught_by scenarios alone: that each of them catches
+    the bug, without showing that no other scenario fails too (the rest of the catalogue).
     """
     import tempfile
 
@@ -189,8 +192,9 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
         with tempfile.TemporaryDirectory(prefix="mediafault-variants-") as tmp:
             for name in names or list(variants):
                 with_network = name == "correct" or variants[name].network
-                chosen = [s for s in scenarios if with_network or s.scenario.given.network is None]
                 caught_by = variants[name].caught_by if name != "correct" else []
+                chosen = [s for s in scenarios if (with_network or s.scenario.given.network is None)
+                          and (not listed_only or not caught_by or s.scenario.name in caught_by)]
                 unaffected = variants[name].unaffected_on(engine) if name != "correct" else {}
                 cannot = {**_unreproducible(chosen, caught_by, engine), **unaffected}
                 if caught_by and len(cannot) == len(caught_by):
