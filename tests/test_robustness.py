@@ -352,3 +352,31 @@ def test_without_root_or_user_namespaces_network_cases_skip_with_the_reason() ->
             assert mech.fidelity is Fidelity.unsupported
             assert "needs root or unprivileged user namespaces" in mech.how
         assert resolve_value("chromium", condition, value, Host()).fidelity is Fidelity.native
+
+
+def test_an_interrupted_playwright_call_prints_no_asyncio_traceback() -> None:
+    """After an interrupt, the Playwright call it broke off fails when its browser closes, and asyncio would
+    print that unretrieved failure's traceback (seen once in a SIGTERM'd soak). The driver's log filter
+    drops exactly that; any other unretrieved error still shows."""
+    script = """
+import asyncio, gc, threading
+from harness.reproduce.engines import playwright_route
+from playwright._impl._errors import TargetClosedError
+playwright_route.driver()  # installs the filter
+async def lost(exc):
+    future = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    del future
+    gc.collect()
+def run(exc):  # in a thread: the driver's own loop is the main thread's running loop
+    thread = threading.Thread(target=asyncio.run, args=(lost(exc),))
+    thread.start()
+    thread.join()
+run(TargetClosedError("Page.add_init_script: Target page, context or browser has been closed"))
+run(ValueError("a real problem"))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "TargetClosedError" not in out.stderr, out.stderr
+    assert "ValueError: a real problem" in out.stderr, out.stderr

@@ -53,6 +53,21 @@ FIREFOX_ENV = {"MOZ_DISABLE_NONLOCAL_CONNECTIONS": "1"}
 _driver_state: dict[str, Any] = {"generation": 0}
 
 
+class _ClosedTargetNoise(logging.Filter):
+    """Drops asyncio's "Future exception was never retrieved" for a Playwright call whose page or browser
+    closed under it. An interrupt (Ctrl-C, SIGTERM) leaves the call it broke off waiting; the browser then
+    closes, the abandoned call fails, and asyncio prints its traceback whenever it is collected, which can
+    be well before :func:`stop_driver`. It says nothing to a user; any other asyncio error still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (error is not None and type(error).__name__ == "TargetClosedError"
+                    and "never retrieved" in str(record.msg))
+
+
+_CLOSED_TARGET_NOISE = _ClosedTargetNoise()
+
+
 def driver() -> Any:
     """The process's Playwright driver (started once, stopped at exit; started again after
     :func:`abandon_driver`)."""
@@ -61,6 +76,7 @@ def driver() -> Any:
     if "pw" not in _driver_state:
         from playwright.sync_api import sync_playwright
 
+        logging.getLogger("asyncio").addFilter(_CLOSED_TARGET_NOISE)  # adding it again is a no-op
         manager = sync_playwright()
         before = procs.children()
         _driver_state["manager"] = manager
