@@ -138,10 +138,9 @@ def attachments(allure: Path, name: str) -> list[str]:
     """The text of every attachment called ``name`` in the Allure results."""
     texts = []
     for result in allure.glob("*-result.json"):
-        for step in [json.loads(result.read_text(encoding="utf-8"))]:
-            for attachment in step.get("attachments", []):
-                if attachment["name"] == name:
-                    texts.append((allure / attachment["source"]).read_text(encoding="utf-8"))
+        for attachment in json.loads(result.read_text(encoding="utf-8")).get("attachments", []):
+            if attachment["name"] == name:
+                texts.append((allure / attachment["source"]).read_text(encoding="utf-8"))
     return texts
 
 
