@@ -11,6 +11,7 @@ from harness.reproduce.conditions import Fidelity, Host, merge_switches, resolve
 from harness.run.plan import plan_case
 from harness.scenario.loader import SourcedScenario, load_file
 from harness.scenario.model import Given
+from tests.conftest import needs_engine
 
 NO_HARDWARE = Host(capture_device=False, camera_device=False)
 
@@ -103,3 +104,50 @@ def test_page_origins_of_an_app_given_by_url_are_decided_at_plan_time() -> None:
         (why,) = plan.resolution.unsupported
         assert "an https server cannot be reached over plain http" in why.how
         assert plan.skip_reason and why.how in plan.skip_reason
+
+
+@needs_engine("firefox")
+def test_firefox_permission_states_are_origins_where_the_harness_serves_the_app() -> None:
+    """On Firefox, cases that differ only in permission states share one launch where the harness picks the
+    app's origin; the states go with the plan, not into the launch prefs. Where the origin is fixed (app.url,
+    a profile's "localhost") each state is still a pref at launch."""
+    from harness.core.resources import bundled
+    from harness.scenario.loader import load_paths
+
+    scenarios, errors = load_paths([bundled("scenarios") / "permission", bundled("scenarios") / "camera"])
+    assert not errors
+    generic = builtin_profiles()["generic"]
+    by_name = {s.scenario.name: s for s in scenarios}
+    names = ["Microphone blocked for the site", "Microphone allowed, call can start",
+             "Permission prompt left unanswered", "Camera blocked for the site"]
+    plans = [plan_case(by_name[n], "firefox", generic) for n in names]
+    assert len({p.launch.key for p in plans if p.launch}) == 1
+    assert [p.site_permissions for p in plans] == [(("microphone", "denied"),), (("microphone", "granted"),), (),
+                                                   (("camera", "denied"), ("microphone", "granted"))]
+    for plan in plans:
+        assert plan.launch is not None and plan.launch.site_permissions
+        assert not [k for k, _ in plan.launch.prefs if k.startswith("permissions.default.")]
+    for fixed in ({"app_url": "http://127.0.0.1:5173/"}, {"app_host": "localhost"}):
+        plans = [plan_case(by_name[n], "firefox", generic, **fixed) for n in names]
+        assert len({p.launch.key for p in plans if p.launch}) == len(names)
+        assert all(not p.site_permissions and p.launch and not p.launch.site_permissions for p in plans)
+        assert ("permissions.default.microphone", 2) in plans[0].launch.prefs  # type: ignore[union-attr]
+
+
+def test_site_hosts_are_one_per_combination_of_states() -> None:
+    from harness.app.config import BUNDLED_APP
+    from harness.run.target import AppTarget, site_host
+
+    assert site_host((("camera", "denied"), ("microphone", "granted"))) == "microphone-granted.camera-denied.localhost"
+    target = AppTarget(None, BUNDLED_APP, None, profile_params=True)
+    try:
+        origins = target.site_origins()
+        http, https = target.server(False).port, target.server(True).port
+    finally:
+        target.stop()
+    assert len(origins) == 16 and len({o for o, _ in origins}) == 16  # (3 × 3 - 1) combinations, http and https
+    assert (f"http://microphone-denied.localhost:{http}", (("microphone", "denied"),)) in origins
+    assert all(o.endswith(f".localhost:{https}") for o, _ in origins if o.startswith("https:"))
+    text = conditions.firefox_site_permissions(origins)
+    assert f"origin\tmicrophone\t2\thttp://microphone-denied.localhost:{http}\n" in text
+    assert f"origin\tcamera\t1\thttps://microphone-denied.camera-granted.localhost:{https}\n" in text

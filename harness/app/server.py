@@ -27,6 +27,10 @@ EMBED_PATH = "/__mediafault/embed"
 INJECT_PARAM = "__mf"  # a case token: HTML served with it gets that case's scripts first in <head>
 INSECURE_HOST = "app.test"
 _EMPTY = Path(tempfile.gettempdir())
+# The port each (host, scheme) last listened on in this process: a server started after another stopped takes
+# it again where it is free, so the origins browsers were started with (Firefox's site permissions file)
+# still hold for the next app (mediafault variants serves each variant in turn).
+_LAST_PORT: dict[tuple[str, str], int] = {}
 
 
 def embed_page(src: str, allow: bool) -> str:
@@ -139,7 +143,15 @@ class AppServer(ThreadingHTTPServer):
         self.mounts = {("/" + prefix.strip("/") + "/"): path for prefix, path in (mounts or {}).items()}
         self.lock = threading.Lock()
         self.host = host
-        super().__init__((host, 0), functools.partial(_Handler, directory=str(root or _EMPTY)))
+        handler = functools.partial(_Handler, directory=str(root or _EMPTY))
+        last = _LAST_PORT.get((host, self.scheme))
+        try:
+            super().__init__((host, last or 0), handler)
+        except OSError:
+            if not last:
+                raise
+            super().__init__((host, 0), handler)  # taken meanwhile: any free port will do
+        _LAST_PORT[(host, self.scheme)] = self.port
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
         self._thread = threading.Thread(target=self.serve_forever, name=f"mediafault-{self.scheme}", daemon=True)

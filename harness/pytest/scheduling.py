@@ -61,7 +61,8 @@ def launch_groups(config: pytest.Config, nodeids: list[str], workers: int) -> di
         source = next((s for s in files[path] if s.scenario.name == name), None)
         if source is None:
             continue
-        plan = plan_case(source, engine, state.profile, state.forced_routes.get(engine))
+        plan = plan_case(source, engine, state.profile, state.forced_routes.get(engine), state.grid_url,
+                         state.app.url, state.serve_host)
         keys[nodeid] = plan.launch.key if plan.launch else f"unavailable-{engine}"
     return chunk(keys, workers)
 

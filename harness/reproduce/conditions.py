@@ -44,6 +44,9 @@ class Mechanism:
     profile_prefs: tuple[tuple[str, Any], ...] = ()  # Chromium profile Preferences (needs a persistent profile)
     headed: bool = False  # needs a real window (on the harness's own virtual display)
     permission: str | None = None  # runtime permission setting for the context: granted | denied | prompt
+    # Firefox: the same state as a permission of the app's own origin (granted | denied), which lets cases of
+    # different states share one browser; used instead of ``prefs`` where the harness picks the origin.
+    site_permission: str | None = None
     shim: tuple[tuple[str, Any], ...] = ()  # settings for the page shim (emulation)
     # What navigator.permissions.query must answer once this is in effect; the runner checks it so a
     # mechanism that silently did nothing breaks the case instead of letting it pass for the wrong reason.
@@ -173,6 +176,20 @@ CAPTURE: dict[str, Capture] = {
 }
 
 
+# Firefox's capability numbers for a permission (in its prefs and its site permissions file).
+FIREFOX_SITE_CAPABILITY = {"granted": 1, "denied": 2}
+# With this, Firefox's default-permissions file applies to every new context; without it (what WebDriver BiDi
+# sets), only to the default one, and Playwright's contexts are BiDi user contexts.
+FIREFOX_SITE_PREFS = (("permissions.isolateBy.userContext", False),)
+FIREFOX_SITE_FILE_PREF = "permissions.manager.defaultsUrl"
+
+
+def firefox_site_permissions(origins: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:
+    """Firefox's default-permissions file (read once, at start-up) for ``(origin, ((permission, state), …))``."""
+    return "".join(f"origin\t{name}\t{FIREFOX_SITE_CAPABILITY[state]}\t{origin}\n"
+                   for origin, states in origins for name, state in states)
+
+
 def _permission(kind: Capture, engine: str, value: str, host: Host) -> Mechanism:
     c = f"permission.{kind.permission}"
     if engine == "chromium":
@@ -199,12 +216,15 @@ def _permission(kind: Capture, engine: str, value: str, host: Host) -> Mechanism
         if value == "prompt":
             return _native(c, value, "no permission preference: Firefox shows its prompt and nobody answers",
                            query_state="prompt")
-        pref = 1 if value == "granted" else 2
-        how = f"pref {kind.firefox_pref}={pref} at launch"
+        state = "granted" if value == "granted" else "denied"
+        pref = FIREFOX_SITE_CAPABILITY[state]
+        how = (f"the app's origin {'allowed' if pref == 1 else 'blocked'} in Firefox's site permissions file "
+               f"(pref {kind.firefox_pref}={pref} at launch where the harness does not choose the origin: "
+               "app.url, the network lab, a Grid)")
         if value == "policy":
-            how += f" (what the {kind.firefox_policy} enterprise policy sets)"
-        return _native(c, value, how, prefs=((kind.firefox_pref, pref),),
-                       query_state="granted" if value == "granted" else "denied")
+            how += f"; what the {kind.firefox_policy} enterprise policy sets"
+        return _native(c, value, how, prefs=((kind.firefox_pref, pref),), site_permission=state,
+                       query_state=state)
     if engine == "webkit":
         if value == "granted":
             return _native(c, value, "automation sessions grant getUserMedia")
@@ -356,7 +376,7 @@ def page_origin(engine: str, value: str, host: Host) -> Mechanism:
     """``page.origin``."""
     c = "page.origin"
     if value == "http-localhost":
-        return _native(c, value, "http://127.0.0.1 (a secure context)")
+        return _native(c, value, "plain http on loopback, 127.0.0.1 or a name under .localhost (a secure context)")
     if value == "https":
         return _native(c, value, "https with a certificate from the harness's own CA, accepted for this context")
     if engine == "chromium":

@@ -29,8 +29,8 @@ def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppT
               profile: Profile, pool: BrowserPool) -> list[CaseOutcome]:
     """Every scenario on every engine it names (and that is asked for), one after the other."""
     # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
-    plans = [plan_case(s, e, profile, app_url=target.fixed_url) for s in scenarios for e in s.scenario.engines
-             if e in engines]
+    plans = [plan_case(s, e, profile, app_url=target.fixed_url, app_host=target.host) for s in scenarios
+             for e in s.scenario.engines if e in engines]
     plans.sort(key=lambda p: p.launch.key if p.launch else "~")  # one launch per configuration
     out = []
     for plan in plans:

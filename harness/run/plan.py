@@ -31,6 +31,8 @@ class CasePlan:
     profile: str
     launch: LaunchSpec | None = None
     permissions: tuple[tuple[str, str], ...] = ()  # (microphone | camera, setting) set on the context
+    # (microphone | camera, granted | denied) of the app's origin in Firefox's site permissions file
+    site_permissions: tuple[tuple[str, str], ...] = ()
     shim: dict[str, Any] = field(default_factory=dict)
     not_applicable: str | None = None  # the scenario does not apply to this app profile
     unreachable: str | None = None  # the browser's place (the network lab) cannot reach the app's URL
@@ -88,9 +90,11 @@ def expected_for(source: SourcedScenario, profile: Profile, engine: str | None =
 
 
 def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_route: str | None = None,
-              grid: str | None = None, app_url: str | None = None, serve_host: str | None = None) -> CasePlan:
+              grid: str | None = None, app_url: str | None = None, serve_host: str | None = None,
+              app_host: str = "127.0.0.1") -> CasePlan:
     """Choose route and mechanisms for ``source`` on ``engine`` (on the Selenium Grid at ``grid``, if given,
-    whose nodes reach this machine on ``serve_host``) for the app at ``app_url`` (None: the harness serves it)."""
+    whose nodes reach this machine on ``serve_host``) for the app at ``app_url`` (None: the harness serves it,
+    on ``app_host``)."""
     scenario = source.scenario
     audio = scenario.given.device.audio
     if isinstance(audio, AudioFile) and not (source.path.parent / audio.file).is_file():
@@ -120,16 +124,28 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     profile_prefs: dict[str, Any] = {}
     shim: dict[str, Any] = {}
     permissions: dict[str, str] = {}
-    headed = netlab = False
+    site: dict[str, str] = {}
+    headed = False
+    netlab = any(mech.netlab for mech in resolution.mechanisms)
+    # Firefox takes a permission state at launch only, so each state would be a browser of its own. Where the
+    # harness serves the app, each state is instead an origin of its own (a host name under .localhost, all
+    # in one site permissions file), and the cases share a browser. A fixed origin (app.url, the lab's, a
+    # Grid's, a profile's "localhost") has one state per browser, so there it stays the launch pref.
+    by_site = (route is not None and route.name == "playwright-system" and engine == "firefox" and not app_url
+               and not grid and not serve_host and not netlab and app_host == "127.0.0.1")
     for mech in resolution.mechanisms:
         args += mech.launch_args
-        prefs.update(mech.prefs)
+        if by_site and mech.site_permission:
+            site[mech.permission_name] = mech.site_permission
+        else:
+            prefs.update(mech.prefs)
         profile_prefs.update(mech.profile_prefs)
         shim.update(mech.shim)
         if mech.permission:
             permissions[mech.permission_name] = mech.permission
         headed = headed or mech.headed
-        netlab = netlab or mech.netlab
+    if by_site:
+        prefs.update(conditions.FIREFOX_SITE_PREFS)
     # The lab has no route out: an app.url it cannot forward (not on this machine) is known before running.
     unreachable = app_url_problem(app_url) if netlab and app_url else remote_app_problem(
         grid, app_url, serve_host, engine, scenario.given.page.origin)
@@ -137,6 +153,7 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     if route:
         launch = LaunchSpec(engine, route.name, tuple(sorted(conditions.merge_switches(args))),
                             tuple(sorted(prefs.items())),
-                            tuple(sorted(profile_prefs.items())), headed, netlab, bool(app_url))
+                            tuple(sorted(profile_prefs.items())), headed, netlab, bool(app_url), by_site)
     return CasePlan(source, engine, route, info, resolution, expected, profile.name, launch,
-                    tuple(sorted(permissions.items())), shim, not_applicable, unreachable)
+                    tuple(sorted(permissions.items())), tuple(sorted(site.items())), shim, not_applicable,
+                    unreachable)

@@ -290,7 +290,8 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
     network = plan.source.scenario.given.network
     lab = target.lab() if network is not None else None
     t = time.monotonic()
-    browser = pool.get(plan, recorder, lab.browser_wrapper if lab else None)
+    site = target.site_origins() if plan.launch and plan.launch.site_permissions else ()
+    browser = pool.get(plan, recorder, lab.browser_wrapper if lab else None, site)
     timings["browser"] = time.monotonic() - t
     watch.phase = "preparing the page"
     token = uuid.uuid4().hex[:12]
@@ -326,6 +327,11 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                 except Exception as exc:
                     raise HarnessError(f"could not set the {name} permission to {setting!r} for "
                                        f"{where.permission_origin}: {str(exc).splitlines()[0]}") from exc
+            if plan.site_permissions and not _insecure(plan):
+                states = ", ".join(f"{name} {setting}" for name, setting in plan.site_permissions)
+                with recorder.step(f"site permissions of {where.permission_origin}: {states} (the browser's site "
+                                   "permissions file gives each combination its own host name under .localhost)"):
+                    pass
         timings["conditions"] = time.monotonic() - t
         t = time.monotonic()
         watch.phase = f"opening {where.display}"

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from harness.app.loopproxy import AppFront, expose_shared_proxy, running_proxy, shared_proxy
 from harness.app.server import EMBED_PATH, INJECT_PARAM, INSECURE_HOST, AppServer, self_signed_context
 from harness.core.errors import EnvironmentProblem
+from harness.reproduce.conditions import CAPTURE, FIREFOX_SITE_CAPABILITY
 from harness.reproduce.netlab.lab import NetLab, app_url_problem
 from harness.run.plan import CasePlan
 
@@ -106,6 +107,17 @@ class AppTarget:
             self._embedders[https] = server
         return self._embedders[https].url()
 
+    def site_origins(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """Every origin whose permissions a case may take from a site permissions file, with those permissions:
+        one host name under ``.localhost`` per combination of states, on the http and the https server (both
+        started, since their ports are in the file)."""
+        combos: list[tuple[tuple[str, str], ...]] = [()]
+        for name in sorted(CAPTURE):
+            combos = [c + (((name, state),) if state else ()) for c in combos
+                      for state in (None, *FIREFOX_SITE_CAPABILITY)]
+        return tuple((self.server(https).url(site_host(states)), states) for https in (False, True)
+                     for states in combos if states)
+
     def locate(self, plan: CasePlan, token: str, inject: str | None = None) -> Location:
         """The page to open, the app's frame within it, and the origin permissions are keyed on.
 
@@ -137,11 +149,17 @@ class AppTarget:
             if not self.fixed_url or given.page.embed != "top":  # the harness's own pages get them from its server
                 self.server(https).injections[token] = inject
                 params[INJECT_PARAM] = token
+        # The top-level page's host name carries the case's permissions (see site_origins); an insecure page
+        # has none to carry (it cannot ask for the microphone).
+        site = (site_host(plan.site_permissions) if plan.site_permissions and given.page.origin != "http-insecure"
+                else None)
         if fixed:
             app_url = fixed
         else:
             # The serve address is not local, so plain http on it is already insecure: no app.test there.
             host = self.serve_host or (INSECURE_HOST if given.page.origin == "http-insecure" else self.host)
+            if site and given.page.embed == "top":
+                host = site
             if self.serve_host:
                 self._served_note = self._remote_note(given.page.origin, https)
             if self.profile_params:
@@ -149,7 +167,7 @@ class AppTarget:
             app_url = f"{self.server(https).url(host)}/index.html" + (f"?{urlencode(params)}" if params else "")
         if given.page.embed == "top":
             return Location(app_url, None, _origin(app_url))
-        embedder = self.embedder(https)
+        embedder = self.server(https).url(site) if site else self.embedder(https)
         allow = "1" if given.page.embed == "iframe-allow" else "0"
         page_url = f"{embedder}{EMBED_PATH}?" + urlencode({"src": app_url, "allow": allow, **params})
         return Location(page_url, urlsplit(app_url).netloc, _origin(page_url))
@@ -244,6 +262,13 @@ class AppTarget:
             self._lab = None
         if self._exposed:  # a later run in this process is local unless it says otherwise
             expose_shared_proxy("127.0.0.1")
+
+
+def site_host(states: tuple[tuple[str, str], ...]) -> str:
+    """The host name of the app's origin whose site permissions are ``states``, e.g.
+    ``microphone-granted.camera-denied.localhost``: every name under .localhost is this machine's loopback and
+    a secure context, so each is an origin of its own on the same server."""
+    return ".".join(f"{name}-{state}" for name, state in sorted(states, reverse=True)) + ".localhost"
 
 
 def with_query(url: str, params: dict[str, str]) -> str:

@@ -47,12 +47,15 @@ class LaunchSpec:
     headed: bool = False
     netlab: bool = False  # started inside the network lab's client namespace
     by_url: bool = False  # the app is another process's (app.url): without init scripts, reached through the proxy
+    # Firefox: permissions are the app origins' own (a site permissions file written at launch), not prefs
+    site_permissions: bool = False
 
     @property
     def key(self) -> str:
         """Short stable id, used to group cases onto one worker and to name the browser in logs."""
         blob = json.dumps([self.engine, self.route, sorted(self.args), sorted(self.prefs),
-                           sorted(self.profile_prefs), self.headed, self.netlab, self.by_url], default=str)
+                           sorted(self.profile_prefs), self.headed, self.netlab, self.by_url,
+                           self.site_permissions], default=str)
         return f"{self.engine}-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
 
 
