@@ -133,6 +133,9 @@ def _native(condition: str, value: str, how: str, **kw: Any) -> Mechanism:
 Resolver = Callable[[str, str, Host], Mechanism]  # (engine, value, host) → mechanism
 
 FAKE_DEVICES = "--use-fake-device-for-media-stream"  # Chromium's fake capture devices; may carry options
+# Firefox's fake capture streams, with its mock audio backend: without a sound card AudioContext never runs,
+# so an app could not read levels; with one, as on a user's machine, it does.
+FIREFOX_FAKE = (("media.navigator.streams.fake", True), ("media.cubeb.force_mock_context", True))
 
 
 def merge_switches(args: Sequence[str]) -> list[str]:
@@ -260,8 +263,10 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
     c = "device.microphone"
     kind = CAPTURE["microphone"]
     if value == "overconstrained":
-        return _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId')",
+        shim = _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId')",
                      **{kind.shim_key("overconstrained"): True})
+        # The other microphones are still there: Firefox keeps its fake ones listed.
+        return replace(shim, prefs=FIREFOX_FAKE) if engine == "firefox" else shim
     if engine == "chromium":
         if value == "default":
             return _native(c, value, "fake capture device (--use-fake-device-for-media-stream)",
@@ -279,16 +284,17 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
                      "with a sound server or real hardware)", **{kind.shim_key("busy"): True})
     if engine == "firefox":
         if value == "default":
-            return _native(c, value, "fake stream (pref media.navigator.streams.fake)",
-                           prefs=(("media.navigator.streams.fake", True),))
+            return _native(c, value, "fake stream (pref media.navigator.streams.fake; mock audio output, pref "
+                           "media.cubeb.force_mock_context)", prefs=FIREFOX_FAKE)
         if value == "none":
             if not host.capture_device:
                 return _native(c, value, "no fake stream and no capture hardware on this machine: NotFoundError",
                                prefs=(("media.navigator.streams.fake", False),))
             return _shim(engine, c, value, "getUserMedia rejects NotFoundError (this machine has a real "
                          "microphone)", **{kind.shim_key("none"): True})
-        return _shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox has no switch for a "
-                     "busy device)", **{kind.shim_key("busy"): True})
+        # The fake devices stay listed, as a busy microphone still is; the shim answers before they are opened.
+        return replace(_shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox has no switch for a "
+                             "busy device)", **{kind.shim_key("busy"): True}), prefs=FIREFOX_FAKE)
     if engine == "webkit":
         if value == "default":
             return _native(c, value, "WebKit mock capture devices (--enable-mock-capture-devices)")
@@ -320,13 +326,12 @@ def device_camera(engine: str, value: str, host: Host) -> Mechanism:
     if engine == "firefox":
         if value == "default":
             return _native(c, value, "fake stream (pref media.navigator.streams.fake): a coloured test picture",
-                           prefs=(("media.navigator.streams.fake", True),))
+                           prefs=FIREFOX_FAKE)
         if not host.camera_device:
             # The fake microphone stays; the video source is looked for under a name no device has.
             return _native(c, value, "fake streams with the video loopback device pointed at a device that "
                            "does not exist (pref media.video_loopback_dev): NotFoundError, no camera listed",
-                           prefs=(("media.navigator.streams.fake", True),
-                                  ("media.video_loopback_dev", "mediafault-no-camera")))
+                           prefs=(*FIREFOX_FAKE, ("media.video_loopback_dev", "mediafault-no-camera")))
         return _shim(engine, c, value, "getUserMedia rejects NotFoundError for video, no camera is listed (this "
                      "machine has a real camera)", **{kind.shim_key("none"): True})
     if engine == "webkit":
