@@ -263,10 +263,8 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
     c = "device.microphone"
     kind = CAPTURE["microphone"]
     if value == "overconstrained":
-        shim = _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId')",
+        return _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId')",
                      **{kind.shim_key("overconstrained"): True})
-        # The other microphones are still there: Firefox keeps its fake ones listed.
-        return replace(shim, prefs=FIREFOX_FAKE) if engine == "firefox" else shim
     if engine == "chromium":
         if value == "default":
             return _native(c, value, "fake capture device (--use-fake-device-for-media-stream)",
@@ -292,9 +290,8 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
                                prefs=(("media.navigator.streams.fake", False),))
             return _shim(engine, c, value, "getUserMedia rejects NotFoundError (this machine has a real "
                          "microphone)", **{kind.shim_key("none"): True})
-        # The fake devices stay listed, as a busy microphone still is; the shim answers before they are opened.
-        return replace(_shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox has no switch for a "
-                             "busy device)", **{kind.shim_key("busy"): True}), prefs=FIREFOX_FAKE)
+        return _shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox has no switch for a "
+                     "busy device)", **{kind.shim_key("busy"): True})
     if engine == "webkit":
         if value == "default":
             return _native(c, value, "WebKit mock capture devices (--enable-mock-capture-devices)")
