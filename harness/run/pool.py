@@ -61,8 +61,8 @@ class BrowserPool:
             browser = None
         if browser is None:
             if plan.route.limited_slots:  # free the slot this engine holds (cases come grouped by launch spec)
-                for spec in [s for s in self._browsers if s.engine == plan.engine and s.route == plan.route.name]:
-                    self.discard(spec)
+                for held in [s for s in self._browsers if s.engine == plan.engine and s.route == plan.route.name]:
+                    self.discard(held)
             launched = spec if site_file is None else replace(
                 spec, prefs=(*spec.prefs, (FIREFOX_SITE_FILE_PREF, site_file.as_uri())))
             flags = " ".join(launched.args) or ", ".join(f"{k}={v}" for k, v in launched.prefs)
