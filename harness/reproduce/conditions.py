@@ -221,7 +221,7 @@ def _permission(kind: Capture, engine: str, value: str, host: Host) -> Mechanism
                            query_state="prompt")
         state = "granted" if value == "granted" else "denied"
         pref = FIREFOX_SITE_CAPABILITY[state]
-        how = (f"the app's origin {'allowed' if pref == 1 else 'blocked'} in Firefox's site permissions file "
+        how = (f"the app's origin {'allowed' if state == 'granted' else 'blocked'} in Firefox's site permissions file "
                f"(pref {kind.firefox_pref}={pref} at launch where the harness does not choose the origin: "
                "app.url, the network lab, a Grid)")
         if value == "policy":

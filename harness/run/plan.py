@@ -133,10 +133,12 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     # Grid's, a profile's "localhost") has one state per browser, so there it stays the launch pref.
     by_site = (route is not None and route.name == "playwright-system" and engine == "firefox" and not app_url
                and not grid and not serve_host and not netlab and app_host == "127.0.0.1")
+    insecure = scenario.given.page.origin == "http-insecure"  # no media API there: no state for it to carry
     for mech in resolution.mechanisms:
         args += mech.launch_args
         if by_site and mech.site_permission:
-            site[mech.permission_name] = mech.site_permission
+            if not insecure:
+                site[mech.permission_name] = mech.site_permission
         else:
             prefs.update(mech.prefs)
         profile_prefs.update(mech.profile_prefs)

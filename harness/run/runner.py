@@ -327,7 +327,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                 except Exception as exc:
                     raise HarnessError(f"could not set the {name} permission to {setting!r} for "
                                        f"{where.permission_origin}: {str(exc).splitlines()[0]}") from exc
-            if plan.site_permissions and not _insecure(plan):
+            if plan.site_permissions:
                 states = ", ".join(f"{name} {setting}" for name, setting in plan.site_permissions)
                 with recorder.step(f"site permissions of {where.permission_origin}: {states} (the browser's site "
                                    "permissions file gives each combination its own host name under .localhost)"):

@@ -149,10 +149,8 @@ class AppTarget:
             if not self.fixed_url or given.page.embed != "top":  # the harness's own pages get them from its server
                 self.server(https).injections[token] = inject
                 params[INJECT_PARAM] = token
-        # The top-level page's host name carries the case's permissions (see site_origins); an insecure page
-        # has none to carry (it cannot ask for the microphone).
-        site = (site_host(plan.site_permissions) if plan.site_permissions and given.page.origin != "http-insecure"
-                else None)
+        # The top-level page's host name carries the case's permissions (see site_origins).
+        site = site_host(plan.site_permissions) if plan.site_permissions else None
         if fixed:
             app_url = fixed
         else:
