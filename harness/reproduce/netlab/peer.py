@@ -23,14 +23,16 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 PC_LIFETIME = 120.0  # a call the browser forgot is closed after this
+PCS = web.AppKey("pcs", set[RTCPeerConnection])  # every call, closed at shutdown
+RELAY = web.AppKey("relay", MediaRelay)
 
 
 async def offer(request: web.Request) -> web.Response:
     """Answer an SDP offer with an echoing peer connection."""
     params: dict[str, Any] = await request.json()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    relay: MediaRelay = request.app["relay"]
-    request.app["pcs"].add(pc)
+    relay = request.app[RELAY]
+    request.app[PCS].add(pc)
 
     @pc.on("track")
     def on_track(track: Any) -> None:
@@ -73,14 +75,14 @@ async def telemetry(request: web.Request) -> web.Response:
 
 async def on_shutdown(app: web.Application) -> None:
     """Close every call."""
-    await asyncio.gather(*(pc.close() for pc in app["pcs"]), return_exceptions=True)
+    await asyncio.gather(*(pc.close() for pc in app[PCS]), return_exceptions=True)
 
 
 def build(root: Path | None) -> web.Application:
     """The web application."""
     app = web.Application()
-    app["pcs"] = set()
-    app["relay"] = MediaRelay()
+    app[PCS] = set()
+    app[RELAY] = MediaRelay()
     app.router.add_post("/offer", offer)
     app.router.add_route("OPTIONS", "/offer", preflight)
     app.router.add_post("/telemetry", telemetry)
