@@ -49,8 +49,9 @@ async def offer(request: web.Request) -> web.Response:
     # 15% loss, Firefox was 'connected' after 1 s and the peer sent no media back in the 45 s that followed.
     # As the server the peer finishes first, and the browser's own retransmission timers end the handshake,
     # so the browser says 'connected' only when media can flow both ways.
-    await pc.setLocalDescription(RTCSessionDescription(
-        sdp=answer.sdp.replace("a=setup:active", "a=setup:passive"), type="answer"))
+    # Only an actpass offer leaves the choice to the answerer; an offer that chose a role keeps aiortc's match.
+    sdp = answer.sdp.replace("a=setup:active", "a=setup:passive") if "a=setup:actpass" in params["sdp"] else answer.sdp
+    await pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="answer"))
     asyncio.get_running_loop().call_later(PC_LIFETIME, lambda: asyncio.ensure_future(pc.close()))
     return web.json_response({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type},
                              headers={"Access-Control-Allow-Origin": "*"})
