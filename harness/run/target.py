@@ -127,7 +127,7 @@ class AppTarget:
         if given.network is not None:
             lab = self.lab()
             net = given.network
-            lab_params = {"signal": f"{lab.app_origin}/offer",
+            lab_params = {"signal": lab.signal_url,
                           "ice": json.dumps(lab.ice_config(net.turn, net.policy, net.credentials == "wrong"))}
             if self.fixed_url:
                 # The same URL as outside the lab (the lab forwards its address), so the same origin.
