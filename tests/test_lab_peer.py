@@ -17,7 +17,7 @@ async def _answer_to_an_audio_offer() -> tuple[str, list[str]]:
     caller.addTransceiver("audio", direction="sendrecv")
     await caller.setLocalDescription(await caller.createOffer())
     assert "a=setup:actpass" in caller.localDescription.sdp  # what a browser's offer says
-    app = peer.build_signalling()
+    app = peer.build(None)
     async with TestClient(TestServer(app)) as client:
         reply = await client.post("/offer", json={"sdp": caller.localDescription.sdp, "type": "offer"})
         assert reply.status == 200, await reply.text()

@@ -130,9 +130,9 @@ def test_which_app_urls_the_lab_can_forward() -> None:
 
 def test_lab_parameters_keep_the_apps_own_query_and_fragment() -> None:
     """The lab's parameters are added to the app's URL; its own query and fragment stay."""
-    params = {"signal": "http://10.237.0.2:8081/offer", "ice": '{"iceServers": []}'}
+    params = {"signal": "http://10.237.0.2:8080/offer", "ice": '{"iceServers": []}'}
     assert with_query("http://localhost:5173/call?room=7#top", params) == (
-        "http://localhost:5173/call?room=7&signal=http%3A%2F%2F10.237.0.2%3A8081%2Foffer"
+        "http://localhost:5173/call?room=7&signal=http%3A%2F%2F10.237.0.2%3A8080%2Foffer"
         "&ice=%7B%22iceServers%22%3A+%5B%5D%7D#top")
     assert with_query("http://localhost:5173", {"a": "1"}) == "http://localhost:5173/?a=1"
 

@@ -453,9 +453,9 @@ def fault_drop_network(engine: str, value: str, host: Host) -> Mechanism:
     lab = network(engine, "", host)
     if lab.fidelity is not Fidelity.native:
         return replace(lab, condition=c, value=value)
-    return _native(c, value, "nftables drops every packet of the call on the lab's link in both directions "
-                   "(the app's page and its own server stay reachable, as a dev server on this machine would; "
-                   "the restore, if any, deletes that rule)", fault="drop-network", netlab=True)
+    return _native(c, value, "nftables drops every packet of the call's media path (ICE, TURN, media) on the "
+                   "lab's link in both directions; the page and the signalling POST stay reachable (the restore, "
+                   "if any, deletes that rule)", fault="drop-network", netlab=True)
 
 
 def fault_unplug(engine: str, value: str, host: Host) -> Mechanism:
@@ -480,8 +480,8 @@ def network(engine: str, value: str, host: Host) -> Mechanism:
     c = "network"
     how = ("browser in its own network namespace, aiortc peer and coturn in another, joined by a veth"
            + ("; nftables drops every UDP packet on the link" if "udp=blocked" in value else "")
-           + ("; the call's traffic (signalling, TURN, media, not the app's page) is impaired in both directions "
-              "by tc netem, or by the lab's user-space NFQUEUE shaper where the kernel has no netem"
+           + ("; the call's media path (ICE, TURN, media; not the page or the signalling POST) is impaired in "
+              "both directions by tc netem, or by the lab's user-space NFQUEUE shaper where the kernel has no netem"
               if "shape=" in value else ""))
     if engine in ("chromium", "firefox") and not host.namespaces:
         return _unsupported(c, value, "the network lab needs root or unprivileged user namespaces, and this "

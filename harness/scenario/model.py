@@ -247,7 +247,8 @@ def _milliseconds(value: Any) -> float:
 
 
 class Shape(Strict):
-    """Link impairment in each direction between browser and servers: latency, jitter, loss, bandwidth."""
+    """Impairment of the call's media path (ICE, TURN, media; not the page or the signalling) in each direction
+    between browser and servers: latency, jitter, loss, bandwidth."""
 
     latency: float = Field(0.0, description="One-way delay added in each direction, e.g. '150ms' (a number "
                            "is milliseconds).", json_schema_extra={"type": ["string", "number"]})
@@ -313,8 +314,8 @@ class Network(Strict):
     credentials: Literal["valid", "wrong"] = Field("valid", description="wrong: the app is given a bad TURN "
                                                    "password (TURN answers 401).")
     shape: Shape | Literal[tuple(SHAPES)] | None = Field(  # type: ignore[valid-type]
-        None, description="Impair the link: a named profile (" + ", ".join(f"{k}: {v['about']}" for k, v in
-                                                               SHAPES.items())
+        None, description="Impair the call's media path (not the page or its signalling): a named profile ("
+        + ", ".join(f"{k}: {v['about']}" for k, v in SHAPES.items())
         + ") or your own latency / jitter / loss / bandwidth.")
 
     def link_shape(self) -> Shape | None:

@@ -3,15 +3,15 @@
     client namespace (the browser)  10.237.0.1 ──veth── 10.237.0.2  server namespace (app + aiortc peer + coturn)
 
 The browser is started inside the client namespace by a wrapper executable (Playwright drives Chromium
-over a pipe, which crosses namespaces). The app is either served in the server namespace on a port of
-its own (``app.dir``: :data:`APP_PORT`), or it runs on the host's loopback (``app.url``) and the lab
-forwards that one address and port into the client namespace (:meth:`NetLab.forward_app`), so the
-browser reaches it at its own origin; that relay is the namespace's loopback, not the link. Either way
-the lab's faults take the call alone (signalling on :data:`SIGNAL_PORT`, TURN, media) and never the app's
-page or its requests to its own server, so a shaped or dropped link means the same for both. Nothing is
-added to the host's own routes or firewall: the two namespaces only see each other. Faults are nftables
-rules (and a shaper) inside the server namespace, on its end of the veth, added for one case and removed
-after it.
+over a pipe, which crosses namespaces). The app is either served by the peer in the server namespace
+(``app.dir``), or it runs on the host's loopback (``app.url``) and the lab forwards that one address and
+port into the client namespace (:meth:`NetLab.forward_app`), so the browser reaches it at its own origin;
+that relay is the namespace's loopback, not the link. Nothing is added to the host's own routes or
+firewall: the two namespaces only see each other. Faults are nftables rules (and a shaper) inside the
+server namespace, on its end of the veth, added for one case and removed after it. They take the call's
+media path (ICE, TURN, media) and let the peer's HTTP port (:data:`APP_PORT`: the ``app.dir`` page, its
+telemetry, the signalling POST) through, so a shaped or dropped link means the same with ``app.dir`` as
+with ``app.url``, and a case's time goes to the call rather than to loading a page over a 600 ms link.
 Every lab is named after the process that made it, so a lab left behind by a killed run is recognised
 and removed at the next start.
 """
@@ -44,7 +44,7 @@ from harness.scenario.model import Shape
 
 SUBNET = "10.237.0"  # every lab is an island, so all of them can use the same addresses
 CLIENT_IP, SERVER_IP = f"{SUBNET}.1", f"{SUBNET}.2"
-APP_PORT, SIGNAL_PORT, TURN_PORT = 8080, 8081, 3478
+APP_PORT, TURN_PORT = 8080, 3478
 REALM = "mediafault.test"
 START_TIMEOUT = 30.0
 SHAPER_QUEUES = {"to browser": 1, "to server": 2}
@@ -275,7 +275,7 @@ class NetLab:
     def _start_peer(self) -> None:
         root = ["--root", str(self.app_root)] if self.app_root is not None else []
         self._spawn([sys.executable, "-m", "harness.reproduce.netlab.peer", *root, "--host", SERVER_IP,
-                     "--port", str(APP_PORT), "--signal-port", str(SIGNAL_PORT), "--lab", self.tag], "ready")
+                     "--port", str(APP_PORT), "--lab", self.tag], "ready")
 
     def forward_app(self, url: str) -> None:
         """Make the app at ``url`` (on the host's loopback) reachable from the browser at the same URL.
@@ -378,8 +378,8 @@ class NetLab:
 
     @property
     def signal_url(self) -> str:
-        """Where the app sends its call's offer: the lab's peer, across the link."""
-        return f"http://{SERVER_IP}:{SIGNAL_PORT}/offer"
+        """Where the app sends its call's offer: the lab's peer."""
+        return f"{self.app_origin}/offer"
 
     def browser_wrapper(self, executable: str) -> str:
         """An executable that runs ``executable`` inside the client namespace.
@@ -429,7 +429,7 @@ class NetLab:
         """How impairment is applied on this kernel, for people."""
         how = ("tc netem on both ends of the link" if self.netem else
                "iptables NFQUEUE → the lab's user-space shaper (this kernel has no sch_netem)")
-        return f"{how}; the call only (signalling, TURN, media), not the app's page or its own server"
+        return f"{how}; the call's media path only (ICE, TURN, media), not the page or the signalling POST"
 
     def _shape_link(self, shape: Shape) -> None:
         if self.netem:
@@ -437,8 +437,8 @@ class NetLab:
                     "loss", f"{shape.loss:g}%"] + (["rate", f"{shape.bandwidth:g}kbit"] if shape.bandwidth else [])
             if not shape.jitter:
                 args = args[:2] + args[5:]
-            # A two-band prio root: netem on the band everything goes to, and the app's own traffic (its
-            # port, on either end) filtered to the plain band, so the page is not shaped (see the module doc).
+            # A two-band prio root: netem on the band everything goes to, and the peer's HTTP port (on either
+            # end) filtered to the plain band, so the page and the signalling are not shaped (see the module doc).
             for ns, dev, port in ((self.server_ns, self.server_if, "sport"), (self.client_ns, self.client_if, "dport")):
                 self._ns(ns, "tc", "qdisc", "replace", "dev", dev, "root", "handle", "1:", "prio", "bands", "2",
                          "priomap", *["1"] * 16)
@@ -452,7 +452,7 @@ class NetLab:
                                      "by iptables' NFQUEUE target: apt-get install iptables")
         for chain, flag, port, queue in (("OUTPUT", "-o", "--sport", SHAPER_QUEUES["to browser"]),
                                          ("INPUT", "-i", "--dport", SHAPER_QUEUES["to server"])):
-            # The app's own port passes unshaped (see the module doc); everything else goes to the shaper.
+            # The peer's HTTP port passes unshaped (see the module doc); everything else goes to the shaper.
             self._ns(self.server_ns, "iptables", "-A", chain, flag, self.server_if, "-p", "tcp", port, str(APP_PORT),
                      "-j", "ACCEPT")
             # --queue-bypass: if the shaper is gone, packets pass instead of vanishing.
@@ -476,8 +476,8 @@ class NetLab:
         self._shaper_drain = self._drains.pop()  # joined when the case ends, to read the shaper's report
 
     def drop(self) -> None:
-        """Take the link down mid-call: every packet of the call in either direction is dropped (and
-        counted); the app's own port stays up (see the module doc)."""
+        """Take the link down mid-call: every packet of the call's media path in either direction is
+        dropped (and counted); the peer's HTTP port stays up (see the module doc)."""
         script = (
             "table inet mediafault_drop {\n"
             f"  chain in {{ type filter hook input priority -10; policy accept; "

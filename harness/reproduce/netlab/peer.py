@@ -1,16 +1,11 @@
-"""The lab's server side, run inside the server namespace, on two ports:
+"""The lab's server side, run inside the server namespace: the app's static files, a telemetry sink, and
+an aiortc peer that answers calls and echoes the caller's audio back (``POST /offer``, non-trickle).
 
-- the app's port: the app's static files and a telemetry sink (what the app's own server would be);
-- the signalling port: an aiortc peer that answers calls and echoes the caller's audio back (``POST
-  /offer``, non-trickle).
+An app named by ``app.url`` is served elsewhere (its own server, forwarded into the lab), so without
+``--root`` there are no files, and its offers arrive cross-origin: ``/offer`` answers the CORS preflight
+a JSON POST brings.
 
-They are apart so that a case's faults can take the call (signalling, TURN, media) and leave the page
-alone, as they do for an app named by ``app.url``, whose own server is forwarded into the lab off the
-link. Offers therefore always arrive cross-origin, and ``/offer`` answers the CORS preflight a JSON POST
-brings. Without ``--root`` (an ``app.url`` app) the app's port serves no files.
-
-Run: ``python -m harness.reproduce.netlab.peer [--root DIR] --host ADDR --port N --signal-port M``; prints
-``ready`` when both listen.
+Run: ``python -m harness.reproduce.netlab.peer [--root DIR] --host ADDR --port N``; prints ``ready`` when listening.
 """
 
 from __future__ import annotations
@@ -84,38 +79,30 @@ async def on_shutdown(app: web.Application) -> None:
     await asyncio.gather(*(pc.close() for pc in app[PCS]), return_exceptions=True)
 
 
-def build_app(root: Path | None) -> web.Application:
-    """The app's own server: its files (none for an ``app.url`` app) and a telemetry sink."""
-    app = web.Application()
-    app.router.add_post("/telemetry", telemetry)
-    if root is not None:
-        app.router.add_static("/", root, show_index=False)
-    return app
-
-
-def build_signalling() -> web.Application:
-    """The call's far end: ``POST /offer`` answered by an echoing aiortc peer."""
+def build(root: Path | None) -> web.Application:
+    """The web application."""
     app = web.Application()
     app[PCS] = set()
     app[RELAY] = MediaRelay()
     app.router.add_post("/offer", offer)
     app.router.add_route("OPTIONS", "/offer", preflight)
+    app.router.add_post("/telemetry", telemetry)
+    if root is not None:
+        app.router.add_static("/", root, show_index=False)
     app.on_shutdown.append(on_shutdown)
     return app
 
 
-async def serve(root: Path | None, host: str, port: int, signal_port: int) -> None:
-    """Serve both until cancelled."""
-    runners = [web.AppRunner(build_app(root)), web.AppRunner(build_signalling())]
+async def serve(root: Path | None, host: str, port: int) -> None:
+    """Serve until cancelled."""
+    runner = web.AppRunner(build(root))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    print("ready", flush=True)
     try:
-        for runner, where in zip(runners, (port, signal_port), strict=True):
-            await runner.setup()
-            await web.TCPSite(runner, host, where).start()
-        print("ready", flush=True)
         await asyncio.Event().wait()
     finally:
-        for runner in runners:
-            await runner.cleanup()
+        await runner.cleanup()
 
 
 def main() -> int:
@@ -123,12 +110,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, help="the app's files (none: the app is served elsewhere)")
     parser.add_argument("--host", required=True)
-    parser.add_argument("--port", type=int, required=True, help="the app's files and telemetry")
-    parser.add_argument("--signal-port", type=int, required=True, help="the signalling POST (/offer)")
+    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lab", default="", help="the lab's tag (only so its processes can be found)")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.root, args.host, args.port, args.signal_port))
+        asyncio.run(serve(args.root, args.host, args.port))
     return 0
 
 
