@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from harness import __version__
 from harness.cli.authoring import cmd_docs, cmd_init, cmd_list, cmd_schema, cmd_validate
-from harness.cli.running import cmd_conformance, cmd_report, cmd_run, cmd_variants
+from harness.cli.running import LANES, MAX_LANES, cmd_conformance, cmd_report, cmd_run, cmd_variants
 from harness.core.resources import CHECKOUT
 
 EPILOG_RUN = """examples:
@@ -52,6 +52,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     items = findings()
     print(render(items))
     return 0 if any(f.ok for f in items if f.area.startswith("engine")) else 1
+
+
+def _lanes(text: str) -> int:
+    """--lanes: a whole number from 1 to :data:`MAX_LANES`."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_LANES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lanes from 1 to {MAX_LANES}")
+    return n
 
 
 def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
@@ -136,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
     variants.add_argument("--engine", action="append", choices=ENGINES, help="engine; repeatable, one table each "
                           "(default: chromium). A variant need not fail a scenario the engine cannot reproduce.")
+    variants.add_argument("--lanes", type=_lanes, default=LANES, metavar="N",
+                          help=f"network-lab cases run N at a time, each lane a process with its own browser and "
+                          f"lab (default: {LANES}; 1 runs every case in this process, one after the other)")
 
     conform = _command(sub, "conformance", cmd_conformance, "check an app profile against the real SDK (its probe "
                        "page) or your own app, and print the differences as a profile patch",

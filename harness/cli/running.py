@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from harness.run.pool import BrowserPool
     from harness.scenario.loader import SourcedScenario
 
+# How many of the network lab's cases ``variants`` runs at a time (harness.run.batch's lanes): those cases
+# wait on browser timers, using a few percent of a core, so the limit is how many browsers and labs wait at
+# once, not the cores. MEASURED-LANES
+LANES = 3
+MAX_LANES = 8
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run scenarios through pytest and print the matrix."""
@@ -160,7 +166,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def variant_report(engine: str, names: list[str] | None = None, paths: list[Path] | None = None,
-                   pool: BrowserPool | None = None, listed_only: bool = False) -> list[VariantRow]:
+                   pool: BrowserPool | None = None, listed_only: bool = False, lanes: int = LANES) -> list[VariantRow]:
     """For each app (``correct`` or a broken variant), what it did on ``engine``.
 
     A variant is expected to fail each of its caught_by scenarios that ``engine`` can reproduce; one
@@ -169,7 +175,8 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
     caller) lets several calls share their browsers; without it one is made and closed here.
 
     ``listed_only`` runs a broken variant against its caught_by scenarios alone: that each of them catches
-    the bug, without showing that no other scenario fails too (the rest of the catalogue).
+    the bug, without showing that no other scenario fails too (the rest of the catalogue). ``lanes``: how many
+    network-lab cases run at a time (see :func:`harness.run.batch.run_batch`).
     """
     import tempfile
 
@@ -204,7 +211,7 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
                 root = BUNDLED_APP if name == "correct" else materialize(name, Path(tmp))
                 target = AppTarget(None, root, Surface().telemetry, profile_params=True)
                 try:
-                    outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool)
+                    outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool, lanes)
                 finally:
                     target.stop()
                     pool.discard_lab_browsers()  # they live in the lab that just stopped
@@ -257,7 +264,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
             return 2
         names = ["correct", *(args.names or known)]
         for n, engine in enumerate(args.engine or ["chromium"]):
-            rows = variant_report(engine, names, pool=pool)
+            rows = variant_report(engine, names, pool=pool, lanes=args.lanes)
             lines, good = catch_table(engine, rows)
             print(("\n" if n else "") + "\n".join(lines), flush=True)
             ok = ok and good

@@ -41,15 +41,34 @@ def descendants(root: int | None = None) -> set[int]:
     return found
 
 
+# Children whose process trees are their own business (a lane of a batch, with its own browsers): whatever
+# starts below them during a launch here is not that launch's.
+_apart: set[int] = set()
+
+
+def keep_apart(pid: int) -> None:
+    """Never count what runs below child ``pid`` as started by a launch of this process."""
+    _apart.add(pid)
+
+
+def rejoin(pid: int) -> None:
+    """``pid`` has ended (undoes :func:`keep_apart`)."""
+    _apart.discard(pid)
+
+
 def started_by(before: set[int]) -> set[int]:
-    """Processes below this one that were not there in ``before``, except its direct children.
+    """Processes below this one that were not there in ``before``, except its direct children and the trees
+    of children kept apart (:func:`keep_apart`).
 
     Direct children are shared services (the Playwright driver, a WebDriver server, Xvfb); what a launch
     adds below them is the browser.
     """
     mine = os.getpid()
     parents = _parents()
-    return {pid for pid in descendants() - before if parents.get(pid) != mine}
+    apart: set[int] = set()
+    for pid in list(_apart):
+        apart |= descendants(pid)
+    return {pid for pid in descendants() - before - apart if parents.get(pid) != mine}
 
 
 def kill_tree(pids: set[int]) -> int:

@@ -1,18 +1,44 @@
-"""Run many cases without pytest (for ``mediafault variants`` and tools built on the harness)."""
+"""Run many cases without pytest (for ``mediafault variants`` and tools built on the harness), the network lab's
+cases side by side in lanes.
+
+A lab case mostly waits: on the browser's ICE or DTLS timers, or, against a broken app, for a ``within`` the
+app never meets (measured on the 2-core reference machine: one broken variant's 43 Chromium cases took 225 s,
+27 s of it CPU, 187 s of it in eight lab cases that wait). Lanes overlap those waits. The first lane is this
+process; each other lane is a child process (``python -m harness.run.batch``) with its own Playwright driver,
+browser pool and lab, since all three are per process: the driver is global, the pool tells a launch's
+browser by this process's new descendants, and the lab's namespaces are named after the PID.
+
+The lab's cases are handed out one at a time, the longest-bounded first, to whichever lane is free; this
+process runs the batch's other cases first, then takes lab cases too. A case a lane could not finish (the
+lane process died) is run here afterwards, so a lane's trouble costs time, never a result.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import IO, Any
 
 from harness.app.config import Surface
 from harness.app.profiles import Profile
+from harness.core import procs
 from harness.core.errors import MediafaultError
+from harness.core.reaper import REAPER
 from harness.run.plan import CasePlan, plan_case
 from harness.run.pool import BrowserPool
 from harness.run.recorder import NullRecorder
 from harness.run.runner import CaseResult, run_case
 from harness.run.target import AppTarget
 from harness.scenario.loader import SourcedScenario
+
+STOP_GRACE = 20.0  # seconds a lane gets to stop its browser and lab after SIGTERM
 
 
 @dataclass
@@ -26,22 +52,183 @@ class CaseOutcome:
 
 
 def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppTarget, surface: Surface,
-              profile: Profile, pool: BrowserPool) -> list[CaseOutcome]:
-    """Every scenario on every engine it names (and that is asked for), one after the other."""
+              profile: Profile, pool: BrowserPool, lanes: int = 1) -> list[CaseOutcome]:
+    """Every scenario on every engine it names (and that is asked for), in the order planned; with ``lanes``
+    above 1 the network lab's cases run that many at a time (see the module's docstring)."""
     # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
     plans = [plan_case(s, e, profile, app_url=target.fixed_url, app_host=target.host) for s in scenarios
              for e in s.scenario.engines if e in engines]
     plans.sort(key=lambda p: p.launch.key if p.launch else "~")  # one launch per configuration
-    out = []
-    for plan in plans:
-        if plan.skip_reason:
-            out.append(CaseOutcome(plan, "skipped", plan.skip_reason))
-            continue
+    lab = [i for i, p in enumerate(plans) if not p.skip_reason and p.launch is not None and p.launch.netlab]
+    spec = target.lane_spec()
+    if lanes < 2 or len(lab) < 2 or spec is None:
+        return [run_one(plan, pool, target, surface) for plan in plans]
+    setup = LaneSetup(scenarios, spec, surface, profile, (pool.headed, pool.trace, pool.screenshots))
+    done: dict[int, CaseOutcome] = {}
+    # Longest bound first, so a long wait does not start last; sort is stable, so launch specs stay grouped.
+    work: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in sorted(lab, key=lambda i: -_bound(plans[i])):
+        work.put(i)
+    where = {id(s): n for n, s in enumerate(scenarios)}
+    children = [Lane(setup) for _ in range(min(lanes, len(lab)) - 1)]
+    threads = [threading.Thread(target=lane.serve, args=(work, plans, where, done), daemon=True,
+                                name=f"mediafault-lane-{lane.pid}") for lane in children]
+    try:
+        for thread in threads:
+            thread.start()
+        for i, plan in enumerate(plans):
+            if i not in lab:
+                done[i] = run_one(plan, pool, target, surface)
+        while True:
+            try:
+                i = work.get_nowait()
+            except queue.Empty:
+                break
+            done[i] = run_one(plans[i], pool, target, surface)
+        for thread in threads:
+            thread.join()
+    finally:
+        for lane in children:
+            lane.stop()
+    for i, plan in enumerate(plans):  # what a lane took but could not finish
+        if i not in done:
+            done[i] = run_one(plan, pool, target, surface)
+    return [done[i] for i in range(len(plans))]
+
+
+def run_one(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface) -> CaseOutcome:
+    """Run one planned case (a plan with a skip reason is skipped with it)."""
+    if plan.skip_reason:
+        return CaseOutcome(plan, "skipped", plan.skip_reason)
+    try:
+        result = run_case(plan, pool, target, surface, NullRecorder())
+    except MediafaultError as exc:
+        return CaseOutcome(plan, "broken", str(exc))
+    verdict = result.verdict
+    return CaseOutcome(plan, "passed" if verdict.passed else "failed", verdict.category or "", result)
+
+
+def _bound(plan: CasePlan) -> float:
+    """How long the case may wait at most for its outcome (a broken app's case takes about this long)."""
+    expect = plan.source.scenario.expect
+    return expect.within + (expect.hold or 0.0)
+
+
+@dataclass
+class LaneSetup:
+    """What a lane process needs to plan and run the batch's cases as this process would."""
+
+    scenarios: list[SourcedScenario]
+    target: dict[str, Any]  # AppTarget's arguments (AppTarget.lane_spec)
+    surface: Surface
+    profile: Profile
+    pool: tuple[bool, str, str]  # BrowserPool's headed, trace, screenshots
+    app_url: str | None = field(init=False)
+    app_host: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app_url = self.target["url"]
+        self.app_host = self.target["host"]
+
+
+class Lane:
+    """A lane process: it takes ``(scenario index, engine)`` and answers ``(status, detail, result)``, both
+    pickled, one case at a time."""
+
+    def __init__(self, setup: LaneSetup) -> None:
+        # stderr is shared, so a lane's warnings reach the user; stdout carries the answers.
+        self._proc = subprocess.Popen([sys.executable, "-m", "harness.run.batch"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+        self.pid = self._proc.pid
+        # Its browsers are its own: a launch in this process must not count them as that launch's.
+        procs.keep_apart(self.pid)
+        REAPER.watch_process(self.pid)  # gone with this process, however it ends
+        self._setup = setup
+        self._stopping = False
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._to: IO[bytes] = self._proc.stdin
+        self._from: IO[bytes] = self._proc.stdout
+
+    def serve(self, work: queue.SimpleQueue[int], plans: list[CasePlan], where: dict[int, int],
+              done: dict[int, CaseOutcome]) -> None:
+        """Run cases from ``work`` until it is empty or this lane fails (its case is then left undone)."""
         try:
-            result = run_case(plan, pool, target, surface, NullRecorder())
-        except MediafaultError as exc:
-            out.append(CaseOutcome(plan, "broken", str(exc)))
-            continue
-        verdict = result.verdict
-        out.append(CaseOutcome(plan, "passed" if verdict.passed else "failed", verdict.category or "", result))
-    return out
+            self._send(self._setup)  # here, not in __init__: the lanes start side by side
+        except (OSError, ValueError):
+            return  # one that died at once leaves its cases to the others
+        while not self._stopping:
+            try:
+                i = work.get_nowait()
+            except queue.Empty:
+                break
+            plan = plans[i]
+            try:
+                self._send((where[id(plan.source)], plan.engine))
+                status, detail, result = pickle.load(self._from)
+            except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: closed by stop()
+                return
+            done[i] = CaseOutcome(plan, status, detail, result)
+        with contextlib.suppress(OSError, ValueError):
+            self._send(None)
+
+    def _send(self, message: object) -> None:
+        pickle.dump(message, self._to)
+        self._to.flush()
+
+    def stop(self) -> None:
+        """Let the lane stop its browsers and lab (it was told there is no more work, or is told now with
+        SIGTERM), and kill it if it has not within :data:`STOP_GRACE`."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._to.close()  # end of input: a lane between cases stops at once
+        try:
+            self._proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.send_signal(signal.SIGTERM)  # in the middle of a case
+            try:
+                self._proc.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                procs.kill_tree({self.pid})
+                self._proc.wait()
+        self._from.close()
+        procs.rejoin(self.pid)
+        REAPER.forget_process(self.pid)
+
+
+def _lane_main() -> int:
+    """A lane process: read the setup, then run each case it is given and answer with how it ended."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever prints goes to stderr, not into the answers
+    asks = sys.stdin.buffer
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        setup: LaneSetup = pickle.load(asks)
+    except (EOFError, KeyboardInterrupt):
+        return 0
+    target = AppTarget(**setup.target)
+    pool = BrowserPool(*setup.pool)
+    try:
+        while True:
+            ask = pickle.load(asks)
+            if ask is None:
+                return 0
+            index, engine = ask
+            plan = plan_case(setup.scenarios[index], engine, setup.profile, app_url=setup.app_url,
+                             app_host=setup.app_host)
+            outcome = run_one(plan, pool, target, setup.surface)
+            pickle.dump((outcome.status, outcome.detail, outcome.result), answers)
+            answers.flush()
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return 1
+    finally:
+        pool.close()
+        target.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(_lane_main())

@@ -7,6 +7,7 @@ import json
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from harness.app.loopproxy import AppFront, expose_shared_proxy, running_proxy, shared_proxy
@@ -55,6 +56,14 @@ class AppTarget:
         self._proxied: str | None = None  # the app URL whose HTML the shared proxy gets this case's scripts into
         self._front: AppFront | None = None  # started on a URL app's first case that needs another origin
         self._front_https: bool | None = None  # this case reaches the app through the front: over https?
+
+    def lane_spec(self) -> dict[str, Any] | None:
+        """The arguments that make this target again in another process (a lane of a batch); None when that
+        would not be the same target: one serving a remote Grid's nodes."""
+        if self.serve_host or self._exposed:
+            return None
+        return {"url": self.fixed_url, "root": self.root, "telemetry": self.telemetry,
+                "profile_params": self.profile_params, "mounts": self.mounts, "host": self.host}
 
     def lab(self) -> NetLab:
         """The network lab (started on first use): it serves the app's files itself, or forwards a fixed
