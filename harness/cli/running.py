@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.authoring import scenario_paths
+from harness.core import procs
 from harness.core.errors import InputError
 from harness.core.resources import bundled
 
@@ -254,6 +255,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
     from harness.app.variants import catch_table, load_variants
     from harness.run.pool import BrowserPool
 
+    procs.interrupt_on_sigterm()  # its browsers, servers, labs and lanes are stopped (run: the plugin does it)
     ok = True
     pool = BrowserPool()
     try:
@@ -318,6 +320,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         return 2
     engines = args.engine or list(ENGINES)
     within = args.within or (verified.within if verified else 10.0)
+    procs.interrupt_on_sigterm()  # its browsers, servers, labs and lanes are stopped (run: the plugin does it)
     pool = BrowserPool()
     with tempfile.TemporaryDirectory(prefix="mediafault-sdk-") as scratch:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 from pathlib import Path
 
 
@@ -81,3 +82,17 @@ def kill_tree(pids: set[int]) -> int:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return len(targets)
+
+
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM (a CI timeout, a job runner's cancel) stop this process as Ctrl-C does, so its cleanup runs:
+    Python's default would exit with none at all. A handler already set (pytest's plugin) is kept."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set a handler
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)

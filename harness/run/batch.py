@@ -49,6 +49,7 @@ class CaseOutcome:
     status: str  # passed | failed | skipped | broken
     detail: str = ""
     result: CaseResult | None = None
+    lane: int = 0  # the PID of the lane process that ran it; 0: this process
 
 
 def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppTarget, surface: Surface,
@@ -135,10 +136,11 @@ class Lane:
     """A lane process: it takes ``(scenario index, engine)`` and answers ``(status, detail, result)``, both
     pickled, one case at a time."""
 
+    command = (sys.executable, "-m", "harness.run.batch")
+
     def __init__(self, setup: LaneSetup) -> None:
         # stderr is shared, so a lane's warnings reach the user; stdout carries the answers.
-        self._proc = subprocess.Popen([sys.executable, "-m", "harness.run.batch"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE)
+        self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.pid = self._proc.pid
         # Its browsers are its own: a launch in this process must not count them as that launch's.
         procs.keep_apart(self.pid)
@@ -167,7 +169,7 @@ class Lane:
                 status, detail, result = pickle.load(self._from)
             except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: closed by stop()
                 return
-            done[i] = CaseOutcome(plan, status, detail, result)
+            done[i] = CaseOutcome(plan, status, detail, result, self.pid)
         with contextlib.suppress(OSError, ValueError):
             self._send(None)
 
@@ -201,11 +203,7 @@ def _lane_main() -> int:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever prints goes to stderr, not into the answers
     asks = sys.stdin.buffer
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
+    procs.interrupt_on_sigterm()
     try:
         setup: LaneSetup = pickle.load(asks)
     except (EOFError, KeyboardInterrupt):
