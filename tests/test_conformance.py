@@ -17,6 +17,7 @@ import yaml
 from harness.app.profiles import Profile, builtin_profiles, load_profile
 from harness.app.server import AppServer
 from harness.cli.main import main
+from harness.cli.running import LANES
 from harness.core.errors import InputError
 from harness.run import conformance
 from harness.run.conformance import Conformance, Finding
@@ -210,7 +211,7 @@ def run(profile: Profile, pool: BrowserPool, engines: list[str]) -> Conformance:
     assert profile.verified is not None
     target = conformance.probe_target(profile.verified.probe)
     try:
-        return conformance.check(profile, target, engines, pool, profile.verified.within)
+        return conformance.check(profile, target, engines, pool, profile.verified.within, lanes=LANES)
     finally:
         target.stop()
 

@@ -54,6 +54,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if any(f.ok for f in items if f.area.startswith("engine")) else 1
 
 
+def _add_lanes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lanes", type=_lanes, default=LANES, metavar="N",
+                        help=f"run N cases at a time, each lane a process with its own browsers (and network lab): "
+                        f"cases mostly wait on the app and the browsers' timers (default: {LANES}; 1 runs them one "
+                        "after the other in this process)")
+
+
 def _lanes(text: str) -> int:
     """--lanes: a whole number from 1 to :data:`MAX_LANES`."""
     try:
@@ -147,9 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     variants.add_argument("names", nargs="*", help="variants to run (default: all in fixtures/variants/)")
     variants.add_argument("--engine", action="append", choices=ENGINES, help="engine; repeatable, one table each "
                           "(default: chromium). A variant need not fail a scenario the engine cannot reproduce.")
-    variants.add_argument("--lanes", type=_lanes, default=LANES, metavar="N",
-                          help=f"network-lab cases run N at a time, each lane a process with its own browser and "
-                          f"lab (default: {LANES}; 1 runs every case in this process, one after the other)")
+    _add_lanes(variants)
 
     conform = _command(sub, "conformance", cmd_conformance, "check an app profile against the real SDK (its probe "
                        "page) or your own app, and print the differences as a profile patch",
@@ -174,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "nearest one)")
     conform.add_argument("--within", type=float, metavar="SECONDS", help="how long the app may take to show each "
                          "error (default: the profile's verified.within, or 10)")
+    _add_lanes(conform)
 
     grid = _command(sub, "grid", cmd_grid, "start, stop or show a local Selenium Grid 4 (Java) to run on",
                     "examples:\n  mediafault grid up                       chromium and webkit (firefox with a "

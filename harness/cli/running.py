@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from harness.run.pool import BrowserPool
     from harness.scenario.loader import SourcedScenario
 
-# How many of the network lab's cases ``variants`` runs at a time (harness.run.batch's lanes): those cases
-# wait on browser timers, using a few percent of a core, so the limit is how many browsers and labs wait at
-# once, not the cores. MEASURED-LANES
+# How many cases ``variants`` and ``conformance`` run at a time (harness.run.batch's lanes). Their cases mostly
+# wait (on a broken app's ``within``, an SDK, a browser's ICE timer: one broken variant's 43 Chromium cases
+# took 225 s with 27 s of CPU), so the limit is how many browsers wait at once, not the cores. Measured on the
+# 2-core reference machine, 1 lane -> 3: that variant 225 s -> 87 s, a page variant 94 s -> 38 s, the ACS
+# SDK's conformance on 3 engines 152 s -> 65 s.
 LANES = 3
 MAX_LANES = 8
 
@@ -344,7 +346,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
             print(f"checking profile '{profile.name}' against {against} on {', '.join(engines)}", flush=True)
             try:
                 result = conformance.check(profile, target, engines, pool, within,
-                                           app.surface if own_app else None, args.outcome)
+                                           app.surface if own_app else None, args.outcome, args.lanes)
             finally:
                 target.stop()
         except MediafaultError as exc:

@@ -1,16 +1,17 @@
-"""Run many cases without pytest (for ``mediafault variants`` and tools built on the harness), the network lab's
-cases side by side in lanes.
+"""Run many cases without pytest (for ``mediafault variants``, ``conformance`` and tools built on the harness),
+side by side in lanes.
 
-A lab case mostly waits: on the browser's ICE or DTLS timers, or, against a broken app, for a ``within`` the
-app never meets (measured on the 2-core reference machine: one broken variant's 43 Chromium cases took 225 s,
-27 s of it CPU, 187 s of it in eight lab cases that wait). Lanes overlap those waits. The first lane is this
-process; each other lane is a child process (``python -m harness.run.batch``) with its own Playwright driver,
-browser pool and lab, since all three are per process: the driver is global, the pool tells a launch's
-browser by this process's new descendants, and the lab's namespaces are named after the PID.
+Such cases mostly wait: on a broken app's ``within``, on an SDK, on the browser's ICE or DTLS timers (measured
+on the 2-core reference machine: one broken variant's 43 Chromium cases took 225 s, 27 s of it CPU). Lanes
+overlap those waits. The first lane is this process; each other lane is a child process (``python -m
+harness.run.batch``) with its own Playwright driver, browser pool and network lab, since all three are per
+process: the driver is global, the pool tells a launch's browser by this process's new descendants, and the
+lab's namespaces are named after the PID.
 
-The lab's cases are handed out one at a time, the longest-bounded first, to whichever lane is free; this
-process runs the batch's other cases first, then takes lab cases too. A case a lane could not finish (the
-lane process died) is run here afterwards, so a lane's trouble costs time, never a result.
+Cases are handed out one at a time to whichever lane is free, the longest-bounded first, a lane keeping to
+its browser's launch spec while cases of it are left; this process runs what only it can (routes other than
+Playwright's) first, then takes its share. A case a lane could not finish (the lane process died) is run
+here afterwards, so a lane's trouble costs time, never a result.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import queue
 import signal
 import subprocess
 import sys
@@ -31,6 +31,7 @@ from harness.app.profiles import Profile
 from harness.core import procs
 from harness.core.errors import MediafaultError
 from harness.core.reaper import REAPER
+from harness.reproduce.engines import LaunchSpec
 from harness.run.plan import CasePlan, plan_case
 from harness.run.pool import BrowserPool
 from harness.run.recorder import NullRecorder
@@ -55,37 +56,32 @@ class CaseOutcome:
 def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppTarget, surface: Surface,
               profile: Profile, pool: BrowserPool, lanes: int = 1) -> list[CaseOutcome]:
     """Every scenario on every engine it names (and that is asked for), in the order planned; with ``lanes``
-    above 1 the network lab's cases run that many at a time (see the module's docstring)."""
+    above 1 that many at a time (see the module's docstring)."""
     # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
     plans = [plan_case(s, e, profile, app_url=target.fixed_url, app_host=target.host) for s in scenarios
              for e in s.scenario.engines if e in engines]
     plans.sort(key=lambda p: p.launch.key if p.launch else "~")  # one launch per configuration
-    lab = [i for i, p in enumerate(plans) if not p.skip_reason and p.launch is not None and p.launch.netlab]
+    shared = [i for i, p in enumerate(plans) if _lane_can_run(p)]
     spec = target.lane_spec()
-    if lanes < 2 or len(lab) < 2 or spec is None:
+    if lanes < 2 or len(shared) < 2 or spec is None:
         return [run_one(plan, pool, target, surface) for plan in plans]
     setup = LaneSetup(scenarios, spec, surface, profile, (pool.headed, pool.trace, pool.screenshots))
     done: dict[int, CaseOutcome] = {}
-    # Longest bound first, so a long wait does not start last; sort is stable, so launch specs stay grouped.
-    work: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in sorted(lab, key=lambda i: -_bound(plans[i])):
-        work.put(i)
+    work = _Work(plans, shared)
     where = {id(s): n for n, s in enumerate(scenarios)}
-    children = [Lane(setup) for _ in range(min(lanes, len(lab)) - 1)]
-    threads = [threading.Thread(target=lane.serve, args=(work, plans, where, done), daemon=True,
+    children = [Lane(setup) for _ in range(min(lanes, len(shared)) - 1)]
+    threads = [threading.Thread(target=lane.serve, args=(work, where, done), daemon=True,
                                 name=f"mediafault-lane-{lane.pid}") for lane in children]
     try:
         for thread in threads:
             thread.start()
-        for i, plan in enumerate(plans):
-            if i not in lab:
+        for i, plan in enumerate(plans):  # what only this process runs, while the lanes start
+            if i not in shared:
                 done[i] = run_one(plan, pool, target, surface)
-        while True:
-            try:
-                i = work.get_nowait()
-            except queue.Empty:
-                break
-            done[i] = run_one(plans[i], pool, target, surface)
+        last = None
+        while (n := work.take(last)) is not None:
+            done[n] = run_one(plans[n], pool, target, surface)
+            last = plans[n].launch
         for thread in threads:
             thread.join()
     finally:
@@ -95,6 +91,33 @@ def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppT
         if i not in done:
             done[i] = run_one(plan, pool, target, surface)
     return [done[i] for i in range(len(plans))]
+
+
+def _lane_can_run(plan: CasePlan) -> bool:
+    """Whether a lane may run ``plan``: one that runs at all, on a Playwright route (each lane drives its own
+    browsers; a Selenium route's driver and display per lane cost more than its cases wait)."""
+    return (not plan.skip_reason and plan.launch is not None and plan.route is not None
+            and plan.route.name.startswith("playwright"))
+
+
+class _Work:
+    """The cases the lanes share, taken one at a time: the longest-bounded first, so a long wait does not start
+    last, except that a lane keeps to its browser's launch spec while cases of it are left, so that the lanes
+    do not each start every browser."""
+
+    def __init__(self, plans: list[CasePlan], indices: list[int]) -> None:
+        self.plans = plans
+        self._left = sorted(indices, key=lambda i: -_bound(plans[i]))  # stable: launch specs stay grouped
+        self._lock = threading.Lock()
+
+    def take(self, last: LaunchSpec | None) -> int | None:
+        """The next case for a lane whose last case had launch spec ``last`` (None when none is left)."""
+        with self._lock:
+            if not self._left:
+                return None
+            i = next((i for i in self._left if self.plans[i].launch == last), self._left[0])
+            self._left.remove(i)
+            return i
 
 
 def run_one(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface) -> CaseOutcome:
@@ -151,25 +174,22 @@ class Lane:
         self._to: IO[bytes] = self._proc.stdin
         self._from: IO[bytes] = self._proc.stdout
 
-    def serve(self, work: queue.SimpleQueue[int], plans: list[CasePlan], where: dict[int, int],
-              done: dict[int, CaseOutcome]) -> None:
+    def serve(self, work: _Work, where: dict[int, int], done: dict[int, CaseOutcome]) -> None:
         """Run cases from ``work`` until it is empty or this lane fails (its case is then left undone)."""
         try:
             self._send(self._setup)  # here, not in __init__: the lanes start side by side
         except (OSError, ValueError):
             return  # one that died at once leaves its cases to the others
-        while not self._stopping:
-            try:
-                i = work.get_nowait()
-            except queue.Empty:
-                break
-            plan = plans[i]
+        last = None
+        while not self._stopping and (i := work.take(last)) is not None:
+            plan = work.plans[i]
             try:
                 self._send((where[id(plan.source)], plan.engine))
                 status, detail, result = pickle.load(self._from)
             except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: closed by stop()
                 return
             done[i] = CaseOutcome(plan, status, detail, result, self.pid)
+            last = plan.launch
         with contextlib.suppress(OSError, ValueError):
             self._send(None)
 

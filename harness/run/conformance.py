@@ -176,10 +176,10 @@ def scenario_text(profile: Profile, outcome: str, within: float, engines: list[s
 
 
 def check(profile: Profile, target: AppTarget, engines: list[str], pool: BrowserPool, within: float,
-          surface: Surface | None = None, outcomes: list[str] | None = None) -> Conformance:
+          surface: Surface | None = None, outcomes: list[str] | None = None, lanes: int = 1) -> Conformance:
     """Run every reproducible outcome of ``profile`` (or those of ``outcomes``) against ``target`` on
     ``engines`` (one batch, so a launch configuration starts one browser, and ``pool`` keeps it for the next
-    profile) and compare."""
+    profile; ``lanes`` of them at a time, see :func:`harness.run.batch.run_batch`) and compare."""
     result = Conformance(profile)
     wanted = []
     for outcome, entry in profile.outcomes.items():
@@ -200,7 +200,7 @@ def check(profile: Profile, target: AppTarget, engines: list[str], pool: Browser
         scenarios, errors = load_paths([Path(tmp)])
         if errors:
             raise errors[0]
-        cases = run_batch(scenarios, engines, target, surface or Surface(), profile, pool)
+        cases = run_batch(scenarios, engines, target, surface or Surface(), profile, pool, lanes)
     order = {o: i for i, o in enumerate(profile.outcomes)}
     for case in sorted(cases, key=lambda c: (order[_outcome(c)], engines.index(c.plan.engine))):
         result.findings.append(_finding(case))
