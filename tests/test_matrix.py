@@ -25,8 +25,12 @@ def test_catalogue_on_engine(pytester: pytest.Pytester, engine: str, route: str)
     if found is None:
         pytest.skip(f"{engine} via {route} is not available here: {info.reason}")
     pytester.makefile(".ini", pytest="[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
+    # On two workers, as './bootstrap run' runs it: the cases mostly wait on browser timers (the network ones
+    # 8-30 s each), so overlapping them took Firefox's cell from 169 s to 82 s and Chromium's from 133 s to
+    # 78 s on the 2-core reference machine, beside the suite's other worker; and the plugin's scheduling of
+    # launch groups over workers is exercised on every engine and route.
     result = pytester.runpytest_subprocess(str(REPO / "scenarios"), "--mf-engine", engine, "--mf-route",
-                                           f"{engine}={route}", "-rs", "--rootdir", str(pytester.path))
+                                           f"{engine}={route}", "-rs", "-n", "2", "--rootdir", str(pytester.path))
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     assert outcomes.get("passed", 0) > 0
