@@ -9,8 +9,8 @@ process: the driver is global, the pool tells a launch's browser by this process
 lab's namespaces are named after the PID.
 
 Cases are handed out one at a time to whichever lane is free, the longest-bounded first, a lane keeping to
-its browser's launch spec while cases of it are left; this process runs what only it can (routes other than
-Playwright's) first, then takes its share. A case a lane could not finish (the lane process died) is run
+its browser's launch spec while cases of it are left; this process runs what only it can (a Grid's cases)
+first, then takes its share. A case a lane could not finish (the lane process died) is run
 here afterwards, so a lane's trouble costs time, never a result.
 """
 
@@ -94,10 +94,10 @@ def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppT
 
 
 def _lane_can_run(plan: CasePlan) -> bool:
-    """Whether a lane may run ``plan``: one that runs at all, on a Playwright route (each lane drives its own
-    browsers; a Selenium route's driver and display per lane cost more than its cases wait)."""
+    """Whether a lane may run ``plan``: one that runs at all, on a route of this machine's (each lane drives its
+    own browsers, WebDriver server and display; a Grid's sessions are few and shared)."""
     return (not plan.skip_reason and plan.launch is not None and plan.route is not None
-            and plan.route.name.startswith("playwright"))
+            and not plan.route.limited_slots)
 
 
 class _Work:
