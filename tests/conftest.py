@@ -197,3 +197,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             lines, _ = catch_table(engine, sorted(engine_rows, key=lambda r: (r.name != "correct", r.name)))
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+# The modules that take longest, longest first (seconds of one worker, ./bootstrap test on the 2-core reference
+# machine). xdist hands a module to one worker at a time in collection order, so these go first: started last,
+# as their file names would have them, one of them kept a worker busy minutes after the other had finished.
+LONGEST_FIRST = ("test_variants", "test_variants_network", "test_variants_firefox", "test_hostile_apps",
+                 "test_url_apps", "test_conformance", "test_matrix", "test_variants_webkit",
+                 "test_variants_network_firefox", "test_lab_url", "test_robustness", "test_grid_remote")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest modules first (see LONGEST_FIRST); the rest keep their order."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))

@@ -23,3 +23,11 @@ def test_tool_is_clean(tool: list[str]) -> None:
     result = subprocess.run([str(exe), *tool[1:]], cwd=REPO, capture_output=True, text=True, timeout=600,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_longest_modules_named_to_run_first_exist() -> None:
+    """A module renamed away from LONGEST_FIRST would silently lose its place at the front of the suite."""
+    from tests.conftest import LONGEST_FIRST, REPO
+
+    missing = [name for name in LONGEST_FIRST if not (REPO / "tests" / f"{name}.py").is_file()]
+    assert not missing, f"tests/conftest.py LONGEST_FIRST names modules that do not exist: {missing}"
