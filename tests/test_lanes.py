@@ -168,3 +168,25 @@ def test_interrupted_variants_leave_no_lane_lab_or_browser(sig: signal.Signals) 
             break
         assert time.monotonic() < deadline, f"left behind: namespaces {left}, processes {alive}\n{output}"
         time.sleep(0.2)  # test-side polling of an external fact
+
+
+def test_an_interrupt_a_call_swallowed_still_stops_the_batch_at_the_next_case() -> None:
+    """Ctrl-C that lands inside a Playwright call can end as that call's failure (the terminal's Ctrl-C kills
+    the driver too), with no KeyboardInterrupt reaching the harness: the next case must not start."""
+    script = ("import os, signal\n"
+              "from harness.core import procs\n"
+              "from harness.run.batch import run_one\n"
+              "procs.stop_on_signals()\n"
+              "try:\n"
+              "    os.kill(os.getpid(), signal.SIGINT)\n"
+              "except KeyboardInterrupt:\n"
+              "    pass  # as a Playwright call would swallow it\n"
+              "try:\n"
+              "    run_one(None, None, None, None)  # type: ignore[arg-type]\n"
+              "except KeyboardInterrupt:\n"
+              "    print('stopped')\n"
+              "else:\n"
+              "    print('went on')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "stopped", done.stdout + done.stderr

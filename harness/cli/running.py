@@ -257,7 +257,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
     from harness.app.variants import catch_table, load_variants
     from harness.run.pool import BrowserPool
 
-    procs.interrupt_on_sigterm()  # its browsers, servers, labs and lanes are stopped (run: the plugin does it)
+    procs.stop_on_signals()  # its browsers, servers, labs and lanes are stopped (run: the plugin does it)
     ok = True
     pool = BrowserPool()
     try:
@@ -322,7 +322,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         return 2
     engines = args.engine or list(ENGINES)
     within = args.within or (verified.within if verified else 10.0)
-    procs.interrupt_on_sigterm()  # its browsers, servers, labs and lanes are stopped (run: the plugin does it)
+    procs.stop_on_signals()  # its browsers, servers, labs and lanes are stopped (run: the plugin does it)
     pool = BrowserPool()
     with tempfile.TemporaryDirectory(prefix="mediafault-sdk-") as scratch:
         try:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 
 def _parents() -> dict[int, int]:
@@ -84,15 +86,41 @@ def kill_tree(pids: set[int]) -> int:
     return len(targets)
 
 
-def interrupt_on_sigterm() -> None:
-    """Make SIGTERM (a CI timeout, a job runner's cancel) stop this process as Ctrl-C does, so its cleanup runs:
-    Python's default would exit with none at all. A handler already set (pytest's plugin) is kept."""
+# The signals that interrupted this process (see stop_on_signals).
+_signalled: list[int] = []
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM (a CI timeout, a job runner's cancel) stop this process as Ctrl-C does, so its cleanup runs
+    (Python's default would exit with none at all), and remember either signal (see :func:`interrupted`).
+    Handlers already set (pytest's plugin) are kept."""
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set a handler
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
 
     def interrupt(signum: int, frame: object) -> None:
+        _signalled.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
+    previous = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:
+        # An interrupt that lands in a garbage-collection callback cannot be raised: Python prints it as
+        # "Exception ignored in ..." with a traceback and goes on. It is remembered above, and the run stops
+        # at the next case, so the traceback would only alarm the user.
+        if not (issubclass(info.exc_type, KeyboardInterrupt) and _signalled):
+            previous(info)
+
+    if getattr(previous, "__name__", "") != "unraisable":
+        sys.unraisablehook = unraisable
+
+
+def interrupted() -> bool:
+    """Whether SIGINT or SIGTERM reached this process since :func:`stop_on_signals`. Its KeyboardInterrupt can be
+    lost: Python ignores one raised in a garbage-collection callback, and a Playwright call it broke off just
+    fails (the terminal's Ctrl-C kills Playwright's driver too), so the run would go on case after case; a
+    loop over cases asks this between them."""
+    return bool(_signalled)

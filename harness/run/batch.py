@@ -122,6 +122,8 @@ class _Work:
 
 def run_one(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface) -> CaseOutcome:
     """Run one planned case (a plan with a skip reason is skipped with it)."""
+    if procs.interrupted():  # an interrupt a Playwright call swallowed: stop here, not case after case
+        raise KeyboardInterrupt("interrupted")
     if plan.skip_reason:
         return CaseOutcome(plan, "skipped", plan.skip_reason)
     try:
@@ -223,7 +225,7 @@ def _lane_main() -> int:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever prints goes to stderr, not into the answers
     asks = sys.stdin.buffer
-    procs.interrupt_on_sigterm()
+    procs.stop_on_signals()
     try:
         setup: LaneSetup = pickle.load(asks)
     except (EOFError, KeyboardInterrupt):
