@@ -51,6 +51,12 @@ EXPECTED = {"Relay over UDP": "passed", "Relay over TCP": "passed", "Expects a f
             "Denied microphone, no lab": "passed"}
 
 
+# Ctrl-C as a terminal delivers it: a CI job runner may start the suite with SIGINT ignored, which its children
+# inherit and which would make Python ignore the signal these tests send.
+TERMINAL = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from harness.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
     try:
@@ -140,8 +146,8 @@ def test_a_launch_here_does_not_count_what_a_lane_started() -> None:
 def test_interrupted_variants_leave_no_lane_lab_or_browser(sig: signal.Signals) -> None:
     """``mediafault variants`` stopped while its lanes wait in their labs (SIGTERM to it alone, as a job runner
     sends it; SIGINT as a terminal's Ctrl-C, to the whole group): every lane, its lab and its browser go."""
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli.main", "variants", "ignores-call-quality", "--lanes",
-                             "3"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
+    proc = subprocess.Popen([sys.executable, "-c", TERMINAL, "variants", "ignores-call-quality", "--lanes", "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 120
     lanes: set[int] = set()
@@ -174,6 +180,7 @@ def test_an_interrupt_a_call_swallowed_still_stops_the_batch_at_the_next_case() 
     """Ctrl-C that lands inside a Playwright call can end as that call's failure (the terminal's Ctrl-C kills
     the driver too), with no KeyboardInterrupt reaching the harness: the next case must not start."""
     script = ("import os, signal\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)  # see TERMINAL\n"
               "from harness.core import procs\n"
               "from harness.run.batch import run_one\n"
               "procs.stop_on_signals()\n"
