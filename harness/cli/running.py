@@ -179,7 +179,7 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
 
     ``listed_only`` runs a broken variant against its caught_by scenarios alone: that each of them catches
     the bug, without showing that no other scenario fails too (the rest of the catalogue). ``lanes``: how many
-    network-lab cases run at a time (see :func:`harness.run.batch.run_batch`).
+    cases run at a time (see :func:`harness.run.batch.run_batch`).
     """
     import tempfile
 

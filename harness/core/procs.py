@@ -33,8 +33,11 @@ def children(parent: int | None = None) -> set[int]:
 
 def descendants(root: int | None = None) -> set[int]:
     """Every process below ``root`` (default: this process)."""
-    root = os.getpid() if root is None else root
-    parents = _parents()
+    return _below(os.getpid() if root is None else root, _parents())
+
+
+def _below(root: int, parents: dict[int, int]) -> set[int]:
+    """Every process below ``root`` in the process → parent map ``parents``."""
     found: set[int] = set()
     frontier = {root}
     while frontier:
@@ -67,11 +70,11 @@ def started_by(before: set[int]) -> set[int]:
     adds below them is the browser.
     """
     mine = os.getpid()
-    parents = _parents()
+    parents = _parents()  # one reading of /proc for this process's tree and the lanes' below it
     apart: set[int] = set()
     for pid in list(_apart):
-        apart |= descendants(pid)
-    return {pid for pid in descendants() - before - apart if parents.get(pid) != mine}
+        apart |= _below(pid, parents)
+    return {pid for pid in _below(mine, parents) - before - apart if parents.get(pid) != mine}
 
 
 def kill_tree(pids: set[int]) -> int:

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 from harness.app.config import Surface
@@ -149,12 +149,6 @@ class LaneSetup:
     surface: Surface
     profile: Profile
     pool: tuple[bool, str, str]  # BrowserPool's headed, trace, screenshots
-    app_url: str | None = field(init=False)
-    app_host: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.app_url = self.target["url"]
-        self.app_host = self.target["host"]
 
 
 class Lane:
@@ -238,8 +232,8 @@ def _lane_main() -> int:
             if ask is None:
                 return 0
             index, engine = ask
-            plan = plan_case(setup.scenarios[index], engine, setup.profile, app_url=setup.app_url,
-                             app_host=setup.app_host)
+            plan = plan_case(setup.scenarios[index], engine, setup.profile, app_url=setup.target["url"],
+                             app_host=setup.target["host"])
             outcome = run_one(plan, pool, target, setup.surface)
             pickle.dump((outcome.status, outcome.detail, outcome.result), answers)
             answers.flush()
