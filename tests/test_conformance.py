@@ -20,6 +20,7 @@ from harness.cli.main import main
 from harness.cli.running import LANES
 from harness.core.errors import InputError
 from harness.run import conformance
+from harness.run.batch import Lanes
 from harness.run.conformance import Conformance, Finding
 from harness.run.judge import resolve
 from harness.run.pool import BrowserPool
@@ -207,23 +208,30 @@ def pool() -> Iterator[BrowserPool]:
         browsers.close()
 
 
-def run(profile: Profile, pool: BrowserPool, engines: list[str]) -> Conformance:
+@pytest.fixture(scope="module")
+def lanes() -> Iterator[Lanes]:
+    """One set of lanes for every profile: the lane processes keep their browsers from one to the next."""
+    with Lanes(LANES) as kept:
+        yield kept
+
+
+def run(profile: Profile, pool: BrowserPool, lanes: Lanes, engines: list[str]) -> Conformance:
     assert profile.verified is not None
     target = conformance.probe_target(profile.verified.probe)
     try:
-        return conformance.check(profile, target, engines, pool, profile.verified.within, lanes=LANES)
+        return conformance.check(profile, target, engines, pool, profile.verified.within, lanes=lanes)
     finally:
         target.stop()
 
 
 @needs_chromium
 @pytest.mark.browser
-def test_a_profile_that_is_wrong_about_firefox_is_caught(pool: BrowserPool) -> None:
+def test_a_profile_that_is_wrong_about_firefox_is_caught(pool: BrowserPool, lanes: Lanes) -> None:
     """The old twilio-voice@1 entry for a busy microphone fails against the real SDK on Firefox, and the
     patch gives Firefox the SDK's own words."""
     old = Profile.model_validate({"name": "twilio-voice@1", "verified": VERIFIED["twilio-voice@1"].verified,
                                   "outcomes": {"device-busy": OLD_TWILIO1_BUSY}})
-    result = run(old, pool, ["chromium", "firefox"])
+    result = run(old, pool, lanes, ["chromium", "firefox"])
     assert [(f.outcome, f.engine, f.status) for f in result.findings] == [("device-busy", "chromium", "agrees"),
                                                                           ("device-busy", "firefox", "differs")]
     patch = yaml.safe_load(result.patch())
@@ -234,11 +242,11 @@ def test_a_profile_that_is_wrong_about_firefox_is_caught(pool: BrowserPool) -> N
 @needs_chromium
 @pytest.mark.browser
 @pytest.mark.parametrize("name", sorted(VERIFIED))
-def test_builtin_profile_agrees_with_the_real_sdk(pool: BrowserPool, name: str) -> None:
+def test_builtin_profile_agrees_with_the_real_sdk(pool: BrowserPool, lanes: Lanes, name: str) -> None:
     """Every verified outcome on every engine: what the real SDK shows is what the profile says. A case
     that cannot run here is skipped with its reason, never counted as agreeing."""
     profile = VERIFIED[name]
-    result = run(profile, pool, list(ENGINES))
+    result = run(profile, pool, lanes, list(ENGINES))
     assert not result.differences, f"{name} differs from the real SDK:\n{result.table()}\n\n{result.patch()}"
     agreed = {f.outcome for f in result.findings if f.status == "agrees" and f.engine == "chromium"}
     assert agreed == set(profile.verified_outcomes()), result.table()

@@ -18,7 +18,7 @@ from harness.app.config import Surface
 from harness.app.profiles import get_profile
 from harness.core import procs
 from harness.reproduce.netlab.lab import userns_available
-from harness.run.batch import CaseOutcome, Lane, run_batch
+from harness.run.batch import CaseOutcome, Lane, Lanes, run_batch
 from harness.run.pool import BrowserPool
 from harness.run.target import AppTarget
 from harness.scenario.loader import load_paths
@@ -69,17 +69,20 @@ def _netns() -> set[str]:
     return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.split())
 
 
-def _batch(tmp_path: Path, lanes: int) -> list[CaseOutcome]:
+def _batch(tmp_path: Path, lanes: int | Lanes, pool: BrowserPool | None = None) -> list[CaseOutcome]:
     (tmp_path / "cases.yaml").write_text(CASES, encoding="utf-8")
     scenarios, errors = load_paths([tmp_path / "cases.yaml"])
     assert not errors
-    pool = BrowserPool()
+    own = pool is None
+    pool = pool or BrowserPool()
     target = AppTarget(None, BUNDLED_APP, Surface().telemetry, profile_params=True)
     try:
         return run_batch(scenarios, ["chromium"], target, Surface(), get_profile("generic"), pool, lanes)
     finally:
         target.stop()
-        pool.close()
+        pool.discard_lab_browsers()
+        if own:
+            pool.close()
 
 
 def _check(outcomes: list[CaseOutcome]) -> None:
@@ -117,6 +120,34 @@ def test_a_lane_that_dies_leaves_its_cases_to_this_process(tmp_path: Path, monke
     outcomes = _batch(tmp_path, lanes=3)
     _check(outcomes)
     assert all(o.lane == 0 for o in outcomes)
+
+
+@needs_lab
+@needs_chromium
+@pytest.mark.browser
+def test_kept_lanes_serve_the_next_batch_with_the_browsers_they_have(tmp_path: Path) -> None:
+    """One set of lanes for two batches (two apps, as ``variants`` runs them): the same lane process runs
+    cases of both with the same outcomes; the browser it started outside the lab in the first is the one it
+    uses in the second (no new launch); its lab goes with each batch; after close() nothing of it is left."""
+    pool = BrowserPool()
+    lanes = Lanes(2)
+    try:
+        first = _batch(tmp_path, lanes, pool)
+        _check(first)
+        (lane,) = {o.lane for o in first} - {0}
+        kept = procs.descendants(lane)
+        assert kept, "the lane keeps no browser between batches"
+        if os.geteuid() == 0:
+            assert not {f"mf{lane:x}c", f"mf{lane:x}s"} & _netns(), "the first batch's lab outlived it"
+        second = _batch(tmp_path, lanes, pool)
+        _check(second)
+        assert {o.lane for o in second} - {0} == {lane}, [(o.plan.name, o.lane) for o in second]
+        assert kept <= procs.descendants(lane), "the lane's browser was started again"
+    finally:
+        lanes.close()
+        pool.close()
+    assert not _alive(lane)
+    assert not {pid for pid in kept if _alive(pid)}
 
 
 def test_a_launch_here_does_not_count_what_a_lane_started() -> None:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.app.variants import load_variants
-from harness.cli.running import variant_report
+from harness.cli.running import LANES, variant_report
+from harness.run.batch import Lanes
 from harness.run.pool import BrowserPool
 from harness.scenario.model import ENGINES
 from tests.conftest import needs_chromium, needs_engine
@@ -49,25 +50,29 @@ def engine_params(names: list[str], engines: tuple[str, ...] = ENGINES) -> list[
 
 
 class EnginePools:
-    """One browser pool for the engine in use, shared by the module's cases: a variant reuses the browsers
-    the one before launched, and moving to the next engine closes the previous engine's browsers."""
+    """One browser pool and one set of lanes for the engine in use, shared by the module's cases: a variant
+    reuses the browsers (and lane processes) the one before started, and moving to the next engine closes the
+    previous engine's."""
 
     def __init__(self) -> None:
         self.engine: str | None = None
         self.pool: BrowserPool | None = None
+        self.lanes: Lanes | None = None
 
-    def get(self, engine: str) -> BrowserPool:
-        """The pool for ``engine`` (the previous engine's is closed)."""
-        if self.engine != engine or self.pool is None:
+    def get(self, engine: str) -> tuple[BrowserPool, Lanes]:
+        """The pool and lanes for ``engine`` (the previous engine's are closed)."""
+        if self.engine != engine or self.pool is None or self.lanes is None:
             self.close()
-            self.engine, self.pool = engine, BrowserPool()
-        return self.pool
+            self.engine, self.pool, self.lanes = engine, BrowserPool(), Lanes(LANES)
+        return self.pool, self.lanes
 
     def close(self) -> None:
-        """Close the browsers of the engine in use."""
+        """Close the browsers and lanes of the engine in use."""
+        if self.lanes is not None:
+            self.lanes.close()
         if self.pool is not None:
             self.pool.close()
-        self.engine, self.pool = None, None
+        self.engine, self.pool, self.lanes = None, None, None
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +87,14 @@ def pools() -> Iterator[EnginePools]:
 def test_variant_is_caught_by_the_expected_scenarios(engine: str, name: str, pools: EnginePools,
                                                      record_property: Callable[[str, object], None]) -> None:
     """Failing scenarios on ``engine`` == the variant's caught_by that the engine reproduces."""
-    check_variant(engine, name, pools.get(engine), record_property)
+    check_variant(engine, name, pools, record_property)
 
 
-def check_variant(engine: str, name: str, pool: BrowserPool, record_property: Callable[[str, object], None]) -> None:
+def check_variant(engine: str, name: str, pools: EnginePools, record_property: Callable[[str, object], None]) -> None:
     """Run the catalogue (its caught_by alone, away from :data:`EXACT_ENGINE`) on ``engine`` against ``name``
     and compare the failures with its caught_by."""
-    (row,) = variant_report(engine, [name], pool=pool, listed_only=engine != EXACT_ENGINE)
+    pool, lanes = pools.get(engine)
+    (row,) = variant_report(engine, [name], pool=pool, listed_only=engine != EXACT_ENGINE, lanes=lanes)
     record_property(VARIANT_ROW, json.dumps([engine, name, sorted(row.failed), sorted(row.expected), row.problems,
                                              row.unreproduced]))
     if not row.expected and not row.failed and not row.problems:

@@ -19,4 +19,4 @@ __all__ = ["pools"]  # the module-scoped fixture, one per module
 def test_variant_is_caught_on_firefox(engine: str, name: str, pools: EnginePools,
                                       record_property: Callable[[str, object], None]) -> None:
     """The variant's caught_by scenarios that Firefox reproduces all fail there."""
-    check_variant(engine, name, pools.get(engine), record_property)
+    check_variant(engine, name, pools, record_property)

@@ -20,7 +20,7 @@ __all__ = ["pools"]  # the module-scoped fixture, shared with test_variants.py's
 def test_network_variant_is_caught_by_the_expected_scenarios(
         engine: str, name: str, pools: EnginePools, record_property: Callable[[str, object], None]) -> None:
     """Failing scenarios on ``engine`` (network ones included) == the variant's caught_by it reproduces."""
-    check_variant(engine, name, pools.get(engine), record_property)
+    check_variant(engine, name, pools, record_property)
 
 
 def test_there_are_network_variants() -> None:

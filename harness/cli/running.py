@@ -18,6 +18,7 @@ from harness.core.resources import bundled
 
 if TYPE_CHECKING:
     from harness.app.variants import VariantRow
+    from harness.run.batch import Lanes
     from harness.run.pool import BrowserPool
     from harness.scenario.loader import SourcedScenario
 
@@ -169,7 +170,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def variant_report(engine: str, names: list[str] | None = None, paths: list[Path] | None = None,
-                   pool: BrowserPool | None = None, listed_only: bool = False, lanes: int = LANES) -> list[VariantRow]:
+                   pool: BrowserPool | None = None, listed_only: bool = False,
+                   lanes: int | Lanes = LANES) -> list[VariantRow]:
     """For each app (``correct`` or a broken variant), what it did on ``engine``.
 
     A variant is expected to fail each of its caught_by scenarios that ``engine`` can reproduce; one
@@ -179,60 +181,66 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
 
     ``listed_only`` runs a broken variant against its caught_by scenarios alone: that each of them catches
     the bug, without showing that no other scenario fails too (the rest of the catalogue). ``lanes``: how many
-    cases run at a time (see :func:`harness.run.batch.run_batch`).
+    cases run at a time (see :func:`harness.run.batch.run_batch`); one set of lane processes serves every app
+    here, or the caller's (a :class:`~harness.run.batch.Lanes`, closed by the caller) several calls.
     """
     import tempfile
 
-    from harness.app.config import BUNDLED_APP, Surface
-    from harness.app.profiles import get_profile
-    from harness.app.variants import VariantRow, expected_on_engine, load_variants, materialize
-    from harness.run.batch import run_batch
+    from harness.app.variants import load_variants
+    from harness.run.batch import Lanes
     from harness.run.pool import BrowserPool
-    from harness.run.target import AppTarget
     from harness.scenario.loader import load_paths
 
     scenarios, errors = load_paths(paths or [bundled("scenarios")])
     if errors:
         raise errors[0]
-    variants = load_variants()
-    own_pool = pool is None
-    pool = pool or BrowserPool()
-    rows = []
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = BrowserPool()
+            stack.callback(pool.close)
+        if not isinstance(lanes, Lanes):
+            lanes = stack.enter_context(Lanes(lanes))
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mediafault-variants-")))
+        return [_variant_row(engine, name, scenarios, pool, lanes, listed_only, tmp)
+                for name in names or list(load_variants())]
+
+
+def _variant_row(engine: str, name: str, scenarios: list[SourcedScenario], pool: BrowserPool, lanes: Lanes,
+                 listed_only: bool, tmp: Path) -> VariantRow:
+    """What app ``name`` did on ``engine`` (see :func:`variant_report`); ``tmp``: where a variant is made."""
+    from harness.app.config import BUNDLED_APP, Surface
+    from harness.app.profiles import get_profile
+    from harness.app.variants import VariantRow, expected_on_engine, load_variants, materialize
+    from harness.run.batch import run_batch
+    from harness.run.target import AppTarget
+
+    variant = load_variants()[name] if name != "correct" else None
+    with_network = variant is None or variant.network
+    caught_by = variant.caught_by if variant else []
+    chosen = [s for s in scenarios if (with_network or s.scenario.given.network is None)
+              and (not listed_only or not caught_by or s.scenario.name in caught_by)]
+    unaffected = variant.unaffected_on(engine) if variant else {}
+    cannot = {**_unreproducible(chosen, caught_by, engine), **unaffected}
+    if caught_by and len(cannot) == len(caught_by):
+        # Nothing here could catch it: running the catalogue against it would prove nothing.
+        return VariantRow(name, set(), set(), [], cannot)
+    root = BUNDLED_APP if variant is None else materialize(name, tmp)
+    target = AppTarget(None, root, Surface().telemetry, profile_params=True)
     try:
-        with tempfile.TemporaryDirectory(prefix="mediafault-variants-") as tmp:
-            for name in names or list(variants):
-                with_network = name == "correct" or variants[name].network
-                caught_by = variants[name].caught_by if name != "correct" else []
-                chosen = [s for s in scenarios if (with_network or s.scenario.given.network is None)
-                          and (not listed_only or not caught_by or s.scenario.name in caught_by)]
-                unaffected = variants[name].unaffected_on(engine) if name != "correct" else {}
-                cannot = {**_unreproducible(chosen, caught_by, engine), **unaffected}
-                if caught_by and len(cannot) == len(caught_by):
-                    # Nothing here could catch it: running the catalogue against it would prove nothing.
-                    rows.append(VariantRow(name, set(), set(), [], cannot))
-                    continue
-                root = BUNDLED_APP if name == "correct" else materialize(name, Path(tmp))
-                target = AppTarget(None, root, Surface().telemetry, profile_params=True)
-                try:
-                    outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool, lanes)
-                finally:
-                    target.stop()
-                    pool.discard_lab_browsers()  # they live in the lab that just stopped
-                failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
-                ran = {o.plan.source.scenario.name for o in outcomes if o.status != "skipped"}
-                skips = {o.plan.source.scenario.name: o.detail for o in outcomes if o.status == "skipped"}
-                expected, unreproduced = expected_on_engine([n for n in caught_by if n not in unaffected], skips,
-                                                            ran)
-                unreproduced.update(unaffected)
-                other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
-                # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
-                other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
-                          if o.status == "failed" and o.result and o.plan.source.scenario.name not in expected]
-                rows.append(VariantRow(name, failed, expected, other, unreproduced))
+        outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool, lanes)
     finally:
-        if own_pool:
-            pool.close()
-    return rows
+        target.stop()
+        pool.discard_lab_browsers()  # they live in the lab that just stopped
+    failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
+    ran = {o.plan.source.scenario.name for o in outcomes if o.status != "skipped"}
+    skips = {o.plan.source.scenario.name: o.detail for o in outcomes if o.status == "skipped"}
+    expected, unreproduced = expected_on_engine([n for n in caught_by if n not in unaffected], skips, ran)
+    unreproduced.update(unaffected)
+    other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
+    # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
+    other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
+              if o.status == "failed" and o.result and o.plan.source.scenario.name not in expected]
+    return VariantRow(name, failed, expected, other, unreproduced)
 
 
 def _unreproducible(scenarios: list[SourcedScenario], names: list[str], engine: str) -> dict[str, str]:

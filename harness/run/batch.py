@@ -12,6 +12,10 @@ Cases are handed out one at a time to whichever lane is free, the longest-bounde
 its browser's launch spec while cases of it are left; this process runs what only it can (a Grid's cases)
 first, then takes its share. A case a lane could not finish (the lane process died) is run
 here afterwards, so a lane's trouble costs time, never a result.
+
+Lane processes can outlive a batch (:class:`Lanes`): one per batch costs each lane its Python start and its
+browser launches again (1-3 s of CPU a launch on Chromium), which is most of a short case's cost, so a caller
+with several batches (one per broken variant, one per profile) keeps one set of lanes for all of them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -39,7 +44,10 @@ from harness.run.runner import CaseResult, run_case
 from harness.run.target import AppTarget
 from harness.scenario.loader import SourcedScenario
 
-STOP_GRACE = 20.0  # seconds a lane gets to stop its browser and lab after SIGTERM
+STOP_GRACE = 20.0  # seconds a lane gets to stop its browsers and lab (after SIGTERM, or after its last batch)
+# How much longer another case may be bounded for a lane to keep to a browser it has rather than start the
+# longest case first: a launch costs 1-3 s of CPU, a long case started last costs its whole bound in wall time.
+LAUNCH_WORTH = 5.0
 
 
 @dataclass
@@ -54,43 +62,81 @@ class CaseOutcome:
 
 
 def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppTarget, surface: Surface,
-              profile: Profile, pool: BrowserPool, lanes: int = 1) -> list[CaseOutcome]:
+              profile: Profile, pool: BrowserPool, lanes: int | Lanes = 1) -> list[CaseOutcome]:
     """Every scenario on every engine it names (and that is asked for), in the order planned; with ``lanes``
-    above 1 that many at a time (see the module's docstring)."""
+    above 1 that many at a time (see the module's docstring). Given a :class:`Lanes`, the batch uses its lane
+    processes and leaves them running for the next batch; given a number, it starts and stops its own."""
     # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
     plans = [plan_case(s, e, profile, app_url=target.fixed_url, app_host=target.host) for s in scenarios
              for e in s.scenario.engines if e in engines]
     plans.sort(key=lambda p: p.launch.key if p.launch else "~")  # one launch per configuration
     shared = [i for i, p in enumerate(plans) if _lane_can_run(p)]
     spec = target.lane_spec()
-    if lanes < 2 or len(shared) < 2 or spec is None:
+    count = lanes.count if isinstance(lanes, Lanes) else lanes
+    if count < 2 or len(shared) < 2 or spec is None:
         return [run_one(plan, pool, target, surface) for plan in plans]
+    if not isinstance(lanes, Lanes):
+        with Lanes(count) as own:
+            return run_batch(scenarios, engines, target, surface, profile, pool, own)
     setup = LaneSetup(scenarios, spec, surface, profile, (pool.headed, pool.trace, pool.screenshots))
     done: dict[int, CaseOutcome] = {}
     work = _Work(plans, shared)
     where = {id(s): n for n, s in enumerate(scenarios)}
-    children = [Lane(setup) for _ in range(min(lanes, len(shared)) - 1)]
-    threads = [threading.Thread(target=lane.serve, args=(work, where, done), daemon=True,
+    children = lanes.ready(min(count, len(shared)) - 1)
+    threads = [threading.Thread(target=lane.serve, args=(setup, work, where, done), daemon=True,
                                 name=f"mediafault-lane-{lane.pid}") for lane in children]
+    for thread in threads:
+        thread.start()
     try:
-        for thread in threads:
-            thread.start()
         for i, plan in enumerate(plans):  # what only this process runs, while the lanes start
             if i not in shared:
                 done[i] = run_one(plan, pool, target, surface)
         last = None
-        while (n := work.take(last)) is not None:
+        while (n := work.take(last, pool.specs())) is not None:
             done[n] = run_one(plans[n], pool, target, surface)
             last = plans[n].launch
-        for thread in threads:
-            thread.join()
-    finally:
-        for lane in children:
-            lane.stop()
+    except BaseException:
+        lanes.close(hurry=True)  # in the middle of their cases: stop them now, not after them
+        raise
+    for thread in threads:
+        thread.join()
     for i, plan in enumerate(plans):  # what a lane took but could not finish
         if i not in done:
             done[i] = run_one(plan, pool, target, surface)
     return [done[i] for i in range(len(plans))]
+
+
+class Lanes:
+    """A set of ``count`` lanes (this process is the first) whose processes, with their browsers, serve one
+    batch after another until :meth:`close` (or the end of a ``with`` block). A lane that died is replaced at
+    the next batch."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._children: list[Lane] = []
+
+    def ready(self, wanted: int) -> list[Lane]:
+        """``wanted`` live lane processes (at most ``count - 1``), started where there are fewer."""
+        for lane in [lane for lane in self._children if lane.broken]:
+            lane.stop(hurry=True)
+            self._children.remove(lane)
+        while len(self._children) < min(wanted, self.count - 1):
+            self._children.append(Lane())
+        return self._children[:wanted]
+
+    def close(self, hurry: bool = False) -> None:
+        """Stop every lane process: ``hurry`` when they may be in the middle of a case (an interrupt)."""
+        children, self._children = self._children, []
+        for lane in children:
+            lane.end()  # all told at once, so they close their browsers side by side
+        for lane in children:
+            lane.stop(hurry)
+
+    def __enter__(self) -> Lanes:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(hurry=kind is not None)
 
 
 def _lane_can_run(plan: CasePlan) -> bool:
@@ -110,12 +156,18 @@ class _Work:
         self._left = sorted(indices, key=lambda i: -_bound(plans[i]))  # stable: launch specs stay grouped
         self._lock = threading.Lock()
 
-    def take(self, last: LaunchSpec | None) -> int | None:
-        """The next case for a lane whose last case had launch spec ``last`` (None when none is left)."""
+    def take(self, last: LaunchSpec | None, have: Collection[LaunchSpec] = ()) -> int | None:
+        """The next case for a lane whose last case had launch spec ``last`` and that has browsers for ``have``
+        (None when none is left)."""
         with self._lock:
             if not self._left:
                 return None
-            i = next((i for i in self._left if self.plans[i].launch == last), self._left[0])
+            first = self._left[0]
+            mine = next((i for i in self._left if self.plans[i].launch == last), None)
+            if mine is None:
+                mine = next((i for i in self._left if self.plans[i].launch in have), None)
+            i = first if mine is None or _bound(self.plans[first]) - _bound(self.plans[mine]) > LAUNCH_WORTH \
+                else mine
             self._left.remove(i)
             return i
 
@@ -152,58 +204,64 @@ class LaneSetup:
 
 
 class Lane:
-    """A lane process: it takes ``(scenario index, engine)`` and answers ``(status, detail, result)``, both
-    pickled, one case at a time."""
+    """A lane process: per batch it takes a :class:`LaneSetup`, then ``(scenario index, engine)`` and answers
+    ``(status, detail, result)``, one case at a time, then ``None``; the end of its input stops it. All pickled."""
 
     command = (sys.executable, "-m", "harness.run.batch")
 
-    def __init__(self, setup: LaneSetup) -> None:
+    def __init__(self) -> None:
         # stderr is shared, so a lane's warnings reach the user; stdout carries the answers.
         self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.pid = self._proc.pid
         # Its browsers are its own: a launch in this process must not count them as that launch's.
         procs.keep_apart(self.pid)
         REAPER.watch_process(self.pid)  # gone with this process, however it ends
-        self._setup = setup
+        self.broken = False  # it failed a batch: not to be given another
+        self.specs: set[LaunchSpec] = set()  # the launch specs it has a browser for, as far as known here
         self._stopping = False
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to: IO[bytes] = self._proc.stdin
         self._from: IO[bytes] = self._proc.stdout
 
-    def serve(self, work: _Work, where: dict[int, int], done: dict[int, CaseOutcome]) -> None:
+    def serve(self, setup: LaneSetup, work: _Work, where: dict[int, int], done: dict[int, CaseOutcome]) -> None:
         """Run cases from ``work`` until it is empty or this lane fails (its case is then left undone)."""
         try:
-            self._send(self._setup)  # here, not in __init__: the lanes start side by side
-        except (OSError, ValueError):
-            return  # one that died at once leaves its cases to the others
-        last = None
-        while not self._stopping and (i := work.take(last)) is not None:
-            plan = work.plans[i]
-            try:
+            self._send(setup)  # here, not in __init__: the lanes start side by side
+            last = None
+            while not self._stopping and (i := work.take(last, self.specs)) is not None:
+                plan = work.plans[i]
                 self._send((where[id(plan.source)], plan.engine))
                 status, detail, result = pickle.load(self._from)
-            except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: closed by stop()
-                return
-            done[i] = CaseOutcome(plan, status, detail, result, self.pid)
-            last = plan.launch
-        with contextlib.suppress(OSError, ValueError):
+                done[i] = CaseOutcome(plan, status, detail, result, self.pid)
+                last = plan.launch
+                if last is not None:
+                    self.specs.add(last)
             self._send(None)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: closed by stop()
+            self.broken = True  # one that died leaves its cases to the others
+        # Its lab stops with the batch, and the browsers in it.
+        self.specs = {spec for spec in self.specs if not spec.netlab}
 
     def _send(self, message: object) -> None:
         pickle.dump(message, self._to)
         self._to.flush()
 
-    def stop(self) -> None:
-        """Let the lane stop its browsers and lab (it was told there is no more work, or is told now with
-        SIGTERM), and kill it if it has not within :data:`STOP_GRACE`."""
+    def end(self) -> None:
+        """Tell the lane there is no more work: it stops its browsers and exits."""
         self._stopping = True
         with contextlib.suppress(OSError):
-            self._to.close()  # end of input: a lane between cases stops at once
+            self._to.close()
+
+    def stop(self, hurry: bool = False) -> None:
+        """Let the lane stop its browsers and lab and wait for it: when told there is no more work it gets
+        :data:`STOP_GRACE`; in a ``hurry`` (in the middle of a case) it is told with SIGTERM after 1 s, then has
+        :data:`STOP_GRACE`. Killed if it has not stopped by then."""
+        self.end()
         try:
-            self._proc.wait(timeout=1.0)
+            self._proc.wait(timeout=1.0 if hurry else STOP_GRACE)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                self._proc.send_signal(signal.SIGTERM)  # in the middle of a case
+                self._proc.send_signal(signal.SIGTERM)
             try:
                 self._proc.wait(timeout=STOP_GRACE)
             except subprocess.TimeoutExpired:
@@ -215,34 +273,49 @@ class Lane:
 
 
 def _lane_main() -> int:
-    """A lane process: read the setup, then run each case it is given and answer with how it ended."""
+    """A lane process: for each batch read the setup, then run each case it is given and answer with how it
+    ended; its browsers serve every batch (those in a batch's lab go with the lab)."""
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever prints goes to stderr, not into the answers
     asks = sys.stdin.buffer
     procs.stop_on_signals()
-    try:
-        setup: LaneSetup = pickle.load(asks)
-    except (EOFError, KeyboardInterrupt):
-        return 0
-    target = AppTarget(**setup.target)
-    pool = BrowserPool(*setup.pool)
+    pool: BrowserPool | None = None
     try:
         while True:
-            ask = pickle.load(asks)
-            if ask is None:
-                return 0
-            index, engine = ask
-            plan = plan_case(setup.scenarios[index], engine, setup.profile, app_url=setup.target["url"],
-                             app_host=setup.target["host"])
-            outcome = run_one(plan, pool, target, setup.surface)
-            pickle.dump((outcome.status, outcome.detail, outcome.result), answers)
-            answers.flush()
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+            setup: LaneSetup = pickle.load(asks)
+            if pool is None or (pool.headed, pool.trace, pool.screenshots) != setup.pool:
+                _quietly(pool.close if pool else None)
+                pool = BrowserPool(*setup.pool)
+            target = AppTarget(**setup.target)
+            try:
+                while (ask := pickle.load(asks)) is not None:
+                    index, engine = ask
+                    plan = plan_case(setup.scenarios[index], engine, setup.profile, app_url=setup.target["url"],
+                                     app_host=setup.target["host"])
+                    outcome = run_one(plan, pool, target, setup.surface)
+                    pickle.dump((outcome.status, outcome.detail, outcome.result), answers)
+                    answers.flush()
+            finally:
+                _quietly(target.stop, pool.discard_lab_browsers)
+    except EOFError:
+        return 0
+    except (BrokenPipeError, KeyboardInterrupt):
         return 1
     finally:
-        pool.close()
-        target.stop()
+        _quietly(pool.close if pool else None)
+
+
+def _quietly(*steps: Callable[[], object] | None) -> None:
+    """Run each clean-up step even if an interrupt (SIGTERM while stopping) cuts one short: a lane that is
+    stopping anyway has nothing to tell about it."""
+    for step in steps:
+        if step is not None:
+            with contextlib.suppress(KeyboardInterrupt):
+                step()
 
 
 if __name__ == "__main__":
-    sys.exit(_lane_main())
+    try:
+        sys.exit(_lane_main())
+    except KeyboardInterrupt:  # before the loop: nothing of its own to stop yet
+        sys.exit(130)

@@ -23,7 +23,7 @@ from harness.app.profiles import OutcomeSurface, Profile
 from harness.core.errors import EnvironmentProblem
 from harness.core.resources import bundled, in_checkout, npm_setup
 from harness.reproduce.conditions import Fidelity, Host, given_values, resolve_value
-from harness.run.batch import CaseOutcome, run_batch
+from harness.run.batch import CaseOutcome, Lanes, run_batch
 from harness.run.pool import BrowserPool
 from harness.run.target import AppTarget
 from harness.scenario.loader import load_paths
@@ -176,10 +176,11 @@ def scenario_text(profile: Profile, outcome: str, within: float, engines: list[s
 
 
 def check(profile: Profile, target: AppTarget, engines: list[str], pool: BrowserPool, within: float,
-          surface: Surface | None = None, outcomes: list[str] | None = None, lanes: int = 1) -> Conformance:
+          surface: Surface | None = None, outcomes: list[str] | None = None, lanes: int | Lanes = 1) -> Conformance:
     """Run every reproducible outcome of ``profile`` (or those of ``outcomes``) against ``target`` on
     ``engines`` (one batch, so a launch configuration starts one browser, and ``pool`` keeps it for the next
-    profile; ``lanes`` of them at a time, see :func:`harness.run.batch.run_batch`) and compare."""
+    profile; ``lanes`` of them at a time, see :func:`harness.run.batch.run_batch`, which can keep them for the
+    next profile too) and compare."""
     result = Conformance(profile)
     wanted = []
     for outcome, entry in profile.outcomes.items():

@@ -87,6 +87,10 @@ class BrowserPool:
             path.write_text(text, encoding="utf-8")
         return path
 
+    def specs(self) -> frozenset[LaunchSpec]:
+        """The launch specs this pool has a browser for (one may have died since)."""
+        return frozenset(self._browsers)
+
     def discard_lab_browsers(self) -> None:
         """Close browsers living in a network lab (call when that lab is stopped)."""
         for spec in [s for s in self._browsers if s.netlab]:
