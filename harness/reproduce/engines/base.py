@@ -35,6 +35,39 @@ def install_hint(engine: str, os_release: Path = Path("/etc/os-release")) -> str
     return f"apt-get install {APT_PACKAGES[engine]}"
 
 
+# Waits in the page until the reading function's value is no longer ``last`` (the observer's key: DOM,
+# console, beacons, timeline), or ``ms`` pass: event-driven through a MutationObserver plus the observer
+# script's own notifications (window.__mfWaiters), so a waiting page does no work. Polling on every
+# animation frame instead cost Chromium's renderer, GPU and browser processes CPU all the while: a case
+# mostly waits (a broken app's 'within', a call's 'hold'). The reading function is written into the text
+# (READ), not built with new Function: an app whose CSP has no 'unsafe-eval' makes WebKit refuse that, even
+# in a WebDriver script.
+WAIT_CHANGED_JS = """([arg, last, ms]) => new Promise((done) => {
+  const read = (READ);
+  const waiters = (window.__mfWaiters = window.__mfWaiters || []);
+  let finished = false;
+  const finish = (v) => {
+    if (finished) return;
+    finished = true; observer.disconnect(); clearTimeout(timer);
+    const at = waiters.indexOf(check);
+    if (at >= 0) waiters.splice(at, 1);
+    done(v);
+  };
+  const check = () => { try { if (read(arg) !== last) finish(true); } catch (e) { finish(true); } };
+  const observer = new MutationObserver(check);
+  observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  const timer = setTimeout(() => finish(false), ms);
+  waiters.push(check);
+  check();
+})"""
+
+
+def wait_changed_js(read: str) -> str:
+    """The function ``([arg, last, ms]) => Promise<bool>`` that waits for ``read(arg)`` to change (see
+    :data:`WAIT_CHANGED_JS`): true when it changed, false when ``ms`` passed first."""
+    return WAIT_CHANGED_JS.replace("(READ)", f"({read})", 1)
+
+
 @dataclass(frozen=True)
 class LaunchSpec:
     """Everything fixed when a browser process starts; cases with equal specs share one browser."""

@@ -34,6 +34,7 @@ from harness.reproduce.engines.base import (
     Route,
     RouteInfo,
     install_hint,
+    wait_changed_js,
 )
 
 # Quiet, hermetic Chromium: no update checks or background requests (the network may be closed).
@@ -413,15 +414,14 @@ class PlaywrightPage(Page):
         return self._frame.evaluate(script, arg)
 
     def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
-        """Block on the page (requestAnimationFrame polling inside the browser) until the value changes."""
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+        """Wait in the page for a change (see :func:`wait_changed_js`); a document that went away meanwhile (the
+        app navigated or reloaded) is a change."""
         try:
-            self._frame.wait_for_function(f"([a, last]) => ({script})(a) !== last", arg=[arg, last],
-                                          timeout=max(timeout, 0.001) * 1000)
-        except PlaywrightTimeout:
-            return False
-        return True
+            return bool(self._frame.evaluate(wait_changed_js(script), [arg, last, int(max(timeout, 0.001) * 1000)]))
+        except Exception as exc:
+            if not _navigated(exc):
+                raise
+            return True
 
     def screenshot(self) -> bytes:
         """PNG of the viewport."""

@@ -28,7 +28,16 @@ from harness.app.loopproxy import shared_proxy
 from harness.core.errors import EnvironmentProblem, HarnessError
 from harness.core.reaper import REAPER
 from harness.reproduce import xvfb
-from harness.reproduce.engines.base import Browser, LaunchSpec, Page, PageEvents, Route, RouteInfo, install_hint
+from harness.reproduce.engines.base import (
+    Browser,
+    LaunchSpec,
+    Page,
+    PageEvents,
+    Route,
+    RouteInfo,
+    install_hint,
+    wait_changed_js,
+)
 from harness.reproduce.engines.playwright_route import CHROMIUM_BASE_ARGS, _profile_with_prefs, _version_of
 
 SESSION_TIMEOUT = 45.0
@@ -41,27 +50,11 @@ for _key, _value in SELENIUM_OFFLINE_ENV.items():
 MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit2gtk-4.0/MiniBrowser",
                      "/usr/libexec/webkit2gtk-4.1/MiniBrowser")
 
-# Waits in the page for the observer's key to change (DOM, console, beacons, timeline): event-driven
-# through a MutationObserver plus the observer's own notifications, bounded by the timeout. The reading
-# function is written into the script's text (READ), not built with new Function: an app whose CSP has no
-# 'unsafe-eval' makes WebKit refuse that, even in a WebDriver script.
 # An app that opens one dialog after another is given this many dismissals per command, then reported.
 DIALOG_RETRIES = 20
 # What MiniBrowser writes (to the driver's log) when a page's WebProcess dies; WebKitWebDriver itself answers
 # the command that met it with an empty error and then drops the session.
 WEBPROCESS_CRASHED = b"WebProcess CRASHED"
-WAIT_CHANGED_JS = """
-const [arg, last, ms, done] = arguments;
-const read = (READ);
-let finished = false;
-const finish = (v) => { if (!finished) { finished = true; observer.disconnect(); clearTimeout(timer); done(v); } };
-const check = () => { try { if (read(arg) !== last) finish(true); } catch (e) { finish(true); } };
-const observer = new MutationObserver(check);
-observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
-const timer = setTimeout(() => finish(false), ms);
-(window.__mfWaiters = window.__mfWaiters || []).push(check);
-check();
-"""
 
 
 def _minibrowser() -> str:
@@ -456,7 +449,8 @@ class SeleniumPage(Page):
         ms = int(max(timeout, 0.001) * 1000)
         try:
             return bool(self._call(self._driver.execute_async_script,
-                                   WAIT_CHANGED_JS.replace("(READ)", f"({script})", 1), arg, last, ms))
+                                   f"const [arg, last, ms, done] = arguments; ({wait_changed_js(script)})"
+                                   "([arg, last, ms]).then(done);", arg, last, ms))
         except JavascriptException as exc:
             if "unload" not in str(exc).lower():
                 raise

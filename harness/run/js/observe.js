@@ -5,9 +5,9 @@
   if (window.__mf) return;
   const t0 = performance.now();
   const timeline = [];
-  // WebDriver routes wait in the page with a MutationObserver; non-DOM news (a console line, a beacon, a
-  // timeline entry) wakes those waiters here. Playwright's waits poll and need no poke.
-  const poke = () => (window.__mfWaiters || []).forEach((check) => check());
+  // The harness waits in the page with a MutationObserver (every route); non-DOM news (a console line, a
+  // beacon, a timeline entry) wakes those waiters here. A copy: a waiter that is done leaves the list.
+  const poke = () => [...(window.__mfWaiters || [])].forEach((check) => check());
   // Returns the entry's index so a later entry can name the one it answers (a resolution → its request).
   const note = (event, detail, extra) => {
     timeline.push({ t: Math.round(performance.now() - t0), event, detail, ...extra });
