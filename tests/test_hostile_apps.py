@@ -2,9 +2,11 @@
 evidence is in the report, and the next case in the same worker runs normally, on every engine.
 
 The app is a small page of its own: ``#call`` asks for the microphone and shows the error as a correct app
-does; ``#hostile`` does one hostile thing (chosen per test) and then, where the hostile thing lets it, goes
-on like ``#call``. Each run has a warm-up case (it starts the browser), the hostile one, and a normal one
-after it, in one process.
+does; each ``#hostile-<behaviour>`` button does one hostile thing and then, where the hostile thing lets it,
+goes on like ``#call``. One run on every engine has a warm-up case (it starts the browser), then for each
+behaviour the hostile case and a normal one right after it, in one process: each behaviour's test reads its
+two cases from that run (one pytest start and one browser launch per engine for all of them, where a run per
+behaviour paid them twelve times). A renderer crash has a run of its own per engine.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -24,7 +28,7 @@ import pytest
 
 from harness.core import procs
 from harness.reproduce.engines import pick_route
-from tests.conftest import WriteScenario, needs_chromium
+from tests.conftest import needs_chromium
 
 pytestmark = [needs_chromium, pytest.mark.browser]
 
@@ -32,10 +36,7 @@ APP = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Hostile test app</title></head><body>
 <p id="status" data-state="idle">idle</p>
 <button id="call" type="button">Call</button>
-<span style="position:relative; display:inline-block">
-  <button id="hostile" type="button">Hostile call</button>
-  <div id="overlay" style="display:none; position:absolute; inset:0; background:rgba(0,0,0,.3)"></div>
-</span>
+BUTTONS
 <div id="error" role="alert" aria-live="assertive" hidden>
   <span id="error-code" data-error-code=""></span> <span id="error-message"></span>
 </div>
@@ -55,7 +56,7 @@ async function call() {
     after(err);
   }
 }
-function after(err) {}
+let after = (err) => {};
 $('call').addEventListener('click', call);
 </script>
 <script>
@@ -63,32 +64,46 @@ HOSTILE
 </script>
 </body></html>
 """
+# One hostile button, with an overlay of its own for covered-button.
+BUTTON = """<span style="position:relative; display:inline-block">
+  <button id="hostile-NAME" type="button">Hostile NAME</button>
+  <div id="overlay-NAME" style="display:none; position:absolute; inset:0; background:rgba(0,0,0,.3)"></div>
+</span>"""
 
-# What '#hostile' does, and what a run must say about it.
+# What each '#hostile-<behaviour>' button (B in the script) does, and what a run must say about it.
 BEHAVIOURS = {
-    "alert": "$('hostile').addEventListener('click', () => {\n"
+    "alert": "B.addEventListener('click', () => {\n"
              "  after = () => alert('Microphone blocked: please allow it'); call(); });",
-    "confirm": "$('hostile').addEventListener('click', () => {\n"
+    "confirm": "B.addEventListener('click', () => {\n"
                "  after = () => { window.answer = confirm('Retry with the microphone?'); }; call(); });",
-    "prompt": "$('hostile').addEventListener('click', () => {\n"
+    "prompt": "B.addEventListener('click', () => {\n"
               "  after = () => { window.answer = prompt('Describe the problem'); }; call(); });",
-    "busy-loop": "$('hostile').addEventListener('click', () => { for (;;) {} });",
-    "navigates-away": "$('hostile').addEventListener('click', () => { location.href = 'other.html'; });",
-    "reloads": "$('hostile').addEventListener('click', () => { location.reload(); });",
-    "popup": "$('hostile').addEventListener('click', () => { window.open('other.html', 'help'); call(); });",
-    "beforeunload": "window.addEventListener('beforeunload', (e) => { e.preventDefault(); e.returnValue = ''; });\n"
-                    "$('hostile').addEventListener('click', call);",
-    "disabled-button": "$('hostile').disabled = true;",
-    "covered-button": "$('overlay').style.display = 'block';",
-    "missing-button": "$('hostile').remove();",
+    "busy-loop": "B.addEventListener('click', () => { for (;;) {} });",
+    "navigates-away": "B.addEventListener('click', () => { location.href = 'other.html'; });",
+    "reloads": "B.addEventListener('click', () => { location.reload(); });",
+    "popup": "B.addEventListener('click', () => { window.open('other.html', 'help'); call(); });",
+    # The page asks to stay when the case closes it (the listener only counts once the user has clicked).
+    "beforeunload": "B.addEventListener('click', () => {\n"
+                    "  window.addEventListener('beforeunload', (e) => { e.preventDefault(); e.returnValue = ''; });\n"
+                    "  call(); });",
+    "disabled-button": "B.disabled = true;",
+    "covered-button": "$('overlay-covered-button').style.display = 'block';",
+    "missing-button": "B.remove();",
     # getStats that never settles (an SDK's wrapper gone wrong): the harness reads stats with every
     # observation, and must neither wait on them nor take the page for hung.
-    "stalled-getstats": "$('hostile').addEventListener('click', () => {\n"
+    "stalled-getstats": "B.addEventListener('click', () => {\n"
                         "  if (window.RTCPeerConnection) {  // WebKitGTK builds without WebRTC have none\n"
                         "    RTCPeerConnection.prototype.getStats = () => new Promise(() => {});\n"
                         "    window.pc = new RTCPeerConnection(); }\n"
                         "  call(); });",
 }
+
+
+def _app(behaviours: dict[str, str]) -> str:
+    """The app with a button per behaviour, each wired to its script (B: the button)."""
+    buttons = "\n".join(BUTTON.replace("NAME", name) for name in behaviours)
+    script = "\n".join(f"{{ const B = $('hostile-{name}');\n{code}\n}}" for name, code in behaviours.items())
+    return APP.replace("BUTTONS", buttons).replace("HOSTILE", script)
 
 
 @dataclass(frozen=True)
@@ -108,9 +123,9 @@ EXPECTED = {
     "reloads": Outcome("failed", ("reloaded",)),
     "popup": Outcome("passed", ("popup", "other.html")),
     "beforeunload": Outcome("passed", ()),
-    "disabled-button": Outcome("error", ("'#hostile'", "disabled")),
-    "covered-button": Outcome("error", ("'#hostile'", "covered", "overlay")),
-    "missing-button": Outcome("error", ("no element matches '#hostile'",)),
+    "disabled-button": Outcome("error", ("'#hostile-disabled-button'", "disabled")),
+    "covered-button": Outcome("error", ("'#hostile-covered-button'", "covered", "overlay-covered-button")),
+    "missing-button": Outcome("error", ("no element matches '#hostile-missing-button'",)),
     "stalled-getstats": Outcome("passed", ()),
 }
 WITHIN = 3.0
@@ -118,24 +133,37 @@ WITHIN = 3.0
 # here), the harness's reaction to a hung page, the page load and the evidence. A warm-up case starts each
 # engine's browser first, so no launch is counted.
 SLACK = 12.0
+# The whole run's bound per engine: a browser launch, and every case within its own bound.
+RUN_BOUND = 60 + (WITHIN + SLACK) * len(BEHAVIOURS)
 
 
 def _engines() -> list[str]:
     return [engine for engine in ("chromium", "firefox", "webkit") if pick_route(engine)[0] is not None]
 
 
-def _project(project: pytest.Pytester, write_scenario: WriteScenario, hostile: str,
-             cases: list[tuple[str, str]]) -> None:
-    """The app with ``hostile`` as its script, and one denied-microphone scenario per (name, button)."""
-    app = project.path / "app"
+def _project(where: Path, behaviours: dict[str, str], cases: list[tuple[str, str]]) -> None:
+    """In ``where``: the app with a button per behaviour, and one denied-microphone scenario per (name, button)."""
+    (where / "pytest.ini").write_text("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n", encoding="utf-8")
+    app = where / "app"
     app.mkdir()
-    (app / "index.html").write_text(APP.replace("HOSTILE", hostile), encoding="utf-8")
+    (app / "index.html").write_text(_app(behaviours), encoding="utf-8")
     (app / "other.html").write_text("<p>Another page</p>", encoding="utf-8")
-    (project.path / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
+    (where / "mediafault.yaml").write_text("app:\n  dir: app\n", encoding="utf-8")
     expect = f"{{outcome: permission-denied, within: {WITHIN:g}s}}"
-    write_scenario("hostile.yaml", "scenarios:\n" + "".join(
+    (where / "scenarios").mkdir()
+    (where / "scenarios" / "hostile.yaml").write_text("scenarios:\n" + "".join(
         f"  - name: {name}\n    given: {{permission: {{microphone: denied}}}}\n"
-        f"    when: [{{click: \"{button}\"}}]\n    expect: {expect}\n" for name, button in cases))
+        f"    when: [{{click: \"{button}\"}}]\n    expect: {expect}\n" for name, button in cases), encoding="utf-8")
+
+
+def _run(where: Path, engines: list[str], timeout: float) -> str:
+    """Run the project in ``where`` in a pytest process of its own (as a user would, with its JUnit XML in
+    junit.xml); its output."""
+    done = subprocess.run([sys.executable, "-m", "pytest", *[f"--mf-engine={e}" for e in engines],
+                           "--junitxml=junit.xml", "-p", "no:randomly", f"--basetemp={where / 'tmp'}"],
+                          cwd=where, env={**os.environ, "HOME": str(where)}, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    return done.stdout + done.stderr
 
 
 @dataclass(frozen=True)
@@ -161,30 +189,48 @@ def _junit_cases(path: Path) -> dict[str, Ended]:
     return ended
 
 
-@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
-def test_hostile_app(project: pytest.Pytester, write_scenario: WriteScenario, behaviour: str) -> None:
-    """The hostile case ends in time with a verdict naming what happened; the next case passes."""
+@dataclass(frozen=True)
+class HostileRun:
+    """The one run of every behaviour on every engine."""
+
+    engines: list[str]
+    cases: dict[str, Ended]  # in the order they ran
+    output: str
+    took: float
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> HostileRun:
+    """Warm-up, then each behaviour's hostile case and a normal case after it, on every engine, in one run."""
     engines = _engines()
-    _project(project, write_scenario, BEHAVIOURS[behaviour],
-             [("Warm-up", "#call"), (f"Hostile {behaviour}", "#hostile"), ("Next case", "#call")])
+    where = tmp_path_factory.mktemp("hostile")
+    _project(where, BEHAVIOURS, [("Warm-up", "#call")] + [
+        case for name in BEHAVIOURS for case in ((f"Hostile {name}", f"#hostile-{name}"), (f"After {name}", "#call"))])
     start = time.monotonic()
-    result = project.runpytest_subprocess(*[f"--mf-engine={e}" for e in engines], "--junitxml=junit.xml",
-                                          "-p", "no:randomly")
-    took = time.monotonic() - start
-    output = result.stdout.str()
-    cases = _junit_cases(project.path / "junit.xml")
-    want = EXPECTED[behaviour]
-    for engine in engines:
+    # Bounded: a hostile case the harness cannot end would leave the run waiting for good.
+    output = _run(where, engines, timeout=RUN_BOUND * len(engines))
+    return HostileRun(engines, _junit_cases(where / "junit.xml"), output, time.monotonic() - start)
+
+
+@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
+def test_hostile_app(hostile_run: HostileRun, behaviour: str) -> None:
+    """The hostile case ends in time with a verdict naming what happened; the case right after it, in the same
+    browser, passes."""
+    cases, output, want = hostile_run.cases, hostile_run.output, EXPECTED[behaviour]
+    for engine in hostile_run.engines:
         hostile = cases[f"Hostile {behaviour}[{engine}]"]
         assert hostile.status == want.status, f"{engine}: {hostile.status}, expected {want.status}\n" \
                                               f"{hostile.text}\n{output}"
         for word in want.words:
             assert re.search(re.escape(word), hostile.evidence, re.IGNORECASE), \
                 f"{engine}: no {word!r} in\n{hostile.evidence}"
-        nxt = cases[f"Next case[{engine}]"]
-        assert nxt.status == "passed", f"{engine}: the next case {nxt.status}:\n{nxt.text}"
+        order = list(cases)
+        after = f"After {behaviour}[{engine}]"
+        assert order.index(after) == order.index(f"Hostile {behaviour}[{engine}]") + 1, \
+            f"{engine}: the case after the hostile one was not {after!r}: {order}"
+        assert cases[after].status == "passed", f"{engine}: the next case {cases[after].status}:\n{cases[after].text}"
         assert hostile.seconds <= WITHIN + SLACK, f"{engine}: the hostile case took {hostile.seconds:.1f}s"
-    assert took < 60 * len(engines), f"the run took {took:.0f}s"
+    assert hostile_run.took < RUN_BOUND * len(hostile_run.engines), f"the run took {hostile_run.took:.0f}s"
 
 
 # The renderer is killed from outside, as an OOM killer or a crash would: the click asks a loopback server
@@ -214,7 +260,7 @@ class _Killer(BaseHTTPRequestHandler):
 
 
 @pytest.mark.parametrize("engine", list(RENDERERS))
-def test_renderer_crash(project: pytest.Pytester, write_scenario: WriteScenario, engine: str) -> None:
+def test_renderer_crash(tmp_path: Path, engine: str) -> None:
     """The page's renderer dies after the click: the case is broken at once, saying the page crashed; the
     next case (a new browser) passes."""
     if pick_route(engine)[0] is None:
@@ -226,23 +272,22 @@ def test_renderer_crash(project: pytest.Pytester, write_scenario: WriteScenario,
         # getStats that settles late keeps each of the harness's reads of the page in flight for a while (the
         # observer gives up on stats after 0.5 s), and the renderer dies during one: Firefox via Playwright
         # leaves such a call waiting for good, where a wait in the page is told that the page closed.
-        crash = f"$('hostile').addEventListener('click', () => {{ $('status').dataset.state = 'calling';\n" \
+        crash = "B.addEventListener('click', () => { $('status').dataset.state = 'calling';\n" \
                 "  if (window.RTCPeerConnection) {\n" \
                 "    RTCPeerConnection.prototype.getStats = () => new Promise(() => {});\n" \
                 "    window.pc = new RTCPeerConnection(); }\n" \
                 f"  setTimeout(() => fetch('http://127.0.0.1:{server.server_address[1]}/kill', " \
                 "{mode: 'no-cors'}), 200); });"
-        _project(project, write_scenario, crash,
-                 [("Warm-up", "#call"), ("Renderer crash", "#hostile"), ("Next case", "#call")])
+        _project(tmp_path, {"crash": crash},
+                 [("Warm-up", "#call"), ("Renderer crash", "#hostile-crash"), ("Next case", "#call")])
         # Bounded: a crash the harness misses can leave the run waiting for good.
-        result = project.runpytest_subprocess(f"--mf-engine={engine}", "--junitxml=junit.xml", "-p", "no:randomly",
-                                              timeout=120)
+        output = _run(tmp_path, [engine], timeout=120)
     finally:
         server.shutdown()
         server.server_close()
-    cases = _junit_cases(project.path / "junit.xml")
+    cases = _junit_cases(tmp_path / "junit.xml")
     crashed = cases[f"Renderer crash[{engine}]"]
-    assert crashed.status == "error", f"{crashed.status}, expected error\n{crashed.text}\n{result.stdout.str()}"
+    assert crashed.status == "error", f"{crashed.status}, expected error\n{crashed.text}\n{output}"
     assert re.search(r"could not run .*the page crashed", crashed.text), crashed.text
     assert crashed.seconds <= WITHIN + CRASH_SLACK, f"the crashed case took {crashed.seconds:.1f}s"
     nxt = cases[f"Next case[{engine}]"]
