@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.app.variants import load_variants
+from harness.app.variants import VariantRow, load_variants
 from harness.cli.running import LANES, variant_report
 from harness.run.batch import Lanes
 from harness.run.pool import BrowserPool
@@ -50,14 +50,16 @@ def engine_params(names: list[str], engines: tuple[str, ...] = ENGINES) -> list[
 
 
 class EnginePools:
-    """One browser pool and one set of lanes for the engine in use, shared by the module's cases: a variant
-    reuses the browsers (and lane processes) the one before started, and moving to the next engine closes the
-    previous engine's."""
+    """One browser pool and one set of lanes for the engine in use, shared by the module's cases, and the rows
+    of every variant the module runs: the first test of an engine runs all of them in one go (the lanes go on
+    to the next variant while one variant's last cases finish), the others read theirs."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names  # the variants this module's selected tests check
         self.engine: str | None = None
         self.pool: BrowserPool | None = None
         self.lanes: Lanes | None = None
+        self.rows: dict[tuple[str, str], VariantRow | BaseException] = {}
 
     def get(self, engine: str) -> tuple[BrowserPool, Lanes]:
         """The pool and lanes for ``engine`` (the previous engine's are closed)."""
@@ -65,6 +67,20 @@ class EnginePools:
             self.close()
             self.engine, self.pool, self.lanes = engine, BrowserPool(), Lanes(LANES)
         return self.pool, self.lanes
+
+    def row(self, engine: str, name: str, listed_only: bool) -> VariantRow:
+        """Variant ``name``'s row on ``engine`` (the first call runs every one of the module's)."""
+        if (engine, name) not in self.rows:
+            pool, lanes = self.get(engine)
+            try:
+                for row in variant_report(engine, self.names, pool=pool, listed_only=listed_only, lanes=lanes):
+                    self.rows[(engine, row.name)] = row
+            except Exception as exc:  # noqa: BLE001 - each test of the engine says so; none runs it all again
+                self.rows.update({(engine, n): exc for n in self.names})
+        found = self.rows[(engine, name)]
+        if isinstance(found, BaseException):
+            raise found
+        return found
 
     def close(self) -> None:
         """Close the browsers and lanes of the engine in use."""
@@ -76,9 +92,12 @@ class EnginePools:
 
 
 @pytest.fixture(scope="module")
-def pools() -> Iterator[EnginePools]:
-    """The module's browsers, closed at its end."""
-    shared = EnginePools()
+def pools(request: pytest.FixtureRequest) -> Iterator[EnginePools]:
+    """The module's browsers and rows (of the variants its selected tests check), closed at its end."""
+    names = [str(item.callspec.params["name"]) for item in request.session.items
+             if isinstance(item, pytest.Function) and item.module is request.module and hasattr(item, "callspec")
+             and "name" in item.callspec.params]
+    shared = EnginePools(list(dict.fromkeys(names)))
     yield shared
     shared.close()
 
@@ -93,8 +112,7 @@ def test_variant_is_caught_by_the_expected_scenarios(engine: str, name: str, poo
 def check_variant(engine: str, name: str, pools: EnginePools, record_property: Callable[[str, object], None]) -> None:
     """Run the catalogue (its caught_by alone, away from :data:`EXACT_ENGINE`) on ``engine`` against ``name``
     and compare the failures with its caught_by."""
-    pool, lanes = pools.get(engine)
-    (row,) = variant_report(engine, [name], pool=pool, listed_only=engine != EXACT_ENGINE, lanes=lanes)
+    row = pools.row(engine, name, listed_only=engine != EXACT_ENGINE)
     record_property(VARIANT_ROW, json.dumps([engine, name, sorted(row.failed), sorted(row.expected), row.problems,
                                              row.unreproduced]))
     if not row.expected and not row.failed and not row.problems:

@@ -18,7 +18,7 @@ from harness.core.resources import bundled
 
 if TYPE_CHECKING:
     from harness.app.variants import VariantRow
-    from harness.run.batch import Lanes
+    from harness.run.batch import CaseOutcome, Lanes
     from harness.run.pool import BrowserPool
     from harness.scenario.loader import SourcedScenario
 
@@ -187,7 +187,7 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
     import tempfile
 
     from harness.app.variants import load_variants
-    from harness.run.batch import Lanes
+    from harness.run.batch import Lanes, run_batches
     from harness.run.pool import BrowserPool
     from harness.scenario.loader import load_paths
 
@@ -201,46 +201,62 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
         if not isinstance(lanes, Lanes):
             lanes = stack.enter_context(Lanes(lanes))
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mediafault-variants-")))
-        return [_variant_row(engine, name, scenarios, pool, lanes, listed_only, tmp)
-                for name in names or list(load_variants())]
+        apps = [_VariantApp(engine, name, scenarios, listed_only, tmp) for name in names or list(load_variants())]
+        # One run for all the apps, so the lanes go on to the next app while one app's last cases finish.
+        runs = [app.batch for app in apps if app.batch is not None]
+        try:
+            outcomes = iter(run_batches(runs, pool, lanes))
+        finally:
+            for batch in runs:
+                batch.target.stop()
+            pool.discard_lab_browsers()  # they live in the labs that just stopped
+        return [app.row(next(outcomes) if app.batch is not None else []) for app in apps]
 
 
-def _variant_row(engine: str, name: str, scenarios: list[SourcedScenario], pool: BrowserPool, lanes: Lanes,
-                 listed_only: bool, tmp: Path) -> VariantRow:
-    """What app ``name`` did on ``engine`` (see :func:`variant_report`); ``tmp``: where a variant is made."""
-    from harness.app.config import BUNDLED_APP, Surface
-    from harness.app.profiles import get_profile
-    from harness.app.variants import VariantRow, expected_on_engine, load_variants, materialize
-    from harness.run.batch import run_batch
-    from harness.run.target import AppTarget
+class _VariantApp:
+    """One app of :func:`variant_report` on one engine: the cases to run against it (``batch``; None when none
+    of them could catch it there), and its row from their outcomes."""
 
-    variant = load_variants()[name] if name != "correct" else None
-    with_network = variant is None or variant.network
-    caught_by = variant.caught_by if variant else []
-    chosen = [s for s in scenarios if (with_network or s.scenario.given.network is None)
-              and (not listed_only or not caught_by or s.scenario.name in caught_by)]
-    unaffected = variant.unaffected_on(engine) if variant else {}
-    cannot = {**_unreproducible(chosen, caught_by, engine), **unaffected}
-    if caught_by and len(cannot) == len(caught_by):
+    def __init__(self, engine: str, name: str, scenarios: list[SourcedScenario], listed_only: bool,
+                 tmp: Path) -> None:
+        from harness.app.config import BUNDLED_APP, Surface
+        from harness.app.profiles import get_profile
+        from harness.app.variants import load_variants, materialize
+        from harness.run.batch import Batch
+        from harness.run.target import AppTarget
+
+        self.name = name
+        variant = load_variants()[name] if name != "correct" else None
+        with_network = variant is None or variant.network
+        self.caught_by = variant.caught_by if variant else []
+        chosen = [s for s in scenarios if (with_network or s.scenario.given.network is None)
+                  and (not listed_only or not self.caught_by or s.scenario.name in self.caught_by)]
+        self.unaffected = variant.unaffected_on(engine) if variant else {}
+        self.cannot = {**_unreproducible(chosen, self.caught_by, engine), **self.unaffected}
+        self.batch: Batch | None = None
         # Nothing here could catch it: running the catalogue against it would prove nothing.
-        return VariantRow(name, set(), set(), [], cannot)
-    root = BUNDLED_APP if variant is None else materialize(name, tmp)
-    target = AppTarget(None, root, Surface().telemetry, profile_params=True)
-    try:
-        outcomes = run_batch(chosen, [engine], target, Surface(), get_profile("generic"), pool, lanes)
-    finally:
-        target.stop()
-        pool.discard_lab_browsers()  # they live in the lab that just stopped
-    failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
-    ran = {o.plan.source.scenario.name for o in outcomes if o.status != "skipped"}
-    skips = {o.plan.source.scenario.name: o.detail for o in outcomes if o.status == "skipped"}
-    expected, unreproduced = expected_on_engine([n for n in caught_by if n not in unaffected], skips, ran)
-    unreproduced.update(unaffected)
-    other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
-    # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
-    other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
-              if o.status == "failed" and o.result and o.plan.source.scenario.name not in expected]
-    return VariantRow(name, failed, expected, other, unreproduced)
+        if not self.caught_by or len(self.cannot) != len(self.caught_by):
+            root = BUNDLED_APP if variant is None else materialize(name, tmp)
+            self.batch = Batch(chosen, [engine], AppTarget(None, root, Surface().telemetry, profile_params=True),
+                               Surface(), get_profile("generic"))
+
+    def row(self, outcomes: list[CaseOutcome]) -> VariantRow:
+        """What the app did in ``outcomes`` (its batch's), against what it is expected to fail."""
+        from harness.app.variants import VariantRow, expected_on_engine
+
+        if self.batch is None:
+            return VariantRow(self.name, set(), set(), [], self.cannot)
+        failed = {o.plan.source.scenario.name for o in outcomes if o.status == "failed"}
+        ran = {o.plan.source.scenario.name for o in outcomes if o.status != "skipped"}
+        skips = {o.plan.source.scenario.name: o.detail for o in outcomes if o.status == "skipped"}
+        expected, unreproduced = expected_on_engine([n for n in self.caught_by if n not in self.unaffected], skips,
+                                                    ran)
+        unreproduced.update(self.unaffected)
+        other = [f"{o.plan.name}: {o.status}: {o.detail}" for o in outcomes if o.status == "broken"]
+        # An unexpected failure comes with its table, so a flaky or real difference can be told apart.
+        other += [f"{o.plan.name} failed ({o.detail}):\n{o.result.verdict.table()}" for o in outcomes
+                  if o.status == "failed" and o.result and o.plan.source.scenario.name not in expected]
+        return VariantRow(self.name, failed, expected, other, unreproduced)
 
 
 def _unreproducible(scenarios: list[SourcedScenario], names: list[str], engine: str) -> dict[str, str]:

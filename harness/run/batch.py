@@ -27,7 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -61,49 +61,96 @@ class CaseOutcome:
     lane: int = 0  # the PID of the lane process that ran it; 0: this process
 
 
+@dataclass
+class Batch:
+    """One app's cases: every scenario of ``scenarios`` on every engine it names that is in ``engines``,
+    against ``target``."""
+
+    scenarios: list[SourcedScenario]
+    engines: list[str]
+    target: AppTarget
+    surface: Surface
+    profile: Profile
+
+    def plans(self) -> list[CasePlan]:
+        """The cases, grouped by launch spec (one launch per configuration)."""
+        # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
+        plans = [plan_case(s, e, self.profile, app_url=self.target.fixed_url, app_host=self.target.host)
+                 for s in self.scenarios for e in s.scenario.engines if e in self.engines]
+        plans.sort(key=lambda p: p.launch.key if p.launch else "~")
+        return plans
+
+
 def run_batch(scenarios: list[SourcedScenario], engines: list[str], target: AppTarget, surface: Surface,
               profile: Profile, pool: BrowserPool, lanes: int | Lanes = 1) -> list[CaseOutcome]:
     """Every scenario on every engine it names (and that is asked for), in the order planned; with ``lanes``
-    above 1 that many at a time (see the module's docstring). Given a :class:`Lanes`, the batch uses its lane
-    processes and leaves them running for the next batch; given a number, it starts and stops its own."""
-    # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
-    plans = [plan_case(s, e, profile, app_url=target.fixed_url, app_host=target.host) for s in scenarios
-             for e in s.scenario.engines if e in engines]
-    plans.sort(key=lambda p: p.launch.key if p.launch else "~")  # one launch per configuration
-    shared = [i for i, p in enumerate(plans) if _lane_can_run(p)]
-    spec = target.lane_spec()
+    above 1 that many at a time (see :func:`run_batches`)."""
+    (outcomes,) = run_batches([Batch(scenarios, engines, target, surface, profile)], pool, lanes)
+    return outcomes
+
+
+def run_batches(batches: list[Batch], pool: BrowserPool, lanes: int | Lanes = 1) -> list[list[CaseOutcome]]:
+    """Each batch's outcomes, in the order planned; with ``lanes`` above 1 that many cases at a time (see the
+    module's docstring). Given a :class:`Lanes`, the batches use its lane processes and leave them running for
+    later ones; given a number, their own are started and stopped.
+
+    Every lane goes through the batches in order, moving to the next as soon as no case of its batch is left
+    to take, while other lanes finish theirs: the lanes are not left idle at the end of each batch behind its
+    longest case. A batch's target is stopped here when this process is done with it (a process has one
+    network lab at a time; the caller may stop it again)."""
     count = lanes.count if isinstance(lanes, Lanes) else lanes
-    if count < 2 or len(shared) < 2 or spec is None:
-        return [run_one(plan, pool, target, surface) for plan in plans]
+    plans = [batch.plans() for batch in batches]
+    shared = [[i for i, plan in enumerate(mine) if _lane_can_run(plan)] for mine in plans]
+    specs = [batch.target.lane_spec() for batch in batches]
+    if count < 2 or sum(map(len, shared)) < 2 or None in specs:
+        return [_run_here(batch, mine, range(len(mine)), pool, {}) for batch, mine in zip(batches, plans, strict=True)]
     if not isinstance(lanes, Lanes):
         with Lanes(count) as own:
-            return run_batch(scenarios, engines, target, surface, profile, pool, own)
-    setup = LaneSetup(scenarios, spec, surface, profile, (pool.headed, pool.trace, pool.screenshots))
-    done: dict[int, CaseOutcome] = {}
-    work = _Work(plans, shared)
-    where = {id(s): n for n, s in enumerate(scenarios)}
-    children = lanes.ready(min(count, len(shared)) - 1)
-    threads = [threading.Thread(target=lane.serve, args=(setup, work, where, done), daemon=True,
-                                name=f"mediafault-lane-{lane.pid}") for lane in children]
+            return run_batches(batches, pool, own)
+    setting = (pool.headed, pool.trace, pool.screenshots)
+    work = [_Work(mine, indices, LaneSetup(batch.scenarios, spec or {}, batch.surface, batch.profile, setting))
+            for batch, mine, indices, spec in zip(batches, plans, shared, specs, strict=True)]
+    done: list[dict[int, CaseOutcome]] = [{} for _ in batches]
+    children = lanes.ready(min(count, sum(map(len, shared))) - 1)
+    threads = [threading.Thread(target=lane.serve, args=(work, done), daemon=True, name=f"mediafault-lane-{lane.pid}")
+               for lane in children]
     for thread in threads:
         thread.start()
     try:
-        for i, plan in enumerate(plans):  # what only this process runs, while the lanes start
-            if i not in shared:
-                done[i] = run_one(plan, pool, target, surface)
         last = None
-        while (n := work.take(last, pool.specs())) is not None:
-            done[n] = run_one(plans[n], pool, target, surface)
-            last = plans[n].launch
+        for batch, mine, indices, queue, outcomes in zip(batches, plans, shared, work, done, strict=True):
+            # What only this process runs (a Grid's cases), then its share.
+            _run_here(batch, mine, [i for i in range(len(mine)) if i not in indices], pool, outcomes, stop=False)
+            while (n := queue.take(last, pool.specs())) is not None:
+                outcomes[n] = run_one(mine[n], pool, batch.target, batch.surface)
+                last = mine[n].launch
+            _stop(batch, pool)
     except BaseException:
         lanes.close(hurry=True)  # in the middle of their cases: stop them now, not after them
         raise
     for thread in threads:
         thread.join()
-    for i, plan in enumerate(plans):  # what a lane took but could not finish
-        if i not in done:
-            done[i] = run_one(plan, pool, target, surface)
-    return [done[i] for i in range(len(plans))]
+    # What a lane took but could not finish (it died), here.
+    return [_run_here(batch, mine, [i for i in range(len(mine)) if i not in outcomes], pool, outcomes)
+            if len(outcomes) < len(mine) else [outcomes[i] for i in range(len(mine))]
+            for batch, mine, outcomes in zip(batches, plans, done, strict=True)]
+
+
+def _run_here(batch: Batch, plans: list[CasePlan], indices: Iterable[int], pool: BrowserPool,
+              outcomes: dict[int, CaseOutcome], stop: bool = True) -> list[CaseOutcome]:
+    """Run ``plans[i]`` for each of ``indices`` in this process into ``outcomes``; with ``stop``, then stop the
+    batch's target. The batch's outcomes so far, in order."""
+    for i in indices:
+        outcomes[i] = run_one(plans[i], pool, batch.target, batch.surface)
+    if stop:
+        _stop(batch, pool)
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def _stop(batch: Batch, pool: BrowserPool) -> None:
+    """This process is done with ``batch``: its servers and lab go, and the browsers that lived in the lab."""
+    batch.target.stop()
+    pool.discard_lab_browsers()
 
 
 class Lanes:
@@ -151,8 +198,10 @@ class _Work:
     last, except that a lane keeps to its browser's launch spec while cases of it are left, so that the lanes
     do not each start every browser."""
 
-    def __init__(self, plans: list[CasePlan], indices: list[int]) -> None:
+    def __init__(self, plans: list[CasePlan], indices: list[int], setup: LaneSetup) -> None:
         self.plans = plans
+        self.setup = setup  # what a lane needs to run them
+        self.where = {id(s): n for n, s in enumerate(setup.scenarios)}  # a plan's scenario → its index there
         self._left = sorted(indices, key=lambda i: -_bound(plans[i]))  # stable: launch specs stay grouped
         self._lock = threading.Lock()
 
@@ -170,6 +219,11 @@ class _Work:
                 else mine
             self._left.remove(i)
             return i
+
+    def empty(self) -> bool:
+        """Whether every case has been taken."""
+        with self._lock:
+            return not self._left
 
 
 def run_one(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface) -> CaseOutcome:
@@ -223,24 +277,28 @@ class Lane:
         self._to: IO[bytes] = self._proc.stdin
         self._from: IO[bytes] = self._proc.stdout
 
-    def serve(self, setup: LaneSetup, work: _Work, where: dict[int, int], done: dict[int, CaseOutcome]) -> None:
-        """Run cases from ``work`` until it is empty or this lane fails (its case is then left undone)."""
+    def serve(self, work: list[_Work], done: list[dict[int, CaseOutcome]]) -> None:
+        """Run cases from each batch's ``work`` in turn, moving on when none of a batch is left to take, until all
+        are taken or this lane fails (its case is then left undone)."""
+        last = None
         try:
-            self._send(setup)  # here, not in __init__: the lanes start side by side
-            last = None
-            while not self._stopping and (i := work.take(last, self.specs)) is not None:
-                plan = work.plans[i]
-                self._send((where[id(plan.source)], plan.engine))
-                status, detail, result = pickle.load(self._from)
-                done[i] = CaseOutcome(plan, status, detail, result, self.pid)
-                last = plan.launch
-                if last is not None:
-                    self.specs.add(last)
-            self._send(None)
+            for queue, outcomes in zip(work, done, strict=True):
+                if queue.empty():
+                    continue  # the others took it all: no need to set it up
+                self._send(queue.setup)  # here, not in __init__: the lanes start side by side
+                while not self._stopping and (i := queue.take(last, self.specs)) is not None:
+                    plan = queue.plans[i]
+                    self._send((queue.where[id(plan.source)], plan.engine))
+                    status, detail, result = pickle.load(self._from)
+                    outcomes[i] = CaseOutcome(plan, status, detail, result, self.pid)
+                    last = plan.launch
+                    if last is not None:
+                        self.specs.add(last)
+                self._send(None)
+                # Its lab stops with the batch, and the browsers in it.
+                self.specs = {spec for spec in self.specs if not spec.netlab}
         except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # ValueError: closed by stop()
             self.broken = True  # one that died leaves its cases to the others
-        # Its lab stops with the batch, and the browsers in it.
-        self.specs = {spec for spec in self.specs if not spec.netlab}
 
     def _send(self, message: object) -> None:
         pickle.dump(message, self._to)
