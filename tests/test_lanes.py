@@ -18,7 +18,7 @@ from harness.app.config import Surface
 from harness.app.profiles import get_profile
 from harness.core import procs
 from harness.reproduce.netlab.lab import userns_available
-from harness.run.batch import CaseOutcome, Lane, Lanes, run_batch
+from harness.run.batch import Batch, CaseOutcome, Lane, Lanes, run_batch, run_batches
 from harness.run.pool import BrowserPool
 from harness.run.target import AppTarget
 from harness.scenario.loader import load_paths
@@ -162,6 +162,34 @@ def _commands(pids: set[int]) -> list[str]:
         except OSError:
             out.append(f"{pid}: gone")
     return out
+
+
+@needs_lab
+@needs_chromium
+@pytest.mark.browser
+def test_batches_run_together_give_each_its_own_outcomes(tmp_path: Path) -> None:
+    """Two apps' batches in one run (each lane goes on to the second while the first's last cases finish):
+    each batch's outcomes are its own, the lane ran cases of both, and no lab is left."""
+    (tmp_path / "cases.yaml").write_text(CASES, encoding="utf-8")
+    scenarios, errors = load_paths([tmp_path / "cases.yaml"])
+    assert not errors
+    targets = [AppTarget(None, BUNDLED_APP, Surface().telemetry, profile_params=True) for _ in range(2)]
+    pool = BrowserPool()
+    try:
+        results = run_batches([Batch(scenarios[::-1] if n else scenarios, ["chromium"], target, Surface(),
+                                     get_profile("generic")) for n, target in enumerate(targets)], pool, lanes=2)
+    finally:
+        for target in targets:
+            target.stop()
+        pool.close()
+    assert len(results) == 2
+    for outcomes in results:
+        _check(outcomes)
+    ran = [{o.lane for o in outcomes} - {0} for outcomes in results]
+    assert ran[0] and ran[0] == ran[1], ran
+    (lane,) = ran[0]
+    if os.geteuid() == 0:
+        assert not {f"mf{lane:x}c", f"mf{lane:x}s", f"mf{os.getpid():x}c", f"mf{os.getpid():x}s"} & _netns()
 
 
 def test_a_launch_here_does_not_count_what_a_lane_started() -> None:
