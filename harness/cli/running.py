@@ -17,7 +17,7 @@ from harness.core.errors import InputError
 from harness.core.resources import bundled
 
 if TYPE_CHECKING:
-    from harness.app.variants import VariantRow
+    from harness.app.variants import Variant, VariantRow
     from harness.run.batch import CaseOutcome, Lanes
     from harness.run.pool import BrowserPool
     from harness.scenario.loader import SourcedScenario
@@ -201,7 +201,9 @@ def variant_report(engine: str, names: list[str] | None = None, paths: list[Path
         if not isinstance(lanes, Lanes):
             lanes = stack.enter_context(Lanes(lanes))
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mediafault-variants-")))
-        apps = [_VariantApp(engine, name, scenarios, listed_only, tmp) for name in names or list(load_variants())]
+        variants = load_variants()
+        apps = [_VariantApp(engine, name, variants[name] if name != "correct" else None, scenarios, listed_only,
+                            tmp) for name in names or list(variants)]
         # One run for all the apps, so the lanes go on to the next app while one app's last cases finish.
         runs = [app.batch for app in apps if app.batch is not None]
         try:
@@ -217,16 +219,15 @@ class _VariantApp:
     """One app of :func:`variant_report` on one engine: the cases to run against it (``batch``; None when none
     of them could catch it there), and its row from their outcomes."""
 
-    def __init__(self, engine: str, name: str, scenarios: list[SourcedScenario], listed_only: bool,
-                 tmp: Path) -> None:
+    def __init__(self, engine: str, name: str, variant: Variant | None, scenarios: list[SourcedScenario],
+                 listed_only: bool, tmp: Path) -> None:
         from harness.app.config import BUNDLED_APP, Surface
         from harness.app.profiles import get_profile
-        from harness.app.variants import load_variants, materialize
+        from harness.app.variants import materialize
         from harness.run.batch import Batch
         from harness.run.target import AppTarget
 
-        self.name = name
-        variant = load_variants()[name] if name != "correct" else None
+        self.name = name  # ``variant`` is None for the correct app
         with_network = variant is None or variant.network
         self.caught_by = variant.caught_by if variant else []
         chosen = [s for s in scenarios if (with_network or s.scenario.given.network is None)

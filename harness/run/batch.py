@@ -107,8 +107,8 @@ def run_batches(batches: list[Batch], pool: BrowserPool, lanes: int | Lanes = 1)
     if not isinstance(lanes, Lanes):
         with Lanes(count) as own:
             return run_batches(batches, pool, own)
-    setting = (pool.headed, pool.trace, pool.screenshots)
-    work = [_Work(mine, indices, LaneSetup(batch.scenarios, spec or {}, batch.surface, batch.profile, setting))
+    work = [_Work(mine, indices, LaneSetup(batch.scenarios, spec or {}, batch.surface, batch.profile,
+                                           pool.settings()))
             for batch, mine, indices, spec in zip(batches, plans, shared, specs, strict=True)]
     done: list[dict[int, CaseOutcome]] = [{} for _ in batches]
     children = lanes.ready(min(count, sum(map(len, shared))) - 1)
@@ -132,7 +132,6 @@ def run_batches(batches: list[Batch], pool: BrowserPool, lanes: int | Lanes = 1)
         thread.join()
     # What a lane took but could not finish (it died), here.
     return [_run_here(batch, mine, [i for i in range(len(mine)) if i not in outcomes], pool, outcomes)
-            if len(outcomes) < len(mine) else [outcomes[i] for i in range(len(mine))]
             for batch, mine, outcomes in zip(batches, plans, done, strict=True)]
 
 
@@ -254,7 +253,7 @@ class LaneSetup:
     target: dict[str, Any]  # AppTarget's arguments (AppTarget.lane_spec)
     surface: Surface
     profile: Profile
-    pool: tuple[bool, str, str]  # BrowserPool's headed, trace, screenshots
+    pool: tuple[bool, str, str]  # BrowserPool.settings()
 
 
 class Lane:
@@ -341,7 +340,7 @@ def _lane_main() -> int:
     try:
         while True:
             setup: LaneSetup = pickle.load(asks)
-            if pool is None or (pool.headed, pool.trace, pool.screenshots) != setup.pool:
+            if pool is None or pool.settings() != setup.pool:
                 _quietly(pool.close if pool else None)
                 pool = BrowserPool(*setup.pool)
             target = AppTarget(**setup.target)

@@ -87,6 +87,11 @@ class BrowserPool:
             path.write_text(text, encoding="utf-8")
         return path
 
+    def settings(self) -> tuple[bool, str, str]:
+        """What this pool was made with (headed, trace, screenshots): another process's pool made with them
+        records the same evidence."""
+        return self.headed, self.trace, self.screenshots
+
     def specs(self) -> frozenset[LaunchSpec]:
         """The launch specs this pool has a browser for (one may have died since)."""
         return frozenset(self._browsers)
