@@ -63,7 +63,7 @@ HOSTILE
 </script>
 </body></html>
 """
-# One hostile button, with an overlay of its own for covered-button.
+# One hostile button, with an overlay of its own for covered-button and overlay-goes.
 BUTTON = """<span style="position:relative; display:inline-block">
   <button id="hostile-NAME" type="button">Hostile NAME</button>
   <div id="overlay-NAME" style="display:none; position:absolute; inset:0; background:rgba(0,0,0,.3)"></div>
@@ -88,6 +88,13 @@ BEHAVIOURS = {
     "disabled-button": "B.disabled = true;",
     "covered-button": "$('overlay-covered-button').style.display = 'block';",
     "missing-button": "B.remove();",
+    # Not hostile: a button the app covers (a loading overlay) or disables for a moment after its load is
+    # clicked once it is ready, on every engine (WebDriver refuses a covered element's click at once).
+    "overlay-goes": "$('overlay-overlay-goes').style.display = 'block';\n"
+                    "setTimeout(() => { $('overlay-overlay-goes').style.display = 'none'; }, 1500);\n"
+                    "B.addEventListener('click', call);",
+    "enabled-late": "B.disabled = true; setTimeout(() => { B.disabled = false; }, 1500);\n"
+                    "B.addEventListener('click', call);",
     # getStats that never settles (an SDK's wrapper gone wrong): the harness reads stats with every
     # observation, and must neither wait on them nor take the page for hung.
     "stalled-getstats": "B.addEventListener('click', () => {\n"
@@ -125,6 +132,8 @@ EXPECTED = {
     "disabled-button": Outcome("error", ("'#hostile-disabled-button'", "disabled")),
     "covered-button": Outcome("error", ("'#hostile-covered-button'", "covered", "overlay-covered-button")),
     "missing-button": Outcome("error", ("no element matches '#hostile-missing-button'",)),
+    "overlay-goes": Outcome("passed", ()),
+    "enabled-late": Outcome("passed", ()),
     "stalled-getstats": Outcome("passed", ()),
 }
 WITHIN = 3.0

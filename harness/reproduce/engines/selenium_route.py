@@ -52,6 +52,11 @@ MINIBROWSER_GLOBS = ("/usr/lib/*/webkit2gtk-4.1/MiniBrowser", "/usr/lib/*/webkit
 
 # An app that opens one dialog after another is given this many dismissals per command, then reported.
 DIALOG_RETRIES = 20
+# Whether another element would get a click at the centre of arguments[0] (an element outside the viewport is
+# not covered as far as can be told: the click scrolls it in first).
+COVERED_JS = """const el = arguments[0], box = el.getBoundingClientRect();
+const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+return !!top && top !== el && !el.contains(top);"""
 # What MiniBrowser writes (to the driver's log) when a page's WebProcess dies; WebKitWebDriver itself answers
 # the command that met it with an empty error and then drops the session.
 WEBPROCESS_CRASHED = b"WebProcess CRASHED"
@@ -411,23 +416,36 @@ class SeleniumPage(Page):
         """A WebDriver element click (a trusted event: the page sees a user gesture); waited for unless the
         harness has just seen the element clickable (``at``)."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-        from selenium.webdriver.support.ui import WebDriverWait
 
         if at is not None:
             element = self._call(self._driver.find_element, By.CSS_SELECTOR, selector)
         else:
-            element = self._call(WebDriverWait(self._driver, timeout).until,
-                                 ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
+            element = self._wait_clickable(selector, timeout)
         self._call(element.click)
 
     def wait_clickable(self, selector: str, timeout: float) -> None:
-        """Wait for a visible, enabled element (WebDriver tells a covered one only when clicking)."""
+        """Wait for a visible, enabled element that no other element covers."""
+        self._wait_clickable(selector, timeout)
+
+    def _wait_clickable(self, selector: str, timeout: float) -> Any:
+        """The element, once shown, enabled and not covered. WebDriver itself tells a covered element only by
+        refusing the click at once ("click intercepted"), where Playwright waits for the cover to go: so an
+        app's loading overlay would break a case here that passes on Chromium."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
-        self._call(WebDriverWait(self._driver, timeout).until, ec.element_to_be_clickable((By.CSS_SELECTOR, selector)))
+        clickable = ec.element_to_be_clickable((By.CSS_SELECTOR, selector))
+
+        def ready(driver: Any) -> Any:
+            element = clickable(driver)
+            return element if element and not driver.execute_script(COVERED_JS, element) else False
+
+        # A page that redraws may replace the element between the two looks: look again.
+        wait = WebDriverWait(self._driver, timeout, ignored_exceptions=(NoSuchElementException,
+                                                                        StaleElementReferenceException))
+        return self._call(wait.until, ready)
 
     def wait_visible(self, selector: str, timeout: float) -> None:
         """Wait for a visible element."""
