@@ -17,9 +17,8 @@ import yaml
 from harness.app.profiles import Profile, builtin_profiles, load_profile
 from harness.app.server import AppServer
 from harness.cli.main import main
-from harness.cli.running import LANES
 from harness.core.errors import InputError
-from harness.run import conformance
+from harness.run import LANES, conformance
 from harness.run.batch import Lanes
 from harness.run.conformance import Conformance, Finding
 from harness.run.judge import resolve

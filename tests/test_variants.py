@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.app.variants import VariantRow, load_variants
-from harness.cli.running import LANES, variant_report
+from harness.cli.running import variant_report
+from harness.run import LANES
 from harness.run.batch import Lanes
 from harness.run.pool import BrowserPool
 from harness.scenario.model import ENGINES

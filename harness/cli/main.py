@@ -16,8 +16,9 @@ from collections.abc import Callable
 
 from harness import __version__
 from harness.cli.authoring import cmd_docs, cmd_init, cmd_list, cmd_schema, cmd_validate
-from harness.cli.running import LANES, MAX_LANES, cmd_conformance, cmd_report, cmd_run, cmd_variants
+from harness.cli.running import cmd_conformance, cmd_report, cmd_run, cmd_variants
 from harness.core.resources import CHECKOUT
+from harness.run import LANES, MAX_LANES
 
 EPILOG_RUN = """examples:
   mediafault run                                   the catalogue in ./scenarios (or the built-in one)

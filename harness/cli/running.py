@@ -15,6 +15,7 @@ from harness.cli.authoring import scenario_paths
 from harness.core import procs
 from harness.core.errors import InputError
 from harness.core.resources import bundled
+from harness.run import LANES
 
 if TYPE_CHECKING:
     from harness.app.variants import Variant, VariantRow
@@ -22,13 +23,6 @@ if TYPE_CHECKING:
     from harness.run.pool import BrowserPool
     from harness.scenario.loader import SourcedScenario
 
-# How many cases ``variants`` and ``conformance`` run at a time (harness.run.batch's lanes). Their cases mostly
-# wait (on a broken app's ``within``, an SDK, a browser's ICE timer: one broken variant's 43 Chromium cases
-# took 225 s with 27 s of CPU), so the limit is how many browsers wait at once, not the cores. Measured on the
-# 2-core reference machine, 1 lane -> 3: that variant 225 s -> 87 s, a page variant 94 s -> 38 s, the ACS
-# SDK's conformance on 3 engines 152 s -> 65 s, a page variant on WebKit 66 s -> 25 s.
-LANES = 3
-MAX_LANES = 8
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -7,3 +7,11 @@ May use: harness.reproduce, harness.app, harness.scenario, harness.core. Must no
 how results are reported."""
 
 from __future__ import annotations
+
+# How many cases ``variants`` and ``conformance`` run at a time by default (``run``: its network cases). Their
+# cases mostly wait (on a broken app's ``within``, an SDK, a browser's ICE timer: one broken variant's 43 Chromium cases
+# took 225 s with 27 s of CPU), so the limit is how many browsers wait at once, not the cores. Measured on the
+# 2-core reference machine, 1 lane -> 3: that variant 225 s -> 87 s, a page variant 94 s -> 38 s, the ACS
+# SDK's conformance on 3 engines 152 s -> 65 s, a page variant on WebKit 66 s -> 25 s.
+LANES = 3
+MAX_LANES = 8  # more would only share the same cores and memory
