@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,19 @@ class Position:
 
 class MediafaultError(Exception):
     """Base of every error the harness raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A case run in another process (a lane) ends with the same error here, of the same kind and with the
+        # same words; the subclasses' own __init__ arguments are not its args, so it is rebuilt without it.
+        return _rebuilt, (type(self), self.args, dict(vars(self)))
+
+
+def _rebuilt(kind: type[MediafaultError], args: tuple[Any, ...], state: dict[str, Any]) -> MediafaultError:
+    """An error of ``kind`` with ``args`` and attributes ``state``, not built through ``kind.__init__``."""
+    error = kind.__new__(kind)
+    error.args = args
+    vars(error).update(state)
+    return error
 
 
 @dataclass

@@ -27,8 +27,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from harness.app.config import Surface
@@ -39,10 +40,13 @@ from harness.core.reaper import REAPER
 from harness.reproduce.engines import LaunchSpec
 from harness.run.plan import CasePlan, plan_case
 from harness.run.pool import BrowserPool
-from harness.run.recorder import NullRecorder
+from harness.run.recorder import NullRecorder, StepLog
 from harness.run.runner import CaseResult, run_case
 from harness.run.target import AppTarget
 from harness.scenario.loader import SourcedScenario
+
+# What a lane answers for a case: CaseOutcome's fields after its plan, less the lane's PID (known here).
+Answer = tuple[str, str, "CaseResult | None", "MediafaultError | None", "StepLog | None", float, int]
 
 STOP_GRACE = 20.0  # seconds a lane gets to stop its browsers and lab (after SIGTERM, or after its last batch)
 # How much longer another case may be bounded for a lane to keep to a browser it has rather than start the
@@ -59,24 +63,34 @@ class CaseOutcome:
     detail: str = ""
     result: CaseResult | None = None
     lane: int = 0  # the PID of the lane process that ran it; 0: this process
+    error: MediafaultError | None = None  # why a broken case could not run
+    steps: StepLog | None = None  # its steps and evidence, when the batch records them
+    seconds: float = 0.0  # how long it ran
+    launches: int = 0  # the browsers its lane had started by its end (0: this process)
 
 
 @dataclass
 class Batch:
-    """One app's cases: every scenario of ``scenarios`` on every engine it names that is in ``engines``,
-    against ``target``."""
+    """One app's cases: every scenario of ``scenarios`` on every engine it names that is in ``engines`` (or
+    only the ``cases`` given, as (scenario, engine)), against ``target``."""
 
     scenarios: list[SourcedScenario]
     engines: list[str]
     target: AppTarget
     surface: Surface
     profile: Profile
+    cases: list[tuple[SourcedScenario, str]] | None = None
+    routes: dict[str, str] = field(default_factory=dict)  # forced routes, by engine (--mf-route)
+    timeout: float | None = None  # a case's watchdog (None: its own bounds)
+    record: bool = False  # keep each case's steps and evidence (CaseOutcome.steps)
 
     def plans(self) -> list[CasePlan]:
         """The cases, grouped by launch spec (one launch per configuration)."""
         # Planned with the app's URL: what cannot be reproduced for it (plain http for an https app) is skipped.
-        plans = [plan_case(s, e, self.profile, app_url=self.target.fixed_url, app_host=self.target.host)
-                 for s in self.scenarios for e in s.scenario.engines if e in self.engines]
+        cases = self.cases if self.cases is not None else [
+            (s, e) for s in self.scenarios for e in s.scenario.engines if e in self.engines]
+        plans = [plan_case(s, e, self.profile, self.routes.get(e), app_url=self.target.fixed_url,
+                           app_host=self.target.host) for s, e in cases]
         plans.sort(key=lambda p: p.launch.key if p.launch else "~")
         return plans
 
@@ -108,7 +122,7 @@ def run_batches(batches: list[Batch], pool: BrowserPool, lanes: int | Lanes = 1)
         with Lanes(count) as own:
             return run_batches(batches, pool, own)
     work = [_Work(mine, indices, LaneSetup(batch.scenarios, spec or {}, batch.surface, batch.profile,
-                                           pool.settings()))
+                                           pool.settings(), batch.routes, batch.timeout, batch.record))
             for batch, mine, indices, spec in zip(batches, plans, shared, specs, strict=True)]
     done: list[dict[int, CaseOutcome]] = [{} for _ in batches]
     children = lanes.ready(min(count, sum(map(len, shared))) - 1)
@@ -122,7 +136,7 @@ def run_batches(batches: list[Batch], pool: BrowserPool, lanes: int | Lanes = 1)
             # What only this process runs (a Grid's cases), then its share.
             _run_here(batch, mine, [i for i in range(len(mine)) if i not in indices], pool, outcomes, stop=False)
             while (n := queue.take(last, pool.specs())) is not None:
-                outcomes[n] = run_one(mine[n], pool, batch.target, batch.surface)
+                outcomes[n] = run_one(mine[n], pool, batch.target, batch.surface, batch.timeout, batch.record)
                 last = mine[n].launch
             _stop(batch, pool)
     except BaseException:
@@ -140,7 +154,7 @@ def _run_here(batch: Batch, plans: list[CasePlan], indices: Iterable[int], pool:
     """Run ``plans[i]`` for each of ``indices`` in this process into ``outcomes``; with ``stop``, then stop the
     batch's target. The batch's outcomes so far, in order."""
     for i in indices:
-        outcomes[i] = run_one(plans[i], pool, batch.target, batch.surface)
+        outcomes[i] = run_one(plans[i], pool, batch.target, batch.surface, batch.timeout, batch.record)
     if stop:
         _stop(batch, pool)
     return [outcomes[i] for i in sorted(outcomes)]
@@ -225,18 +239,23 @@ class _Work:
             return not self._left
 
 
-def run_one(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface) -> CaseOutcome:
-    """Run one planned case (a plan with a skip reason is skipped with it)."""
+def run_one(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, timeout: float | None = None,
+            record: bool = False) -> CaseOutcome:
+    """Run one planned case (a plan with a skip reason is skipped with it); with ``record``, keep its steps and
+    evidence in the outcome."""
     if procs.interrupted():  # an interrupt a Playwright call swallowed: stop here, not case after case
         raise KeyboardInterrupt("interrupted")
     if plan.skip_reason:
         return CaseOutcome(plan, "skipped", plan.skip_reason)
+    steps = StepLog() if record else None
+    start = time.monotonic()
     try:
-        result = run_case(plan, pool, target, surface, NullRecorder())
+        result = run_case(plan, pool, target, surface, steps or NullRecorder(), timeout)
     except MediafaultError as exc:
-        return CaseOutcome(plan, "broken", str(exc))
+        return CaseOutcome(plan, "broken", str(exc), error=exc, steps=steps, seconds=time.monotonic() - start)
     verdict = result.verdict
-    return CaseOutcome(plan, "passed" if verdict.passed else "failed", verdict.category or "", result)
+    return CaseOutcome(plan, "passed" if verdict.passed else "failed", verdict.category or "", result, steps=steps,
+                       seconds=time.monotonic() - start)
 
 
 def _bound(plan: CasePlan) -> float:
@@ -254,11 +273,15 @@ class LaneSetup:
     surface: Surface
     profile: Profile
     pool: tuple[bool, str, str]  # BrowserPool.settings()
+    routes: dict[str, str] = field(default_factory=dict)  # Batch.routes
+    timeout: float | None = None  # Batch.timeout
+    record: bool = False  # Batch.record
 
 
 class Lane:
     """A lane process: per batch it takes a :class:`LaneSetup`, then ``(scenario index, engine)`` and answers
-    ``(status, detail, result)``, one case at a time, then ``None``; the end of its input stops it. All pickled."""
+    with the :class:`CaseOutcome` less its plan, one case at a time, then ``None``; the end of its input stops
+    it. All pickled."""
 
     command = (sys.executable, "-m", "harness.run.batch")
 
@@ -288,8 +311,8 @@ class Lane:
                 while not self._stopping and (i := queue.take(last, self.specs)) is not None:
                     plan = queue.plans[i]
                     self._send((queue.where[id(plan.source)], plan.engine))
-                    status, detail, result = pickle.load(self._from)
-                    outcomes[i] = CaseOutcome(plan, status, detail, result, self.pid)
+                    status, detail, result, error, steps, seconds, launches = pickle.load(self._from)
+                    outcomes[i] = CaseOutcome(plan, status, detail, result, self.pid, error, steps, seconds, launches)
                     last = plan.launch
                     if last is not None:
                         self.specs.add(last)
@@ -347,10 +370,11 @@ def _lane_main() -> int:
             try:
                 while (ask := pickle.load(asks)) is not None:
                     index, engine = ask
-                    plan = plan_case(setup.scenarios[index], engine, setup.profile, app_url=setup.target["url"],
-                                     app_host=setup.target["host"])
-                    outcome = run_one(plan, pool, target, setup.surface)
-                    pickle.dump((outcome.status, outcome.detail, outcome.result), answers)
+                    plan = plan_case(setup.scenarios[index], engine, setup.profile, setup.routes.get(engine),
+                                     app_url=setup.target["url"], app_host=setup.target["host"])
+                    o = run_one(plan, pool, target, setup.surface, setup.timeout, setup.record)
+                    answer: Answer = (o.status, o.detail, o.result, o.error, o.steps, o.seconds, pool.launches)
+                    pickle.dump(answer, answers)
                     answers.flush()
             finally:
                 _quietly(target.stop, pool.discard_lab_browsers)
