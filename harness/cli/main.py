@@ -18,7 +18,7 @@ from harness import __version__
 from harness.cli.authoring import cmd_docs, cmd_init, cmd_list, cmd_schema, cmd_validate
 from harness.cli.running import cmd_conformance, cmd_report, cmd_run, cmd_variants
 from harness.core.resources import CHECKOUT
-from harness.run import LANES, MAX_LANES
+from harness.run import LANES, lane_count
 
 EPILOG_RUN = """examples:
   mediafault run                                   the catalogue in ./scenarios (or the built-in one)
@@ -56,21 +56,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _add_lanes(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lanes", type=_lanes, default=LANES, metavar="N",
+    parser.add_argument("--lanes", type=lane_count, default=LANES, metavar="N",
                         help=f"run N cases at a time, each lane a process with its own browsers (and network lab): "
                         f"cases mostly wait on the app and the browsers' timers (default: {LANES}; 1 runs them one "
                         "after the other in this process)")
 
-
-def _lanes(text: str) -> int:
-    """--lanes: a whole number from 1 to :data:`MAX_LANES`."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= MAX_LANES:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lanes from 1 to {MAX_LANES}")
-    return n
 
 
 def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,

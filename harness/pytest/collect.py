@@ -57,6 +57,10 @@ class ScenarioFile(pytest.File):
         return str(super().repr_failure(excinfo))
 
 
+# How long a case run side by side took where it ran (its report's duration, not the time it was waited for).
+CASE_SECONDS = pytest.StashKey[float]()
+
+
 class ScenarioItem(pytest.Item):
     """One scenario on one engine."""
 

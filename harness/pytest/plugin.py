@@ -17,8 +17,9 @@ import pytest
 
 from harness.core import procs
 from harness.core.errors import InputError
-from harness.pytest.collect import ScenarioFailed, ScenarioFile, ScenarioItem
+from harness.pytest.collect import CASE_SECONDS, ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.report.matrix import Cell, render, surface_map, surface_map_html
+from harness.run import LANES, MAX_LANES, lane_count
 from harness.run.plan import split_case_id
 from harness.run.pool import SCREENSHOT_MODES, TRACE_MODES
 from harness.run.runner import PageHung
@@ -69,7 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="kill a case's browser when the case runs longer than this; the case is reported "
                     "broken with what was last seen (default: every bound the case waits on + 30 s; "
                     "ini: mf_case_timeout)")
+    group.addoption("--mf-lanes", dest="mf_lanes", metavar="N", type=lane_count,
+                    help=f"run the network lab's cases N at a time, each in a process of its own (they mostly wait "
+                    f"on the browsers' ICE timers); 1: one at a time, in the worker (default: {LANES}; "
+                    "ini: mf_lanes)")
     parser.addini("mf_engine", type="args", default=[], help="engines to run on (default: all)")
+    parser.addini("mf_lanes", type="string", default=str(LANES), help="network cases at a time (1 to "
+                  f"{MAX_LANES})")
     parser.addini("mf_case_timeout", type="string", default="", help="seconds before a hung case's browser is "
                   "killed (default: computed per case)")
     parser.addini("mf_route", type="args", default=[], help="forced routes, ENGINE=ROUTE")
@@ -186,6 +193,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Mark each report failed (wrong app behaviour) or broken (harness/environment) for the matrix."""
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    if call.when == "call" and CASE_SECONDS in item.stash:
+        # Run side by side with others: its duration is its own, not how long this worker waited for it.
+        from harness.report.evidence import time_case
+
+        report.duration = item.stash[CASE_SECONDS]
+        time_case(report.duration)
     if isinstance(item, ScenarioItem):
         report.user_properties.append(("scenario", item.plan.source.scenario.name))
         report.user_properties.append(("fidelity", item.plan.fidelity.value))
@@ -203,6 +216,7 @@ def broken_summary(exc: BaseException) -> str:
         return f"timeout ({exc.last_seen})"
     text = (str(exc).splitlines() or [type(exc).__name__])[0]
     return text if len(text) <= 60 else text[:59] + "…"
+
 
 
 def nothing_collected_hint(config: pytest.Config) -> str:
@@ -257,13 +271,25 @@ class XdistWiring:
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         """Unless the user chose a --dist mode, keep cases that share a browser launch on one worker."""
-        explicit = any(str(a).startswith("--dist") for a in config.invocation_params.args)
-        if explicit or config.option.dist != "load":
+        if not _scheduled_by_launch(config):
             return None
         from harness.pytest.scheduling import LaunchScheduling, launch_groups
 
         workers = len(config.option.tx or []) or 1
         return LaunchScheduling(config, log, lambda ids: launch_groups(config, ids, workers))
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Tell each worker whether the network cases come to one worker all together (then that one runs them
+        side by side in lanes; with another --dist mode each worker runs its own one at a time)."""
+        from harness.pytest.session import LANES_SCOPE, run_state
+
+        node.workerinput[LANES_SCOPE] = _scheduled_by_launch(node.config) and run_state(node.config).lanes > 1
+
+
+def _scheduled_by_launch(config: pytest.Config) -> bool:
+    """Whether this run's xdist scheduling is mediafault's (the user chose no --dist mode)."""
+    explicit = any(str(a).startswith("--dist") for a in config.invocation_params.args)
+    return not explicit and config.option.dist == "load"
 
 
 class MatrixCollector:

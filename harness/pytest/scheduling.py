@@ -1,6 +1,7 @@
 """xdist scheduling by browser launch: cases that share a launch configuration go to a worker together, in
 chunks of at least :data:`MIN_GROUP`, so a configuration is launched at most once per worker (a worker's
-BrowserPool keeps what it started) and on at most ``ceil(cases / MIN_GROUP)`` workers.
+BrowserPool keeps what it started) and on at most ``ceil(cases / MIN_GROUP)`` workers. The network lab's cases,
+with lanes (``--mf-lanes``), go to one worker together, which runs them side by side.
 
 xdist's own ``loadgroup`` needs a group suffix on every node id, which pytest 9.2 no longer lets a plugin
 add and which would change test ids (and so report history) between serial and parallel runs. Instead
@@ -18,10 +19,12 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 from harness.core.errors import InputError
+from harness.run.batch import side_by_side
 from harness.run.plan import plan_case, split_case_id
 from harness.scenario.loader import SourcedScenario, load_file
 
 MIN_GROUP = 4  # cases per launch before a launch configuration is split across workers
+LANES_GROUP = "mediafault-lanes"  # the group of the cases a worker runs side by side in lanes
 
 
 def chunk(keys: dict[str, str], workers: int) -> dict[str, str]:
@@ -48,6 +51,7 @@ def launch_groups(config: pytest.Config, nodeids: list[str], workers: int) -> di
     state = run_state(config)
     files: dict[str, list[SourcedScenario]] = {}
     keys: dict[str, str] = {}
+    together: list[str] = []
     for nodeid in nodeids:
         case = split_case_id(nodeid)
         if case is None:
@@ -63,8 +67,12 @@ def launch_groups(config: pytest.Config, nodeids: list[str], workers: int) -> di
             continue
         plan = plan_case(source, engine, state.profile, state.forced_routes.get(engine), state.grid_url,
                          state.app.url, state.serve_host)
-        keys[nodeid] = plan.launch.key if plan.launch else f"unavailable-{engine}"
-    return chunk(keys, workers)
+        if state.lanes > 1 and side_by_side(plan):
+            together.append(nodeid)
+        else:
+            keys[nodeid] = plan.launch.key if plan.launch else f"unavailable-{engine}"
+    # The network cases all go to one worker, which runs them side by side in lanes (session.RunState).
+    return {**chunk(keys, workers), **dict.fromkeys(together, LANES_GROUP)}
 
 
 class LaunchScheduling(LoadScopeScheduling):  # type: ignore[misc]

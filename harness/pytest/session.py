@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.app.config import BUNDLED_APP, AppConfig, find_config, load_config
 from harness.app.profiles import Profile, get_profile
-from harness.core.errors import InputError
+from harness.core.errors import HarnessError, InputError
+from harness.pytest.collect import CASE_SECONDS
 from harness.report.matrix import Cell
+from harness.run import lane_count
 from harness.run.plan import CasePlan
 from harness.run.pool import SCREENSHOT_MODES, TRACE_MODES, BrowserPool
 from harness.run.runner import RERUN_EVIDENCE, CaseResult, run_case
@@ -20,7 +23,13 @@ from harness.run.target import AppTarget
 from harness.scenario.loader import SourcedScenario
 from harness.scenario.model import ENGINES
 
+if TYPE_CHECKING:
+    from harness.run.batch import CaseOutcome
+    from harness.run.recorder import Recorder
+
 _KEY = pytest.StashKey["RunState"]()
+# In an xdist worker's input: whether the controller sends the network cases to one worker all together.
+LANES_SCOPE = "mf_lanes_scope"
 
 
 def option(config: pytest.Config, name: str) -> Any:
@@ -92,6 +101,15 @@ class RunState:
             if bad:
                 raise pytest.UsageError(f"--mf-grid-url: {bad}")
         self.serve_host = self._serve_host(option(config, "serve_address") or None)
+        lanes = option(config, "lanes")
+        try:
+            self.lanes = lane_count(str(lanes))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"mf_lanes = {lanes}: {exc} (ini key mf_lanes, option --mf-lanes)") from None
+        # An xdist worker runs the network cases side by side only when they all come to it together.
+        workerinput = getattr(config, "workerinput", None)
+        self.side_by_side = self.lanes > 1 and (workerinput is None or bool(workerinput.get(LANES_SCOPE)))
+        self._lane_outcomes: dict[tuple[str, str, str], CaseOutcome] | None = None
         self.names: dict[str, SourcedScenario] = {}
         self.cells: list[Cell] = []
         self._pool: BrowserPool | None = None
@@ -143,12 +161,16 @@ class RunState:
 
         recorder = recorder_for(item)
         pool = self.pool()
-        try:
-            result = run_case(plan, pool, self.target(), self.app_config.surface, recorder, self.case_timeout)
-        finally:
-            # This process's launches so far; the controller keeps each process's last count, so the end of
-            # the run can say how many browsers were started in all (a broken case may have started one).
-            item.user_properties.append(("launches", f"{os.getpid()}={pool.launches}"))
+        outcome = self._side_by_side(plan, item)
+        if outcome is not None:
+            result = self._told(outcome, item, recorder)
+        else:
+            try:
+                result = run_case(plan, pool, self.target(), self.app_config.surface, recorder, self.case_timeout)
+            finally:
+                # This process's launches so far; the controller keeps each process's last count, so the end of
+                # the run can say how many browsers were started in all (a broken case may have started one).
+                item.user_properties.append(("launches", f"{os.getpid()}={pool.launches}"))
         item.user_properties.append(("browser", result.browser_version))
         if result.observation.incidents:
             item.user_properties.append(("page", "; ".join(result.observation.incidents)))
@@ -160,6 +182,46 @@ class RunState:
 
         attach_result(item, plan, result)
         return result
+
+    def _side_by_side(self, plan: CasePlan, item: pytest.Item) -> CaseOutcome | None:
+        """How ``plan`` ended in a lane, for a network case: at the first one, every network case of this
+        process's run is run side by side (:data:`lanes` at a time, this process being one lane), and the
+        others then only read theirs. None: the case is to be run here, as usual."""
+        from harness.run.batch import Batch, run_batches, side_by_side
+
+        if not self.side_by_side or not side_by_side(plan):
+            return None
+        if self._lane_outcomes is None:
+            self._lane_outcomes = {}  # whatever happens next, the run goes on case by case
+            target = self.target()
+            spec = target.lane_spec()
+            plans = [p for i in item.session.items if (p := getattr(i, "plan", None)) is not None and side_by_side(p)]
+            if spec is None or len(plans) < 2:
+                return None
+            scenarios = list({id(p.source): p.source for p in plans}.values())
+            batch = Batch(scenarios, self.engines, AppTarget(**spec), self.app_config.surface, self.profile,
+                          [(p.source, p.engine) for p in plans], self.forced_routes, self.case_timeout, record=True)
+            (outcomes,) = run_batches([batch], self.pool(), self.lanes)
+            self._lane_outcomes = {_case_key(o.plan): o for o in outcomes}
+        return self._lane_outcomes.pop(_case_key(plan), None)
+
+    def _told(self, outcome: CaseOutcome, item: pytest.Item, recorder: Recorder) -> CaseResult:
+        """A case run side by side, told to the report as if it had run here: its steps and evidence, its
+        browser launches, its own duration (see the plugin's makereport), its error if it could not run."""
+        if outcome.steps is not None:
+            outcome.steps.replay(recorder)
+        lane = outcome.lane or os.getpid()
+        launches = outcome.launches if outcome.lane else self.pool().launches
+        item.user_properties.append(("launches", f"{lane}={launches}"))
+        with recorder.step(f"run side by side with the run's other network cases, in process {lane} "
+                           f"({outcome.seconds:.1f} s)"):
+            pass
+        item.stash[CASE_SECONDS] = outcome.seconds
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.result is None:  # a plan that cannot run is skipped before this (ScenarioItem.setup)
+            raise HarnessError(f"the case ended {outcome.status} without a result: {outcome.detail}")
+        return outcome.result
 
     def failure_text(self, plan: CasePlan, result: CaseResult) -> str:
         """The failure message: where, what kind, and the expected-vs-observed table."""
@@ -203,6 +265,11 @@ def _check_choices(key: str, values: list[str], allowed: tuple[str, ...], what: 
         raise pytest.UsageError(f"{key} = {' '.join(values)}: {bad[0]!r} is not a{'n' if what[0] in 'aeiou' else ''} "
                                 f"{what}{guess}; use {choose}: {', '.join(allowed)} (ini key {key}, option "
                                 f"--{key.replace('_', '-')})")
+
+
+def _case_key(plan: CasePlan) -> tuple[str, str, str]:
+    """A case as its test id names it: scenario file, scenario name, engine."""
+    return str(plan.source.path), plan.source.scenario.name, plan.engine
 
 
 def run_state(config: pytest.Config) -> RunState:

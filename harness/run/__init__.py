@@ -8,6 +8,8 @@ how results are reported."""
 
 from __future__ import annotations
 
+import argparse
+
 # How many cases ``variants`` and ``conformance`` run at a time by default (``run``: its network cases). Their
 # cases mostly wait (on a broken app's ``within``, an SDK, a browser's ICE timer: one broken variant's 43 Chromium cases
 # took 225 s with 27 s of CPU), so the limit is how many browsers wait at once, not the cores. Measured on the
@@ -15,3 +17,15 @@ from __future__ import annotations
 # SDK's conformance on 3 engines 152 s -> 65 s, a page variant on WebKit 66 s -> 25 s.
 LANES = 3
 MAX_LANES = 8  # more would only share the same cores and memory
+
+
+def lane_count(text: str) -> int:
+    """``text`` as a number of lanes, a whole number from 1 to :data:`MAX_LANES` (an option's type: what is
+    wrong is an ArgumentTypeError, which argparse shows as it is)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_LANES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lanes from 1 to {MAX_LANES}")
+    return n

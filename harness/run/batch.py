@@ -206,6 +206,12 @@ def _lane_can_run(plan: CasePlan) -> bool:
             and not plan.route.limited_slots)
 
 
+def side_by_side(plan: CasePlan) -> bool:
+    """Whether a pytest run gives ``plan`` to lanes: a case in the network lab, which mostly waits on the
+    browser's ICE timers or a shaped link (15-30 s with the CPU idle), and that a lane can run."""
+    return _lane_can_run(plan) and plan.launch is not None and plan.launch.netlab
+
+
 class _Work:
     """The cases the lanes share, taken one at a time: the longest-bounded first, so a long wait does not start
     last, except that a lane keeps to its browser's launch spec while cases of it are left, so that the lanes
