@@ -274,3 +274,19 @@ def test_variants_names_an_unknown_variant_before_running_anything() -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "no app variant named 'leaves-mic-open'; variants: " in result.stderr
     assert "leaves-microphone-open" in result.stderr and not result.stdout
+
+
+def test_run_passes_its_lanes_to_pytest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mediafault run --lanes N`` is ``--mf-lanes N`` for pytest; a bad N is refused before pytest starts."""
+    from harness.cli.main import main
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(pytest, "main", lambda args: seen.append(list(args)) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--lanes", "2", "--reports", str(tmp_path / "r")]) == 0
+    assert "--mf-lanes=2" in seen[0]
+    assert main(["run", "--reports", str(tmp_path / "r")]) == 0
+    assert not any(a.startswith("--mf-lanes") for a in seen[1])  # pytest's own default (mf_lanes) holds
+    with pytest.raises(SystemExit):
+        main(["run", "--lanes", "9"])
+    assert len(seen) == 2

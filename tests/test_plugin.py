@@ -206,6 +206,8 @@ def test_nothing_collected_says_why(project: pytest.Pytester, write_scenario: Wr
      "mf_trace = sometimes: 'sometimes' is not a trace mode; use one of: rerun, on-failure, off*"),
     ("mf_route = chrome=playwright", "--mf-route (ini: mf_route) expects ENGINE=ROUTE*got 'chrome=playwright'"),
     ("mf_profile = twilio", "--mf-profile (ini: mf_profile) twilio: unknown app profile 'twilio'*"),
+    ("mf_lanes = many", "mf_lanes = many: 'many' is not a number of lanes from 1 to 8 (ini key mf_lanes, option "
+                        "--mf-lanes)"),
 ])
 def test_bad_ini_value_is_a_usage_error(project: pytest.Pytester, write_scenario: WriteScenario, ini: str,
                                         message: str) -> None:

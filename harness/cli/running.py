@@ -44,6 +44,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--mf-grid-url={args.grid_url}")
     if args.serve_address:
         pytest_args.append(f"--mf-serve-address={args.serve_address}")
+    if args.lanes:
+        pytest_args.append(f"--mf-lanes={args.lanes}")
     if args.n:
         pytest_args += ["-n", str(args.n)]
     pytest_args += ["--mf-matrix", f"--mf-surface-map={reports / 'error-surface.md'}",
