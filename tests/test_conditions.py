@@ -44,20 +44,6 @@ def test_no_camera_is_native_where_an_engine_has_a_switch_for_it() -> None:
     assert resolve_value("webkit", "device.camera", "none", NO_HARDWARE).fidelity is Fidelity.emulated
 
 
-def test_a_busy_or_gone_saved_microphone_keeps_the_other_fake_devices_listed() -> None:
-    # The device exists (busy) or others do (the saved one is gone): the shim refuses, the fake devices stay,
-    # so these cases also share the default devices' browser.
-    for engine, value in (("firefox", "busy"), ("firefox", "overconstrained"), ("chromium", "overconstrained")):
-        default = resolve_value(engine, "device.microphone", "default", NO_HARDWARE)
-        mech = resolve_value(engine, "device.microphone", value, NO_HARDWARE)
-        assert mech.fidelity is Fidelity.emulated, (engine, value)
-        assert set(default.prefs) <= set(mech.prefs) and set(default.launch_args) <= set(mech.launch_args), \
-            (engine, value, mech)
-    # The one switch Chromium has for a busy device is itself a device, so there it stays a launch of its own.
-    busy = resolve_value("chromium", "device.microphone", "busy", NO_HARDWARE)
-    assert conditions.FAKE_DEVICES not in busy.launch_args
-
-
 def _camera_case(tmp_path: Path, given: str, outcome: str) -> SourcedScenario:
     """A video-call scenario with ``given`` (YAML flow mapping) expecting ``outcome``, loaded from a file."""
     path = tmp_path / "cam.yaml"

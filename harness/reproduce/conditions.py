@@ -138,15 +138,6 @@ FAKE_DEVICES = "--use-fake-device-for-media-stream"  # Chromium's fake capture d
 FIREFOX_FAKE = (("media.navigator.streams.fake", True), ("media.cubeb.force_mock_context", True))
 
 
-def _with_fake_devices(engine: str, mech: Mechanism) -> Mechanism:
-    """``mech`` on top of the engine's default fake capture devices (WebKit's mock devices are always on)."""
-    if engine == "chromium":
-        return replace(mech, launch_args=(*mech.launch_args, FAKE_DEVICES))
-    if engine == "firefox":
-        return replace(mech, prefs=(*mech.prefs, *FIREFOX_FAKE))
-    return mech
-
-
 def merge_switches(args: Sequence[str]) -> list[str]:
     """Chromium switches in order, without repeats; a switch given with options (``--x=a``) replaces the
     same switch given bare (``--x``), since Chromium would keep only one of them."""
@@ -272,10 +263,8 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
     c = "device.microphone"
     kind = CAPTURE["microphone"]
     if value == "overconstrained":
-        # The saved microphone is gone, not every microphone: the engine's fake devices stay listed (and a
-        # case shares the browser of the default devices' cases).
-        return _with_fake_devices(engine, _shim(engine, c, value, "getUserMedia rejects OverconstrainedError "
-                                                "(constraint 'deviceId')", **{kind.shim_key("overconstrained"): True}))
+        return _shim(engine, c, value, "getUserMedia rejects OverconstrainedError (constraint 'deviceId')",
+                     **{kind.shim_key("overconstrained"): True})
     if engine == "chromium":
         if value == "default":
             return _native(c, value, "fake capture device (--use-fake-device-for-media-stream)",
@@ -301,9 +290,8 @@ def device_microphone(engine: str, value: str, host: Host) -> Mechanism:
                                prefs=(("media.navigator.streams.fake", False),))
             return _shim(engine, c, value, "getUserMedia rejects NotFoundError (this machine has a real "
                          "microphone)", **{kind.shim_key("none"): True})
-        # A busy microphone exists: the fake stream stays, so it is listed.
-        return _with_fake_devices(engine, _shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox "
-                                                "has no switch for a busy device)", **{kind.shim_key("busy"): True}))
+        return _shim(engine, c, value, "getUserMedia rejects NotReadableError (Firefox has no switch for a "
+                     "busy device)", **{kind.shim_key("busy"): True})
     if engine == "webkit":
         if value == "default":
             return _native(c, value, "WebKit mock capture devices (--enable-mock-capture-devices)")
