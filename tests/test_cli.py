@@ -281,7 +281,12 @@ def test_run_passes_its_lanes_to_pytest(tmp_path: Path, monkeypatch: pytest.Monk
     from harness.cli.main import main
 
     seen: list[list[str]] = []
-    monkeypatch.setattr(pytest, "main", lambda args: seen.append(list(args)) or 0)
+
+    def pytest_main(args: list[str]) -> int:
+        seen.append(list(args))
+        return 0
+
+    monkeypatch.setattr(pytest, "main", pytest_main)
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--lanes", "2", "--reports", str(tmp_path / "r")]) == 0
     assert "--mf-lanes=2" in seen[0]
@@ -290,3 +295,14 @@ def test_run_passes_its_lanes_to_pytest(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(SystemExit):
         main(["run", "--lanes", "9"])
     assert len(seen) == 2
+
+
+def test_default_lanes_never_start_more_cases_than_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The network cases' default lanes are the cores the other workers leave, from 1 to LANES."""
+    import os
+
+    from harness.run import LANES, spare_lanes
+
+    for cores, workers, lanes in ((2, 2, 1), (2, 1, 2), (4, 2, 3), (16, 2, LANES), (1, 1, 1), (8, 8, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert spare_lanes(workers) == lanes, (cores, workers)

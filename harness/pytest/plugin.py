@@ -71,12 +71,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "broken with what was last seen (default: every bound the case waits on + 30 s; "
                     "ini: mf_case_timeout)")
     group.addoption("--mf-lanes", dest="mf_lanes", metavar="N", type=lane_count,
-                    help=f"run the network lab's cases N at a time, each in a process of its own (they mostly wait "
-                    f"on the browsers' ICE timers); 1: one at a time, in the worker (default: {LANES}; "
-                    "ini: mf_lanes)")
+                    help="run the network lab's cases N at a time, each lane a process of its own (they mostly wait "
+                    "on the browsers' ICE timers); 1: one at a time, in the worker (default: the cores the other "
+                    f"workers leave, at most {LANES}; ini: mf_lanes, 'auto' for the default)")
     parser.addini("mf_engine", type="args", default=[], help="engines to run on (default: all)")
-    parser.addini("mf_lanes", type="string", default=str(LANES), help="network cases at a time (1 to "
-                  f"{MAX_LANES})")
+    parser.addini("mf_lanes", type="string", default="auto", help=f"network cases at a time (1 to {MAX_LANES}, or "
+                  "auto: the cores the other workers leave)")
     parser.addini("mf_case_timeout", type="string", default="", help="seconds before a hung case's browser is "
                   "killed (default: computed per case)")
     parser.addini("mf_route", type="args", default=[], help="forced routes, ENGINE=ROUTE")

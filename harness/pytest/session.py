@@ -15,7 +15,7 @@ from harness.app.profiles import Profile, get_profile
 from harness.core.errors import HarnessError, InputError
 from harness.pytest.collect import CASE_SECONDS
 from harness.report.matrix import Cell
-from harness.run import lane_count
+from harness.run import lane_count, spare_lanes
 from harness.run.plan import CasePlan
 from harness.run.pool import SCREENSHOT_MODES, TRACE_MODES, BrowserPool
 from harness.run.runner import RERUN_EVIDENCE, CaseResult, run_case
@@ -102,12 +102,13 @@ class RunState:
                 raise pytest.UsageError(f"--mf-grid-url: {bad}")
         self.serve_host = self._serve_host(option(config, "serve_address") or None)
         lanes = option(config, "lanes")
+        workerinput = getattr(config, "workerinput", None)
+        workers = int(workerinput["workercount"]) if workerinput else len(getattr(config.option, "tx", None) or []) or 1
         try:
-            self.lanes = lane_count(str(lanes))
+            self.lanes = spare_lanes(workers) if lanes in (None, "", "auto") else lane_count(str(lanes))
         except argparse.ArgumentTypeError as exc:
             raise pytest.UsageError(f"mf_lanes = {lanes}: {exc} (ini key mf_lanes, option --mf-lanes)") from None
         # An xdist worker runs the network cases side by side only when they all come to it together.
-        workerinput = getattr(config, "workerinput", None)
         self.side_by_side = self.lanes > 1 and (workerinput is None or bool(workerinput.get(LANES_SCOPE)))
         self._lane_outcomes: dict[tuple[str, str, str], CaseOutcome] | None = None
         self.names: dict[str, SourcedScenario] = {}
