@@ -45,10 +45,11 @@ def _netns() -> set[str]:
     return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.split())
 
 
-def _start(checkout: Path, text: str) -> subprocess.Popen[str]:
+def _start(checkout: Path, text: str, *args: str) -> subprocess.Popen[str]:
     (checkout / "scenarios").mkdir(parents=True)
     (checkout / "scenarios" / "network.yaml").write_text(text, encoding="utf-8")
-    return subprocess.Popen([sys.executable, "-m", "harness.cli.main", "run", "scenarios", "--reports", "reports"],
+    return subprocess.Popen([sys.executable, "-m", "harness.cli.main", "run", "scenarios", "--reports", "reports",
+                             *args],
                             cwd=checkout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
 
@@ -65,7 +66,9 @@ def _cases(checkout: Path) -> dict[str, str]:
 @pytest.mark.browser
 def test_two_runs_at_once_do_not_collide(tmp_path: Path) -> None:
     """The second run starts while the first one's lab is up; both pass, each with its own reports."""
-    first = _start(tmp_path / "one", FIRST)
+    # The first run's cases one after the other, so its lab outlives the slow one (side by side in lanes, both
+    # end with it, and the window for the second run closes); the second run has its default lanes.
+    first = _start(tmp_path / "one", FIRST, "--lanes", "1")
     lab = {f"mf{first.pid:x}c", f"mf{first.pid:x}s"}
     deadline = time.monotonic() + 120
     while not lab <= _netns():  # wait (bounded) for the first run's lab, then start the second run
