@@ -91,9 +91,9 @@ BEHAVIOURS = {
     # Not hostile: a button the app covers (a loading overlay) or disables for a moment after its load is
     # clicked once it is ready, on every engine (WebDriver refuses a covered element's click at once).
     "overlay-goes": "$('overlay-overlay-goes').style.display = 'block';\n"
-                    "setTimeout(() => { $('overlay-overlay-goes').style.display = 'none'; }, 1500);\n"
+                    "setTimeout(() => { $('overlay-overlay-goes').style.display = 'none'; }, 500);\n"
                     "B.addEventListener('click', call);",
-    "enabled-late": "B.disabled = true; setTimeout(() => { B.disabled = false; }, 1500);\n"
+    "enabled-late": "B.disabled = true; setTimeout(() => { B.disabled = false; }, 500);\n"
                     "B.addEventListener('click', call);",
     # getStats that never settles (an SDK's wrapper gone wrong): the harness reads stats with every
     # observation, and must neither wait on them nor take the page for hung.

@@ -457,19 +457,29 @@ class SeleniumPage(Page):
                    ec.visibility_of_element_located((By.CSS_SELECTOR, selector)))
 
     def evaluate(self, script: str, arg: Any = None) -> Any:
-        """Evaluate a function expression (promises are awaited by WebDriver)."""
-        return self._call(self._driver.execute_script, f"return ({script})(arguments[0]);", arg)
+        """Evaluate a function expression (promises are awaited by WebDriver). A script that met the document
+        unloading (the app reloaded or navigated; WebKitWebDriver: "Callback was not called before the unload
+        event") is sent once more, to the new document: reading the page has no effect to repeat."""
+        from selenium.common.exceptions import WebDriverException
+
+        command = f"return ({script})(arguments[0]);"
+        try:
+            return self._call(self._driver.execute_script, command, arg)
+        except WebDriverException as exc:
+            if "unload" not in str(exc).lower() or self.events.crashed:
+                raise
+            return self._call(self._driver.execute_script, command, arg)
 
     def wait_until_changed(self, script: str, arg: Any, last: str, timeout: float) -> bool:
         """Wait in the page for a change of ``script(arg)``; False on timeout."""
-        from selenium.common.exceptions import JavascriptException
+        from selenium.common.exceptions import WebDriverException
 
         ms = int(max(timeout, 0.001) * 1000)
         try:
             return bool(self._call(self._driver.execute_async_script,
                                    f"const [arg, last, ms, done] = arguments; ({wait_changed_js(script)})"
                                    "([arg, last, ms]).then(done);", arg, last, ms))
-        except JavascriptException as exc:
+        except WebDriverException as exc:
             if "unload" not in str(exc).lower():
                 raise
             return True  # the document went away while waiting (the app navigated or reloaded): a change
