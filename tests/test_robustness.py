@@ -328,6 +328,52 @@ def test_rootless_lab_runs_network_cases_and_leaves_nothing(pytester: pytest.Pyt
     assert not _orphans(_holders() + _processes_with("harness.reproduce.netlab.peer") + _processes_with("turnserver"))
 
 
+# A server that hangs at its first start and is ready at the next one, as coturn once did in CI: the first
+# start writes its PID into the marker file and then says nothing.
+HANGS_ONCE = """
+import os, sys, time
+marker = sys.argv[1]
+if not os.path.exists(marker):
+    open(marker, "w").write(str(os.getpid()))
+    print("starting", flush=True)
+    time.sleep(3600)
+print("ready", flush=True)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 and not __import__("harness.reproduce.netlab.lab", fromlist=["x"])
+                    .userns_available(), reason="no network lab is possible here (neither root nor user namespaces)")
+def test_a_lab_server_that_hangs_as_it_starts_is_stopped_and_started_again(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server given ``restart_after`` that is not ready in that time is stopped (the hung process is gone)
+    and started once more, and its output says so; one that hangs again fails with both starts in the
+    message, and the lab stops cleanly either way."""
+    from harness.core.errors import EnvironmentProblem
+    from harness.reproduce.netlab import lab as lab_module
+
+    lab = lab_module.NetLab(None)
+    lab.start()
+    try:
+        marker = tmp_path / "first-pid"
+        lines = lab._spawn([sys.executable, "-c", HANGS_ONCE, str(marker)], "ready", restart_after=1.0)
+        assert lines[0].startswith("mediafault: the first start stalled and was stopped"), lines
+        assert "did not start in the lab within 1s: starting" in lines[0], lines
+        assert "ready" in lines
+        first = int(marker.read_text())
+        assert not Path(f"/proc/{first}").exists(), "the hung first start was left running"
+
+        monkeypatch.setattr(lab_module, "START_TIMEOUT", 1.5)
+        always = tmp_path / "never-removed"
+        always.write_text("0")
+        hangs = [sys.executable, "-c", HANGS_ONCE.replace("not os.path.exists(marker)", "True"), str(always)]
+        with pytest.raises(EnvironmentProblem, match=r"within 1.5s: starting \(that was a second start: the "
+                                                     r"first had hung for 1s\)$"):
+            lab._spawn(hangs, "ready", restart_after=1.0)
+    finally:
+        lab.stop()
+    assert not _processes_with(str(always)), "a hung start outlived the lab"
+
+
 def _orphans(lines: list[str]) -> list[str]:
     """Lab processes whose run (the PID in their lab tag, mf<hex>) is gone; other runs may be live."""
     import re
