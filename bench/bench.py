@@ -191,11 +191,13 @@ def waits_table(run: CatalogueRun, floor: float) -> list[str]:
         spent = run.spent.get(name)
         if status == "skipped" or not spent:
             continue
-        own = spent.get("time to surface", 0.0) - spent.get("steps", 0.0)
+        # From the user's last action: a fault's moment (the call connecting), then the app's time to surface.
+        own = spent.get("faults' moments", 0.0) + spent.get("time to surface", 0.0)
         over = seconds - own - spent.get("browser", 0.0)  # a launch is counted in the launches, not here
         if over <= OVER_FLOORS * floor:
             continue
-        rest = ", ".join(f"{k} {v:.2f}" for k, v in spent.items() if k not in ("time to surface",) and v >= 0.05)
+        rest = ", ".join(f"{k} {v:.2f}" for k, v in spent.items()
+                         if k not in ("time to surface", "faults' moments") and v >= 0.05)
         lines.append(f"  {name:<62} {seconds:6.2f} s  own {own:5.2f} s  above {over:5.2f} s  ({rest})")
     return lines
 

@@ -69,6 +69,7 @@ BUTTON = """<span style="position:relative; display:inline-block">
   <div id="overlay-NAME" style="display:none; position:absolute; inset:0; background:rgba(0,0,0,.3)"></div>
 </span>"""
 
+WITHIN = 3.0  # the scenarios' 'within'
 # What each '#hostile-<behaviour>' button (B in the script) does, and what a run must say about it.
 BEHAVIOURS = {
     "alert": "B.addEventListener('click', () => {\n"
@@ -88,12 +89,13 @@ BEHAVIOURS = {
     "disabled-button": "B.disabled = true;",
     "covered-button": "$('overlay-covered-button').style.display = 'block';",
     "missing-button": "B.remove();",
-    # Not hostile: a button the app covers (a loading overlay) or disables for a moment after its load is
-    # clicked once it is ready, on every engine (WebDriver refuses a covered element's click at once).
+    # Not hostile: a button the app covers (a loading overlay) or disables for a while after its load is
+    # clicked once it is ready, on every engine (WebDriver refuses a covered element's click at once). The
+    # late one comes after more than 'within' (WITHIN), which counts from the click, not from the step.
     "overlay-goes": "$('overlay-overlay-goes').style.display = 'block';\n"
-                    "setTimeout(() => { $('overlay-overlay-goes').style.display = 'none'; }, 500);\n"
+                    "setTimeout(() => { $('overlay-overlay-goes').style.display = 'none'; }, 1500);\n"
                     "B.addEventListener('click', call);",
-    "enabled-late": "B.disabled = true; setTimeout(() => { B.disabled = false; }, 500);\n"
+    "enabled-late": f"B.disabled = true; setTimeout(() => {{ B.disabled = false; }}, {(WITHIN + 1) * 1000:.0f});\n"
                     "B.addEventListener('click', call);",
     # getStats that never settles (an SDK's wrapper gone wrong): the harness reads stats with every
     # observation, and must neither wait on them nor take the page for hung.
@@ -136,7 +138,6 @@ EXPECTED = {
     "enabled-late": Outcome("passed", ()),
     "stalled-getstats": Outcome("passed", ()),
 }
-WITHIN = 3.0
 # A hostile case ends within its scenario's bound plus this: the grace after 'within' (as long as 'within'
 # here), the harness's reaction to a hung page, the page load and the evidence. A warm-up case starts each
 # engine's browser first, so no launch is counted.

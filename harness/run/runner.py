@@ -185,9 +185,11 @@ def grace_after(within: float) -> float:
 
 def case_budget(plan: CasePlan) -> float:
     """The most a case may take before the watchdog kills its browser: every bound it waits on, plus slack."""
-    outages = sum(f.for_ or 0.0 for f in plan.source.scenario.during)
-    return NAVIGATION_TIMEOUT + ACTION_TIMEOUT * len(plan.source.scenario.when) + _reaction_bound(plan) + \
-        outages + WATCHDOG_SLACK
+    during = plan.source.scenario.during
+    moments = plan.expected.within * len(during)  # each fault's moment may take 'within' to come
+    outages = sum(f.for_ or 0.0 for f in during)
+    return NAVIGATION_TIMEOUT + ACTION_TIMEOUT * len(plan.source.scenario.when) + moments + \
+        _reaction_bound(plan) + outages + WATCHDOG_SLACK
 
 
 def run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Surface, recorder: Recorder,
@@ -358,15 +360,20 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         for step in plan.source.scenario.when:
             with recorder.step(step.describe()):
                 _do_step(page, step, surface, watch, _reaction_bound(plan))
-        timings["steps"] = time.monotonic() - start
+        # 'within' counts from the user's last action, not from the first step: the time a step waited for a
+        # late button (an SDK loading) is not the app's time to react.
+        acted = time.monotonic()
+        timings["steps"] = acted - start
         watch.bound(None, "waiting for the faults' moments")
-        faults = _inject_faults(page, plan, surface, where, recorder, start, mark, lab, timers)
+        faults, since = _inject_faults(page, plan, surface, where, recorder, acted, mark, lab, timers)
+        if plan.source.scenario.during:
+            timings["faults' moments"] = since - acted
         if faults is not None:  # a milestone never came: that is the verdict
-            obs = _observe(page, surface, target, start, tracker)
+            obs = _observe(page, surface, target, acted, tracker)
             return CaseResult(faults, obs, browser.version, where.display, _screenshot(page), None, timings)
-        watch.bound(max(_reaction_bound(plan) - (time.monotonic() - start), 0.0) + HANG_SLACK, "watching the app")
+        watch.bound(max(_reaction_bound(plan) - (time.monotonic() - since), 0.0) + HANG_SLACK, "watching the app")
         with recorder.step(f"watch the app for up to {plan.expected.within:g}s"):
-            obs, verdict, late = _watch(page, plan, surface, target, start, watch, tracker)
+            obs, verdict, late = _watch(page, plan, surface, target, since, watch, tracker)
         watch.bound(EVIDENCE_TIMEOUT, "gathering the evidence")
         t = time.monotonic()
         tracker.popups = page.popups()
@@ -574,17 +581,23 @@ MILESTONES = {
 
 
 def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location, recorder: Recorder,
-                   start: float, mark: int, lab: NetLab | None, timers: list[threading.Timer]) -> Verdict | None:
-    """Wait for each fault's moment and inject it; a moment that never comes fails the case.
+                   acted: float, mark: int, lab: NetLab | None, timers: list[threading.Timer]
+                   ) -> tuple[Verdict | None, float]:
+    """Wait for each fault's moment and inject it; a moment that never comes fails the case (the verdict).
+    Returns also when the app's time to react starts: at the last fault, or at the user's last action
+    (``acted``) when there is none.
 
+    Each moment must come within ``within`` of the previous one (the user's action first): a fault once the
+    call is connected gives the call that long to connect, then the app that long to react to the fault.
     A network drop with ``for`` is restored by a timer while the app is watched (the caller cancels
     what is still pending when the case ends, and the lab's clear restores the link anyway).
     """
     faults = [m for m in plan.resolution.mechanisms if m.fault]
     surface_arg = surface.model_dump()
     key_js = KEY_JS
+    since = acted
     for fault, spec in zip(faults, plan.source.scenario.during, strict=True):
-        deadline = start + plan.expected.within
+        deadline = since + plan.expected.within
         reached = False
         while not reached:
             key = page.evaluate(key_js, surface_arg)
@@ -596,7 +609,7 @@ def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location
             snap = _snapshot(page, surface)
             seen = f"not reached (state {snap.state or '?'}, error {snap.code or 'none'})"
             return Verdict((Check(f"milestone {spec.after}", f"within {plan.expected.within:g}s", seen, False),),
-                           "milestone not reached")
+                           "milestone not reached"), since
         lasting = f" for {spec.for_:g}s" if spec.for_ is not None else ""
         with recorder.step(f"inject {spec.do}{lasting} after {spec.after} ({fault.fidelity.value})"):
             if fault.fault == "permission-denied":
@@ -615,7 +628,8 @@ def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location
                     timer.daemon = True
                     timer.start()
                     timers.append(timer)
-    return None
+        since = time.monotonic()
+    return None, since
 
 
 def _insecure(plan: CasePlan) -> bool:

@@ -465,7 +465,9 @@ class Expect(Strict):
         "fields, not empty.")
     connection: Connection | None = Field(None, description="What the call's selected ICE candidate pair must be "
                                           "(from getStats).")
-    within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms').")
+    within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms'), counted from "
+                             "the user's last step (the time a step waited for its element is not counted), or "
+                             "with 'during' from the last fault; each fault's moment must also come within it.")
     hold: Duration | None = Field(None, description="Once everything matches, it must keep matching this long "
                                   "(e.g. no false warning, no error while a prompt stays open).")
 
