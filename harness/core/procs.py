@@ -93,15 +93,24 @@ def kill_tree(pids: set[int]) -> int:
 _signalled: list[int] = []
 
 
-def stop_on_signals() -> None:
+def stop_on_signals(pass_on: bool = False) -> None:
     """Make SIGTERM (a CI timeout, a job runner's cancel) stop this process as Ctrl-C does, so its cleanup runs
     (Python's default would exit with none at all), and remember either signal (see :func:`interrupted`).
-    Handlers already set (pytest's plugin) are kept."""
+    Handlers set by others are kept.
+
+    ``pass_on``: SIGTERM is first sent on to this process's children. An xdist controller needs it: its workers
+    hold the browsers and labs, and a signal sent to the controller alone (a job runner's cancel) would leave
+    them to be killed with no cleanup when the controller gives up on them. A terminal's Ctrl-C reaches every
+    process of the group; this makes SIGTERM to one process behave the same."""
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set a handler
 
     def interrupt(signum: int, frame: object) -> None:
         _signalled.append(signum)
+        if pass_on and signum == signal.SIGTERM:
+            for child in children():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(child, signal.SIGTERM)
         raise KeyboardInterrupt(f"signal {signum}")
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:

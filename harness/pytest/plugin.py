@@ -5,10 +5,6 @@ Only wiring lives here; loading, planning, running and judging are in modules th
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import threading
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -107,8 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # and the exit code is non-zero.
     config.option.continue_on_collection_errors = True
     config.pluginmanager.register(MatrixCollector(config), "mediafault-matrix")
-    _stop_cleanly_on_sigterm(controller=bool(getattr(config.option, "numprocesses", None))
-                             and not hasattr(config, "workerinput"))
+    # SIGTERM stops a run as Ctrl-C does, so browsers, servers and the network lab are removed; an xdist
+    # controller passes it on to its workers, which hold them.
+    procs.stop_on_signals(pass_on=bool(getattr(config.option, "numprocesses", None))
+                          and not hasattr(config, "workerinput"))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistWiring(), "mediafault-xdist")
     try:
@@ -244,28 +242,6 @@ def nothing_collected_hint(config: pytest.Config) -> str:
     return hint
 
 
-def _stop_cleanly_on_sigterm(controller: bool) -> None:
-    """Turn SIGTERM (a CI timeout, a killed job) into the same clean stop as Ctrl-C, so browsers, servers
-    and the network lab are removed; Python's default would exit without running any cleanup.
-
-    An xdist controller passes the signal on to its workers first: they hold the browsers and labs, and a
-    signal sent to the controller alone (a job runner's cancel) would otherwise leave them to be killed
-    with no cleanup when the controller gives up on them. A terminal's Ctrl-C reaches every process of
-    the group; this makes SIGTERM to one process behave the same.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        def interrupt(signum: int, frame: Any) -> None:
-            if controller:
-                for worker in procs.children():
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(worker, signal.SIGTERM)
-            raise KeyboardInterrupt(f"signal {signum}")
-
-        signal.signal(signal.SIGTERM, interrupt)
-
-
 class XdistWiring:
     """Hooks that exist only when pytest-xdist is loaded."""
 
@@ -274,8 +250,9 @@ class XdistWiring:
         if not _scheduled_by_launch(config):
             return None
         from harness.pytest.scheduling import LaunchScheduling, launch_groups
+        from harness.pytest.session import xdist_workers
 
-        workers = len(config.option.tx or []) or 1
+        workers = xdist_workers(config)
         return LaunchScheduling(config, log, lambda ids: launch_groups(config, ids, workers))
 
     def pytest_configure_node(self, node: Any) -> None:

@@ -103,9 +103,8 @@ class RunState:
         self.serve_host = self._serve_host(option(config, "serve_address") or None)
         lanes = option(config, "lanes")
         workerinput = getattr(config, "workerinput", None)
-        workers = int(workerinput["workercount"]) if workerinput else len(getattr(config.option, "tx", None) or []) or 1
         try:
-            self.lanes = spare_lanes(workers) if lanes in (None, "", "auto") else lane_count(str(lanes))
+            self.lanes = spare_lanes(xdist_workers(config)) if lanes in (None, "", "auto") else lane_count(str(lanes))
         except argparse.ArgumentTypeError as exc:
             raise pytest.UsageError(f"mf_lanes = {lanes}: {exc} (ini key mf_lanes, option --mf-lanes)") from None
         # An xdist worker runs the network cases side by side only when they all come to it together.
@@ -271,6 +270,15 @@ def _check_choices(key: str, values: list[str], allowed: tuple[str, ...], what: 
 def _case_key(plan: CasePlan) -> tuple[str, str, str]:
     """A case as its test id names it: scenario file, scenario name, engine."""
     return str(plan.source.path), plan.source.scenario.name, plan.engine
+
+
+def xdist_workers(config: pytest.Config) -> int:
+    """How many xdist workers the run has (1 without xdist), the same on the controller and on each worker:
+    the lanes' default (spare_lanes) and the scheduler's groups both follow it, and must agree."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput:
+        return int(workerinput["workercount"])
+    return len(getattr(config.option, "tx", None) or []) or 1
 
 
 def run_state(config: pytest.Config) -> RunState:
