@@ -97,6 +97,12 @@ BEHAVIOURS = {
                     "B.addEventListener('click', call);",
     "enabled-late": f"B.disabled = true; setTimeout(() => {{ B.disabled = false; }}, {(WITHIN + 1) * 1000:.0f});\n"
                     "B.addEventListener('click', call);",
+    # Not hostile, but slow: it answers a click after more than 'within', showing an element as it does. A
+    # scenario that waits for that element after its click (WAIT_AFTER) must still fail it as too late: the
+    # wait is the app's time, and only a click's wait for its own element is not.
+    "answers-late": "B.addEventListener('click', () => setTimeout(() => {\n"
+                    "  const p = document.createElement('p'); p.id = 'late-answer'; p.textContent = 'Answer';\n"
+                    f"  document.body.append(p); call(); }}, {(WITHIN + 1) * 1000:.0f}));",
     # getStats that never settles (an SDK's wrapper gone wrong): the harness reads stats with every
     # observation, and must neither wait on them nor take the page for hung.
     "stalled-getstats": "B.addEventListener('click', () => {\n"
@@ -137,7 +143,9 @@ EXPECTED = {
     "overlay-goes": Outcome("passed", ()),
     "enabled-late": Outcome("passed", ()),
     "stalled-getstats": Outcome("passed", ()),
+    "answers-late": Outcome("failed", ("surfaced too late",)),
 }
+WAIT_AFTER = {"#hostile-answers-late": "#late-answer"}  # button → the element a wait_for step after it waits for
 # A hostile case ends within its scenario's bound plus this: the grace after 'within' (as long as 'within'
 # here), the harness's reaction to a hung page, the page load and the evidence. A warm-up case starts each
 # engine's browser first, so no launch is counted.
@@ -162,7 +170,12 @@ def _project(where: Path, behaviours: dict[str, str], cases: list[tuple[str, str
     (where / "scenarios").mkdir()
     (where / "scenarios" / "hostile.yaml").write_text("scenarios:\n" + "".join(
         f"  - name: {name}\n    given: {{permission: {{microphone: denied}}}}\n"
-        f"    when: [{{click: \"{button}\"}}]\n    expect: {expect}\n" for name, button in cases), encoding="utf-8")
+        f"    when: [{{click: \"{button}\"}}{_wait_after(button)}]\n    expect: {expect}\n" for name, button in cases),
+        encoding="utf-8")
+
+
+def _wait_after(button: str) -> str:
+    return f", {{wait_for: \"{WAIT_AFTER[button]}\"}}" if button in WAIT_AFTER else ""
 
 
 def _start(where: Path, engines: list[str]) -> subprocess.Popen[str]:

@@ -357,13 +357,14 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
                                  surface.model_dump()) or 0)
         tracker = PageTracker.start(page)
         watch.phase = "doing the scenario's steps"
+        # 'within' counts from the last click (from here without one): the time a click waited for a late
+        # button (an SDK loading) is not the app's time to react, while a wait_for after it waits on the app.
+        acted = start
         for step in plan.source.scenario.when:
             with recorder.step(step.describe()):
-                _do_step(page, step, surface, watch, _reaction_bound(plan))
-        # 'within' counts from the user's last action, not from the first step: the time a step waited for a
-        # late button (an SDK loading) is not the app's time to react.
-        acted = time.monotonic()
-        timings["steps"] = acted - start
+                clicked = _do_step(page, step, surface, watch, _reaction_bound(plan))
+            acted = clicked if clicked is not None else acted
+        timings["steps"] = time.monotonic() - start
         watch.bound(None, "waiting for the faults' moments")
         faults, since = _inject_faults(page, plan, surface, where, recorder, acted, mark, lab, timers)
         if plan.source.scenario.during:
@@ -539,9 +540,10 @@ def _why_not_clickable(page: Page, selector: str, found: dict[str, Any] | None =
     return None
 
 
-def _do_step(page: Page, step: Step, surface: Surface, watch: CaseWatch, reaction: float) -> None:
+def _do_step(page: Page, step: Step, surface: Surface, watch: CaseWatch, reaction: float) -> float | None:
     """Do one step; a click is first waited for (the element may come late), then done under the bound of the
-    app's reaction, since an app that hangs in its click handler blocks the click itself."""
+    app's reaction, since an app that hangs in its click handler blocks the click itself. Returns when a
+    click was made (its element ready), None for a step that is not a click."""
     try:
         if step.click is not None:
             watch.bound(ACTION_TIMEOUT + HANG_SLACK, f"waiting for '{step.click}' to be clickable")
@@ -552,10 +554,13 @@ def _do_step(page: Page, step: Step, surface: Surface, watch: CaseWatch, reactio
             if at is None:
                 page.wait_clickable(step.click, ACTION_TIMEOUT)
             watch.bound(reaction + HANG_SLACK, f"clicking '{step.click}'")
+            clicked = time.monotonic()
             page.click(step.click, ACTION_TIMEOUT, (float(at[0]), float(at[1])) if at else None)
-        elif step.wait_for is not None:
+            return clicked
+        if step.wait_for is not None:
             watch.bound(ACTION_TIMEOUT + HANG_SLACK, f"waiting for '{step.wait_for}'")
             page.wait_visible(step.wait_for, ACTION_TIMEOUT)
+        return None
     except MediafaultError:
         raise
     except Exception as exc:
@@ -584,10 +589,10 @@ def _inject_faults(page: Page, plan: CasePlan, surface: Surface, where: Location
                    acted: float, mark: int, lab: NetLab | None, timers: list[threading.Timer]
                    ) -> tuple[Verdict | None, float]:
     """Wait for each fault's moment and inject it; a moment that never comes fails the case (the verdict).
-    Returns also when the app's time to react starts: at the last fault, or at the user's last action
-    (``acted``) when there is none.
+    Returns also when the app's time to react starts: at the last fault, or at ``acted`` (the last click)
+    when there is none.
 
-    Each moment must come within ``within`` of the previous one (the user's action first): a fault once the
+    Each moment must come within ``within`` of the previous one (of the click, for the first): a fault once the
     call is connected gives the call that long to connect, then the app that long to react to the fault.
     A network drop with ``for`` is restored by a timer while the app is watched (the caller cancels
     what is still pending when the case ends, and the lab's clear restores the link anyway).

@@ -466,8 +466,9 @@ class Expect(Strict):
     connection: Connection | None = Field(None, description="What the call's selected ICE candidate pair must be "
                                           "(from getStats).")
     within: Duration = Field(5.0, description="How long the app has to show it (e.g. '3s', '500ms'), counted from "
-                             "the user's last step (the time a step waited for its element is not counted), or "
-                             "with 'during' from the last fault; each fault's moment must also come within it.")
+                             "the last click of 'when' (not the time it waited for its element; a wait_for after "
+                             "it counts), or from the page load without one; with 'during', from the last fault, "
+                             "and each fault's moment must come within it too.")
     hold: Duration | None = Field(None, description="Once everything matches, it must keep matching this long "
                                   "(e.g. no false warning, no error while a prompt stays open).")
 
