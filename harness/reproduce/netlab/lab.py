@@ -156,6 +156,7 @@ class NetLab:
         self.dir = Path(tempfile.mkdtemp(prefix=f"mediafault-lab-{self.tag}-"))
         REAPER.watch_dir(self.dir)  # everything the lab starts is registered too, should this process be killed
         self.turn_lines: list[str] = []
+        self.start_notes: list[str] = []  # what went wrong while the lab started and was mended (see _spawn)
         self._procs: list[subprocess.Popen[str]] = []
         self._drains: list[threading.Thread] = []
         self._started = False
@@ -243,8 +244,8 @@ class NetLab:
 
         ``restart_after``: for a server that now and then hangs as it starts (coturn: once in CI its second
         relay thread never came up, where it is ready in under a second), a start that is still not ready
-        after this many seconds is stopped and made once more, with the full bound. The output then begins
-        with a line that says so, since it is the lab's evidence."""
+        after this many seconds is stopped and made once more, with the full bound; :attr:`start_notes` says
+        so, and with it every case's TURN log."""
         proc = self._popen(cmd, ns)
         try:
             return self._await_ready(proc, cmd, ready, restart_after or START_TIMEOUT)
@@ -258,7 +259,7 @@ class NetLab:
             except EnvironmentProblem as second:
                 raise EnvironmentProblem(f"{second} (that was a second start: the first had hung for "
                                          f"{restart_after:g}s)") from None
-            seen.insert(0, f"mediafault: the first start stalled and was stopped ({first})")
+            self.start_notes.append(f"mediafault: a first start hung and was stopped, then made again ({first})")
             return seen
 
     def _popen(self, cmd: list[str], ns: str | None) -> subprocess.Popen[str]:
@@ -569,8 +570,9 @@ class NetLab:
         return counts
 
     def turn_log(self, since: int) -> list[str]:
-        """coturn's lines since index ``since``, with the credentials removed."""
-        return [self.redact(line) for line in self.turn_lines[since:]]
+        """coturn's lines since index ``since``, with the credentials removed; first, any note of the lab's start
+        (a hung start made again), for every case of the lab."""
+        return [self.redact(line) for line in (*self.start_notes, *self.turn_lines[since:])]
 
     def secrets(self) -> set[str]:
         """Every form the TURN password takes in what a case leaves (plain or URL-encoded)."""
