@@ -41,7 +41,7 @@ from harness.reproduce.engines.playwright_route import CHROMIUM_BASE_ARGS, _syst
 from harness.run.plan import plan_case  # noqa: E402
 from harness.run.pool import TRACE_MODES, BrowserPool  # noqa: E402
 from harness.run.recorder import NullRecorder  # noqa: E402
-from harness.run.runner import run_case  # noqa: E402
+from harness.run.runner import OWN_TIME, run_case  # noqa: E402
 from harness.run.target import AppTarget  # noqa: E402
 from harness.scenario.loader import load_file  # noqa: E402
 
@@ -192,12 +192,12 @@ def waits_table(run: CatalogueRun, floor: float) -> list[str]:
         if status == "skipped" or not spent:
             continue
         # From the user's last action: a fault's moment (the call connecting), then the app's time to surface.
-        own = spent.get("faults' moments", 0.0) + spent.get("time to surface", 0.0)
+        own = sum(spent.get(k, 0.0) for k in OWN_TIME)
         over = seconds - own - spent.get("browser", 0.0)  # a launch is counted in the launches, not here
         if over <= OVER_FLOORS * floor:
             continue
         rest = ", ".join(f"{k} {v:.2f}" for k, v in spent.items()
-                         if k not in ("time to surface", "faults' moments") and v >= 0.05)
+                         if k not in OWN_TIME and v >= 0.05)
         lines.append(f"  {name:<62} {seconds:6.2f} s  own {own:5.2f} s  above {over:5.2f} s  ({rest})")
     return lines
 

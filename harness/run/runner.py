@@ -36,6 +36,12 @@ RERUN_EVIDENCE = "rerun with a trace"  # how the rerun of a failed case ended (t
 NAVIGATION_TIMEOUT = 30.0
 ACTION_TIMEOUT = 10.0
 APP_PROXY_EVIDENCE = "app proxy"  # evidence key: what the loopback proxy did to an app named by URL
+# A case's "time spent" entries that are the app's and its condition's own, from the user's last action: a
+# fault's moment (the call connecting) and the app's time to show the outcome. The other entries are the
+# harness's (a launch, a context, a page load, the evidence); bench/ tells them apart by these names.
+FAULTS_MOMENTS = "faults' moments"
+TIME_TO_SURFACE = "time to surface"
+OWN_TIME = (FAULTS_MOMENTS, TIME_TO_SURFACE)
 WATCHDOG_SLACK = 30.0  # beyond every bound a case waits on; only a hung page or browser gets this far
 # Once the user has acted, a page that gives no answer this long past every bound the case waits on is hung
 # (a busy loop in the app): its browser is killed then, not only when the whole case's budget runs out.
@@ -368,7 +374,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         watch.bound(None, "waiting for the faults' moments")
         faults, since = _inject_faults(page, plan, surface, where, recorder, acted, mark, lab, timers)
         if plan.source.scenario.during:
-            timings["faults' moments"] = since - acted
+            timings[FAULTS_MOMENTS] = since - acted
         if faults is not None:  # a milestone never came: that is the verdict
             obs = _observe(page, surface, target, acted, tracker)
             return CaseResult(faults, obs, browser.version, where.display, _screenshot(page), None, timings)
@@ -382,7 +388,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         if obs.incidents:
             with recorder.step("the app's page also: " + "; ".join(obs.incidents)):
                 pass
-        timings["time to surface"] = obs.elapsed
+        timings[TIME_TO_SURFACE] = obs.elapsed
         verdict = _with_hints(page, plan, surface, verdict, timings)
         evidence: dict[str, Any] = {}
         if lab is not None and network is not None:
