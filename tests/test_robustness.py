@@ -232,10 +232,12 @@ def test_killed_worker_leaves_no_display_driver_or_browser(tmp_path: Path) -> No
     assert re.search(r"Waits on WebKit \w+ +BROKEN .*its worker crashed", output), output
 
 
+# It freezes 1 s after the click, so the watch has read 'calling' first (the message must say what it last saw):
+# at 100 ms, CI once froze it before the first read on a loaded machine ("nothing read from the page yet").
 HUNG_APP = """<!doctype html><title>hangs</title>
 <div id="status" data-state="idle">idle</div>
 <button id="call" onclick="document.getElementById('status').dataset.state = 'calling';
-  setTimeout(() => { while (true) {} }, 100)">Call</button>
+  setTimeout(() => { while (true) {} }, 1000)">Call</button>
 """
 
 
