@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -343,3 +344,65 @@ def test_renderer_crash(tmp_path: Path, engine: str) -> None:
     assert crashed.seconds <= WITHIN + CRASH_SLACK, f"the crashed case took {crashed.seconds:.1f}s"
     nxt = cases[f"Next case[{engine}]"]
     assert nxt.status == "passed", f"the next case {nxt.status}:\n{nxt.text}"
+
+
+
+def _kill_firefox() -> None:
+    """SIGKILL this test's Firefox parent process (its content processes then go too)."""
+    for pid in procs.descendants():
+        with contextlib.suppress(OSError):
+            args = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"firefox" in args.split(b"\0", 1)[0] and b"-contentproc" not in args:
+                os.kill(pid, signal.SIGKILL)
+
+
+def _firefox_page_closed(then_dies: bool) -> tuple[bool, bool, float]:
+    """A Firefox page that the app closes (window.close()), its browser then dying a second later or not;
+    calls go into the page until one fails. Whether a crash was known when it failed, whether it was after
+    :meth:`learn_crash`, and how long that took."""
+    from harness.reproduce.engines import playwright_route
+    from harness.reproduce.engines.base import LaunchSpec
+
+    route = pick_route("firefox")[0]
+    if route is None or not isinstance(route, playwright_route.PlaywrightRoute):
+        pytest.skip("no Playwright route for firefox here")
+    browser = route.launch(LaunchSpec("firefox", route.name))
+    dies = threading.Timer(1.0, _kill_firefox)
+    try:
+        page = browser.new_page()
+        page.goto("data:text/html,<p>app</p>", 10)
+        # Closed after the call returns: a close during the call could fail it before the loop below.
+        page.evaluate("() => { setTimeout(() => window.close(), 100); }")
+        if then_dies:
+            dies.start()
+        for _ in range(1000):  # each call round-trips to the browser; the close is seen within a few
+            try:
+                page.evaluate("() => 1")
+            except Exception as exc:  # noqa: BLE001 - the failure is the point
+                known = page.events.crashed
+                t = time.monotonic()
+                page.learn_crash(exc)
+                return known, page.events.crashed, time.monotonic() - t
+        raise AssertionError("calls into the page still work after it closed")
+    finally:
+        dies.cancel()
+        browser.close()
+        playwright_route.stop_driver()
+
+
+def test_firefox_crash_is_learned_when_the_page_closes_first() -> None:
+    """Firefox reports the page closed (failing calls into it) before its browser goes down with a dead
+    content process; CI saw the renderer crash above reported as "the browser failed" when the kill came
+    between two of the harness's reads. Here the page closes and the browser dies a second later: the call
+    that failed is told, within the bound, that the page crashed."""
+    known, learned, took = _firefox_page_closed(then_dies=True)
+    assert not known, "the crash was known before the browser died: this test shows nothing"
+    assert learned, "the browser went down after the page closed, and the page was not reported crashed"
+    assert 0.5 < took < 5.0, f"learning it took {took:.1f}s"
+
+
+def test_firefox_page_closed_by_the_app_is_not_a_crash() -> None:
+    """An app that closes its own window closes the page alone: that is not reported as a crash."""
+    known, learned, took = _firefox_page_closed(then_dies=False)
+    assert not known and not learned
+    assert took <= 6.0, f"the bounded wait took {took:.1f}s"

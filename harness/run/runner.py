@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.app.config import Surface
 from harness.core.errors import EnvironmentProblem, HarnessError, MediafaultError
-from harness.reproduce.engines import Page, PageEvents
+from harness.reproduce.engines import Page
 from harness.reproduce.netlab.lab import NetLab
 from harness.run.hints import needles, surface_hints
 from harness.run.judge import Check, Verdict, judge
@@ -140,7 +140,7 @@ class CaseWatch:
     last: Snapshot | None = None
     fired: bool = False
     on_hang: Callable[[], None] | None = None
-    events: PageEvents | None = None  # the case's page's, once it has one
+    page: Page | None = None  # the case's page, once it has one
     limit: float | None = None  # the bound of the phase the case is in, when it has one of its own
     _timer: threading.Timer | None = None
 
@@ -165,9 +165,15 @@ class CaseWatch:
         return (f"last seen: state {self.last.state or '?'!r}, "
                 + (f"error {self.last.code!r}" if self.last.code else "no error"))
 
-    def crashed(self) -> bool:
-        """Whether the case's page has crashed (its renderer process died)."""
-        return self.events is not None and self.events.crashed
+    def crashed(self, failure: BaseException | None = None) -> bool:
+        """Whether the case's page has crashed (its renderer process died). Given the ``failure`` of a call
+        into the page, its route first has a bounded moment to learn that: a route may hear that the page
+        closed before it hears why."""
+        if self.page is None:
+            return False
+        if failure is not None:
+            self.page.learn_crash(failure)
+        return self.page.events.crashed
 
     def describe(self) -> str:
         """``while watching the app (last seen: state 'connecting', no error)``."""
@@ -265,13 +271,14 @@ def _run_watched(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: 
     try:
         return _run_case(plan, pool, target, surface, recorder, watch, trace)
     except MediafaultError as exc:
-        if watch.fired or watch.crashed():  # the harness's own error then only followed from it
+        if watch.fired or watch.crashed(exc):  # the harness's own error then only followed from it
             pool.discard(spec)
             raise _broken_page(watch, budget, exc) from None
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the browser itself, reported as broken
+        crashed = watch.crashed(exc)  # asked before the browser is discarded, while it can still tell
         pool.discard(spec)
-        if watch.fired or watch.crashed():
+        if watch.fired or crashed:
             raise _broken_page(watch, budget, exc) from None
         raise EnvironmentProblem(f"the browser failed {watch.describe()}: {first_line(exc)}; it was discarded and "
                                  "the next case starts a new one") from None
@@ -306,7 +313,7 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
     timers: list[threading.Timer] = []  # a dropped network's restore, due while the app is watched
     t = time.monotonic()
     page = browser.new_page()
-    watch.events = page.events
+    watch.page = page
     if trace:
         page.start_trace()
     timings["context"] = time.monotonic() - t
@@ -570,7 +577,7 @@ def _do_step(page: Page, step: Step, surface: Surface, watch: CaseWatch, reactio
     except MediafaultError:
         raise
     except Exception as exc:
-        if watch.fired or watch.crashed():  # the runner reports the page, not the step
+        if watch.fired or watch.crashed(exc):  # the runner reports the page, not the step
             raise
         why = _why_not_clickable(page, step.click) if step.click is not None else None
         last = _snapshot(page, surface)

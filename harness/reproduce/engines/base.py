@@ -178,6 +178,11 @@ class Page(ABC):
         """Stop recording; the trace (a zip) when ``keep``, else None and nothing is written."""
         return None
 
+    def learn_crash(self, failure: BaseException) -> None:  # noqa: B027 - a hook most routes do not need
+        """A call into the page failed with ``failure``: set ``events.crashed`` if that was the page's
+        renderer dying, where the route needs a (bounded) moment to learn it. Routes that hear of a crash
+        before the calls it fails need nothing here."""
+
     @abstractmethod
     def close(self) -> None:
         """Close the page and its context."""

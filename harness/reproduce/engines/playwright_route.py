@@ -295,6 +295,8 @@ class PlaywrightBrowser(Browser):
 
 # How long a call made while the app navigated waits for the next document (then the harness reads it).
 NAVIGATED_TIMEOUT = 10.0
+# How long a page that closed under a call may take to show that its browser went down with it (a crash).
+CRASH_NEWS_TIMEOUT = 5.0
 
 
 def _navigated(exc: Exception) -> bool:
@@ -330,6 +332,25 @@ class PlaywrightPage(Page):
         page.on("dialog", _dismiss)
         page.on("popup", self._on_popup)
         page.on("crash", lambda _: setattr(self.events, "crashed", True))
+        if owns_context:
+            context.on("close", self._on_context_close)
+
+    def _on_context_close(self, _context: Any) -> None:
+        # Neither an app nor its page can close a context (window.close() closes a page): one that closes
+        # without the harness went down with its browser, which Firefox does when a content process dies.
+        if not self.closed:
+            self.events.crashed = True
+
+    def learn_crash(self, failure: BaseException) -> None:
+        """Firefox tells Playwright that the page closed, failing the calls in flight, before the browser
+        goes down with the dead content process; an app closing its own window closes the page alone. So
+        a call failed by a close the harness did not make waits, bounded, for the context to close too."""
+        if self.events.crashed or self.closed or not self._owns_context \
+                or "closed" not in str(failure).split("\n", 1)[0]:
+            return
+        with contextlib.suppress(Exception):  # no close within the bound (the page alone closed), or the
+            # driver was stopped meanwhile (the browser's disconnect does that); the flag says which
+            self._context.wait_for_event("close", timeout=CRASH_NEWS_TIMEOUT * 1000)
 
     def _on_popup(self, popup: Any) -> None:
         popup.on("dialog", _dismiss)
