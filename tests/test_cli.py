@@ -210,6 +210,26 @@ def test_install_hint_names_what_works_on_the_distribution(tmp_path: Path) -> No
     assert install_hint("firefox", tmp_path / "absent") == "apt-get install firefox-esr"
 
 
+@pytest.mark.parametrize("what", ["missing", "not executable", "a folder"])
+def test_a_browser_override_that_names_no_browser_is_unavailable_with_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str) -> None:
+    """MF_FIREFOX naming no runnable file makes the route unavailable, saying so (not a launch failure
+    per case, with Playwright's "executable doesn't exist" and no word on what to do)."""
+    from harness.reproduce.engines.playwright_route import PlaywrightRoute
+
+    path = tmp_path / "firefox"
+    if what == "not executable":
+        path.write_text("", encoding="utf-8")
+    elif what == "a folder":
+        path.mkdir()
+    monkeypatch.setenv("MF_FIREFOX", str(path))
+    info = PlaywrightRoute("firefox", bundled=False).probe()
+    assert not info.available
+    found = "does not exist" if what == "missing" else "is not an executable"
+    assert info.reason == (f"MF_FIREFOX names {path}, which {found}; unset it to use the system's firefox, "
+                           "or point it at an installed firefox binary")
+
+
 def test_a_variant_is_expected_to_fail_only_what_the_engine_reproduces() -> None:
     """Per engine, caught_by loses the scenarios whose every case was skipped there (with the reason shown
     in the table), keeps the ones that ran even partly, and the table tells a miss from an unreproducible."""

@@ -133,8 +133,13 @@ def _bundled_executable(engine: str) -> str:
     return path if path and Path(path).exists() else ""
 
 
+def _override(engine: str) -> str:
+    """The environment variable that names the system browser to use for ``engine`` (``MF_FIREFOX``)."""
+    return f"MF_{engine.upper()}"
+
+
 def _system_executable(engine: str) -> str:
-    env = os.environ.get(f"MF_{engine.upper()}")
+    env = os.environ.get(_override(engine))
     if env:
         return env
     names = {"chromium": ("chromium", "chromium-browser", "google-chrome"), "firefox": ("firefox-esr", "firefox")}
@@ -165,6 +170,12 @@ class PlaywrightRoute(Route):
                    else f"no system {self.engine} found; install it with '{install_hint(self.engine)}' (or "
                         f"'{PLAYWRIGHT_INSTALL.format(engine=self.engine)}' where downloads work)")
             return RouteInfo(self.engine, self.name, False, reason=why)
+        if not self.bundled and not (Path(exe).is_file() and os.access(exe, os.X_OK)):
+            # Else every case would fail at launch with Playwright's "executable doesn't exist".
+            found = "does not exist" if not Path(exe).exists() else "is not an executable"
+            return RouteInfo(self.engine, self.name, False, exe, reason=(
+                f"{_override(self.engine)} names {exe}, which {found}; unset it to use the system's "
+                f"{self.engine}, or point it at an installed {self.engine} binary"))
         return RouteInfo(self.engine, self.name, True, exe, _version_of(exe))
 
     def launch(self, spec: LaunchSpec, *, headed: bool = False, wrap: Callable[[str], str] | None = None) -> Browser:
