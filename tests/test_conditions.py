@@ -98,7 +98,7 @@ def test_page_origins_of_an_app_given_by_url_are_decided_at_plan_time() -> None:
         assert "app's own https URL" in origin(https, engine, "https://127.0.0.1:5173/").how
         by_name = origin(insecure, engine, "http://127.0.0.1:5173/")
         assert by_name.fidelity is Fidelity.native and "front" in by_name.how
-        assert by_name.launch_args == origin(insecure, engine, None).launch_args  # app.test still maps to loopback
+        assert by_name.launch_args == origin(insecure, engine, None).launch_args  # still mapped to loopback
         assert "front" not in origin(https, engine, None).how
         plan = plan_case(insecure, engine, generic, app_url="https://127.0.0.1:5173/")
         (why,) = plan.resolution.unsupported

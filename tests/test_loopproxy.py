@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from harness.app.loopproxy import AppFront, LoopProxy, allow_inline, ascii_script, insert_script, script_hash
-from harness.app.server import self_signed_context
+from harness.app.server import INSECURE_HOST, self_signed_context
 
 SCRIPT = "window.__mfSeen = 'é';"
 BINARY = bytes(range(256)) * 40
@@ -315,7 +315,7 @@ def _front_get(front: AppFront, path: str, https: bool, host: str | None = None,
         conn = http.client.HTTPSConnection("127.0.0.1", front.port, timeout=10, context=_untrusting())
     else:
         conn = http.client.HTTPConnection("127.0.0.1", front.port, timeout=10)
-    own = f"127.0.0.1:{front.port}" if https else f"app.test:{front.port}"
+    own = f"127.0.0.1:{front.port}" if https else f"{INSECURE_HOST}:{front.port}"
     conn.request(method, path, headers={"Host": host or own, "Accept": "text/html"})
     return conn.getresponse()
 
@@ -339,16 +339,16 @@ def test_front_serves_the_app_over_https_with_the_run_ca(front: AppFront, origin
 
 
 def test_front_serves_the_app_by_a_name_that_is_not_local(front: AppFront, origin: str) -> None:
-    """http://app.test:PORT: plain http by name, the app still sees its own Host header (Vite >= 6 refuses
+    """http://INSECURE_HOST:PORT: plain http by name, the app still sees its own Host header (Vite >= 6 refuses
     others), and a redirect to the app's own origin stays on the front."""
-    assert front.url_for(False) == f"http://app.test:{front.port}/index.html?x=1"
+    assert front.url_for(False) == f"http://{INSECURE_HOST}:{front.port}/index.html?x=1"
     assert json.loads(_front_get(front, "/echo-host", https=False).read()) == origin.removeprefix("http://")
     reply = _front_get(front, "/redirect", https=False)
     assert reply.status == 302
-    assert reply.getheader("Location") == f"http://app.test:{front.port}/nohead?a=1"
+    assert reply.getheader("Location") == f"http://{INSECURE_HOST}:{front.port}/nohead?a=1"
 
 
-@pytest.mark.parametrize("host", ["evil.invalid", "127.0.0.1:1", "app.test", "localhost.evil.invalid:{port}"])
+@pytest.mark.parametrize("host", ["evil.invalid", "127.0.0.1:1", INSECURE_HOST, "localhost.evil.invalid:{port}"])
 def test_front_refuses_any_host_but_its_own(front: AppFront, host: str) -> None:
     """A Host header that does not name the front (DNS rebinding, another port), an absolute URI for another
     host and a CONNECT tunnel: 403 with the reason, and nothing reaches the app."""

@@ -126,8 +126,8 @@ def test_origin_check_fails_when_the_app_breaks(pytester: pytest.Pytester, broke
 def test_page_origins_of_a_url_app_give_the_same_results_as_app_dir(pytester: pytest.Pytester) -> None:
     """The https and insecure-origin scenarios against the bundled app served by another process pass on all
     three engines, as with app.dir (test_matrix.py's proof, not run a second time here): each case's page came
-    through mediafault's front (https at 127.0.0.1, or plain http by the name app.test), to the app's own URL,
-    and the front listens no more after the run."""
+    through mediafault's front (https at 127.0.0.1, or plain http by the name insecure.mediafault.test), to the app's
+    own URL, and the front listens no more after the run."""
     with bundled_app_by_url() as url:
         result, by_url, allure = run(pytester, "url", *ORIGIN_SCENARIOS, *ALL_ENGINES, "--mf-app-url", url)
     assert len(by_url) == len(ORIGIN_SCENARIOS) * len(ALL_ENGINES) // 2, by_url  # one scenario a file, each engine

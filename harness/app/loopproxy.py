@@ -2,7 +2,7 @@
 
 It does two jobs and nothing else:
 
-- maps ``app.test:PORT`` to ``127.0.0.1:PORT``, so WebKitGTK (no host-resolver switch) reaches the
+- maps ``insecure.mediafault.test:PORT`` to ``127.0.0.1:PORT``, so WebKitGTK (no host-resolver switch) reaches the
   insecure-origin page;
 - when a run names its app by URL (``app.url``), forwards that host:port and puts the current case's
   scripts first in the app's HTML responses, so the observer, shim and telemetry recorder run before the
@@ -499,7 +499,7 @@ class LoopProxy(ThreadingHTTPServer):
 
     @staticmethod
     def resolve(host: str) -> str:
-        """``app.test`` is loopback; other names resolve as usual."""
+        """``insecure.mediafault.test`` is loopback; other names resolve as usual."""
         return "127.0.0.1" if host == INSECURE_HOST else host
 
     def upstream(self, origin: Origin) -> http.client.HTTPConnection:
@@ -591,7 +591,7 @@ class FrontHandler(ProxyHandler):
 
 class AppFront(LoopProxy):
     """An app given by URL, reached at another origin: https://127.0.0.1:PORT (TLS with a certificate from
-    the run's CA) or http://app.test:PORT (a host name that is not local), both on one port on loopback.
+    the run's CA) or http://insecure.mediafault.test:PORT (a host name that is not local), both on one port on loopback.
 
     It forwards to the app's URL and nowhere else (no CONNECT, no other host), answers only to its own names,
     relays websockets (a dev server's HMR) and inserts nothing: on routes without init scripts the browser's
@@ -619,7 +619,8 @@ class AppFront(LoopProxy):
             f"#{parts.fragment}" if parts.fragment else "")
 
     def answers_to(self, netloc: str) -> bool:
-        """Whether ``netloc`` (a Host header) names this front: its loopback names and app.test, its port."""
+        """Whether ``netloc`` (a Host header) names this front: its loopback names and the insecure host, its
+        port."""
         host, _, port = netloc.lower().rpartition(":")
         return port == str(self.port) and host.strip("[]") in LOOPBACK
 

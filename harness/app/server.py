@@ -3,7 +3,7 @@ pages that embed the app in a cross-origin iframe, and a telemetry sink.
 
 Everything listens on 127.0.0.1 only, unless a run on a Selenium Grid on another machine names one of this
 machine's addresses that the Grid's nodes reach (the serve address). On loopback, ``localhost`` and
-``127.0.0.1`` are different origins, which is what the iframe pages rely on; ``app.test`` is mapped to
+``127.0.0.1`` are different origins, which is what the iframe pages rely on; ``insecure.mediafault.test`` is mapped to
 127.0.0.1 inside the browser for the insecure origin case.
 """
 
@@ -25,7 +25,7 @@ from harness.core.errors import EnvironmentProblem
 
 EMBED_PATH = "/__mediafault/embed"
 INJECT_PARAM = "__mf"  # a case token: HTML served with it gets that case's scripts first in <head>
-INSECURE_HOST = "app.test"
+INSECURE_HOST = "insecure.mediafault.test"  # the harness's own name: no one else's app uses it
 _EMPTY = Path(tempfile.gettempdir())
 # The port each (host, scheme) last listened on in this process: a server started after another stopped takes
 # it again where it is free, so the origins browsers were started with (Firefox's site permissions file)
@@ -173,8 +173,8 @@ class AppServer(ThreadingHTTPServer):
 
 
 def self_signed_context(*hosts: str) -> ssl.SSLContext:
-    """A server TLS context with a certificate for 127.0.0.1, localhost, app.test and ``hosts`` from a fresh
-    CA."""
+    """A server TLS context with a certificate for 127.0.0.1, localhost, the insecure host and ``hosts`` from a
+    fresh CA."""
     import trustme
 
     ca = trustme.CA()

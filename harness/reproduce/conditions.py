@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness.app.server import INSECURE_HOST
 from harness.reproduce.media import media_file
 from harness.reproduce.netlab.lab import APP_PORT, SERVER_IP, userns_available
 from harness.scenario.model import SHAPES, AudioFile, Device, Given, PageSpec, Permission
@@ -382,13 +383,13 @@ def page_origin(engine: str, value: str, host: Host) -> Mechanism:
     if value == "https":
         return _native(c, value, "https with a certificate from the harness's own CA, accepted for this context")
     if engine == "chromium":
-        return _native(c, value, "http://app.test resolved to loopback (--host-resolver-rules): not a secure "
-                       "context", launch_args=("--host-resolver-rules=MAP app.test 127.0.0.1",))
+        return _native(c, value, f"http://{INSECURE_HOST} resolved to loopback (--host-resolver-rules): not a "
+                       "secure context", launch_args=(f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1",))
     if engine == "firefox":
-        return _native(c, value, "http://app.test resolved to loopback (pref network.dns.localDomains): not a "
-                       "secure context", prefs=(("network.dns.localDomains", "app.test"),))
+        return _native(c, value, f"http://{INSECURE_HOST} resolved to loopback (pref network.dns.localDomains): "
+                       "not a secure context", prefs=(("network.dns.localDomains", INSECURE_HOST),))
     if engine == "webkit":
-        return _native(c, value, "http://app.test through the harness's loopback proxy: not a secure context")
+        return _native(c, value, f"http://{INSECURE_HOST} through the harness's loopback proxy: not a secure context")
     return _unsupported(c, value, f"no route for {engine}")
 
 
@@ -412,7 +413,7 @@ def page_origin_for_url(engine: str, value: str, scheme: str, host: Host) -> Mec
         return _unsupported(c, value, "the app is given by an https URL, and an https server cannot be reached "
                             "over plain http by any name; give the app's http URL (e.g. its dev server) as app.url "
                             "for this case")
-    return replace(base, how=f"{base.how}; app.test:PORT is {FRONT_HOW}")
+    return replace(base, how=f"{base.how}; {INSECURE_HOST}:PORT is {FRONT_HOW}")
 
 
 def page_embed(engine: str, value: str, host: Host) -> Mechanism:

@@ -163,7 +163,7 @@ class AppTarget:
         if fixed:
             app_url = fixed
         else:
-            # The serve address is not local, so plain http on it is already insecure: no app.test there.
+            # The serve address is not local, so plain http on it is already insecure: no insecure host there.
             host = self.serve_host or (INSECURE_HOST if given.page.origin == "http-insecure" else self.host)
             if site and given.page.embed == "top":
                 host = site

@@ -183,7 +183,7 @@ def chrome_options(spec: LaunchSpec, headed: bool, *, binary: str | None, remote
 
 def webkit_options(binary: str | None, *, proxied: bool = True) -> Any:
     """WebKitWebDriver options: MiniBrowser in automation mode with mock capture devices, reaching the
-    insecure-origin host (``app.test``) through the harness's loopback proxy (http only: this is what a
+    insecure-origin host (``insecure.mediafault.test``) through the harness's loopback proxy (http only: this is what a
     Grid node on this machine gets; the local route replaces it with :func:`proxied_minibrowser`).
 
     Not ``proxied`` for a node on another machine: this machine's loopback is not its, and the harness's
