@@ -106,6 +106,30 @@ def test_page_origins_of_an_app_given_by_url_are_decided_at_plan_time() -> None:
         assert plan.skip_reason and why.how in plan.skip_reason
 
 
+@needs_engine("chromium")
+@needs_engine("firefox")
+def test_plain_http_and_a_firefox_tone_share_the_default_browser() -> None:
+    """What the insecure origin needs (the harness's own host name on loopback) and Firefox's tone are set on
+    every launch, so those cases plan the same browser as a case with no condition of its own; a WAV file on
+    Chromium (a launch switch of its own) still plans another."""
+    repo = Path(__file__).resolve().parents[1]
+    (insecure,) = load_file(repo / "scenarios" / "page" / "insecure-origin.yaml")
+    (granted,) = load_file(repo / "scenarios" / "permission" / "granted.yaml")
+    tone = next(s for s in load_file(repo / "scenarios" / "device" / "audio.yaml") if s.scenario.given.device.audio
+                == "tone")
+    generic = builtin_profiles()["generic"]
+
+    def key(source: SourcedScenario, engine: str) -> str:
+        launch = plan_case(source, engine, generic).launch
+        assert launch is not None
+        return launch.key
+
+    for engine in ("chromium", "firefox"):
+        assert key(insecure, engine) == key(granted, engine)
+    assert key(tone, "firefox") == key(granted, "firefox")
+    assert key(tone, "chromium") != key(granted, "chromium")
+
+
 @needs_engine("firefox")
 def test_firefox_permission_states_are_origins_where_the_harness_serves_the_app() -> None:
     """On Firefox, cases that differ only in permission states share one launch where the harness picks the

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.app.server import INSECURE_HOST
-from harness.reproduce.media import media_file
+from harness.reproduce.media import TONE_HZ, media_file
 from harness.reproduce.netlab.lab import APP_PORT, SERVER_IP, userns_available
 from harness.scenario.model import SHAPES, AudioFile, Device, Given, PageSpec, Permission
 
@@ -137,6 +137,15 @@ FAKE_DEVICES = "--use-fake-device-for-media-stream"  # Chromium's fake capture d
 # Firefox's fake capture streams, with its mock audio backend: without a sound card AudioContext never runs,
 # so an app could not read levels; with one, as on a user's machine, it does.
 FIREFOX_FAKE = (("media.navigator.streams.fake", True), ("media.cubeb.force_mock_context", True))
+# Given to every launch of the engine, so that the cases whose condition needs them share the default
+# browser rather than each starting one of its own (a Firefox launch costs 3 CPU-seconds): the harness's own
+# insecure host name resolves to loopback (no one else's app uses that name), and Firefox's fake microphone
+# plays the tone at TONE_HZ (its built-in fake signal is a tone anyway, at 1 kHz by default).
+CHROMIUM_INSECURE_HOST = f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"
+FIREFOX_INSECURE_HOST = ("network.dns.localDomains", INSECURE_HOST)
+FIREFOX_TONE = ("media.navigator.audio.fake_frequency", TONE_HZ)
+EVERY_LAUNCH_ARGS: dict[str, tuple[str, ...]] = {"chromium": (CHROMIUM_INSECURE_HOST,)}
+EVERY_LAUNCH_PREFS: dict[str, tuple[tuple[str, Any], ...]] = {"firefox": (FIREFOX_INSECURE_HOST, FIREFOX_TONE)}
 
 
 def merge_switches(args: Sequence[str]) -> list[str]:
@@ -351,9 +360,9 @@ def device_audio(engine: str, value: str, host: Host) -> Mechanism:
                        launch_args=(f"--use-file-for-fake-audio-capture={path}",))
     if engine == "firefox":
         if value == "tone":
-            return _native(c, value, "pref media.navigator.audio.fake_frequency=440",
-                           prefs=(("media.navigator.audio.fake_frequency", 440),
-                                  ("media.cubeb.force_mock_context", True)))
+            return _native(c, value, f"the fake stream's tone at {TONE_HZ} Hz (pref "
+                           "media.navigator.audio.fake_frequency, set on every launch)",
+                           prefs=(FIREFOX_TONE, ("media.cubeb.force_mock_context", True)))
         if value == "silent":
             # A mock audio backend keeps AudioContext running without a sound card, so levels can be read.
             return replace(_shim(engine, c, value, "the microphone track carries silence (Firefox's fake "
@@ -383,11 +392,11 @@ def page_origin(engine: str, value: str, host: Host) -> Mechanism:
     if value == "https":
         return _native(c, value, "https with a certificate from the harness's own CA, accepted for this context")
     if engine == "chromium":
-        return _native(c, value, f"http://{INSECURE_HOST} resolved to loopback (--host-resolver-rules): not a "
-                       "secure context", launch_args=(f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1",))
+        return _native(c, value, f"http://{INSECURE_HOST} resolved to loopback (--host-resolver-rules, set on "
+                       "every launch): not a secure context", launch_args=(CHROMIUM_INSECURE_HOST,))
     if engine == "firefox":
-        return _native(c, value, f"http://{INSECURE_HOST} resolved to loopback (pref network.dns.localDomains): "
-                       "not a secure context", prefs=(("network.dns.localDomains", INSECURE_HOST),))
+        return _native(c, value, f"http://{INSECURE_HOST} resolved to loopback (pref network.dns.localDomains, set "
+                       "on every launch): not a secure context", prefs=(FIREFOX_INSECURE_HOST,))
     if engine == "webkit":
         return _native(c, value, f"http://{INSECURE_HOST} through the harness's loopback proxy: not a secure context")
     return _unsupported(c, value, f"no route for {engine}")

@@ -14,6 +14,7 @@ import wave
 from pathlib import Path
 
 RATE = 48_000
+TONE_HZ = 440  # the "tone" microphone's frequency, on every engine that can play one
 SECONDS = 5  # Chromium loops the file, so the length only needs to cover one level check
 
 
@@ -27,7 +28,7 @@ def _samples(kind: str) -> bytes:
     if kind == "silent":
         return b"\x00\x00" * RATE * SECONDS
     amplitude = 0.5 * 32767
-    return b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * 440 * n / RATE)))
+    return b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * TONE_HZ * n / RATE)))
                     for n in range(RATE * SECONDS))
 
 

@@ -134,6 +134,8 @@ def plan_case(source: SourcedScenario, engine: str, profile: Profile, forced_rou
     by_site = (route is not None and route.name == "playwright-system" and engine == "firefox" and not app_url
                and not grid and not serve_host and not netlab and app_host == "127.0.0.1")
     insecure = scenario.given.page.origin == "http-insecure"  # no media API there: no state for it to carry
+    args += conditions.EVERY_LAUNCH_ARGS.get(engine, ())
+    prefs.update(conditions.EVERY_LAUNCH_PREFS.get(engine, ()))
     for mech in resolution.mechanisms:
         args += mech.launch_args
         if by_site and mech.site_permission:
