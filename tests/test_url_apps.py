@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.app.server import INSECURE_HOST
 from harness.reproduce.engines import pick_route
 from tests.conftest import REPO, attachments, bundled_app_by_url, process, run
 
@@ -22,7 +23,8 @@ ORIGIN_APP = Path(__file__).parent / "originapp"
 PROXY_NOTE = re.compile(r"mediafault's proxy \((127\.0\.0\.1:\d+)\) inserted its observer script into ([1-9]\d*) "
                         r"HTML responses? of (\S+)")
 FRONT_NOTE = re.compile(r"the app was reached through mediafault's (https|http) front [^@]*? at "
-                        r"((?:https://127\.0\.0\.1|http://app\.test):(\d+)/index\.html), forwarding to (\S+) with the "
+                        rf"((?:https://127\.0\.0\.1|http://{re.escape(INSECURE_HOST)}):(\d+)/index\.html), "
+                        r"forwarding to (\S+) with the "
                         r"app's own Host header: ([1-9]\d*) requests? over (https|plain http)")
 ORIGIN_SCENARIOS = [str(REPO / "scenarios" / "page" / name) for name in ("https.yaml", "insecure-origin.yaml")]
 ALL_ENGINES = ["--mf-engine", "chromium", "--mf-engine", "firefox", "--mf-engine", "webkit"]
