@@ -276,9 +276,11 @@ def _run_watched(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: 
             raise _broken_page(watch, budget, exc) from None
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the browser itself, reported as broken
-        crashed = watch.crashed(exc)  # asked before the browser is discarded, while it can still tell
+        # Asked before the browser is discarded, while it can still tell; a hung page's is not asked at all
+        # (its browser was killed, and the answer would change nothing).
+        broken = watch.fired or watch.crashed(exc)
         pool.discard(spec)
-        if watch.fired or crashed:
+        if broken:
             raise _broken_page(watch, budget, exc) from None
         raise EnvironmentProblem(f"the browser failed {watch.describe()}: {first_line(exc)}; it was discarded and "
                                  "the next case starts a new one") from None
