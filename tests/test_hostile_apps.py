@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -294,16 +295,20 @@ RENDERERS = {"chromium": "--type=renderer", "firefox": "-isForBrowser", "webkit"
 CRASH_SLACK = 6.0
 
 
+def _kill_below(matches: Callable[[bytes], bool]) -> None:
+    """SIGKILL the processes below this test whose command line (NUL-separated) ``matches``."""
+    for pid in procs.descendants():
+        with contextlib.suppress(OSError):
+            if matches(Path(f"/proc/{pid}/cmdline").read_bytes()):
+                os.kill(pid, signal.SIGKILL)
+
+
 class _Killer(BaseHTTPRequestHandler):
     engine = ""
 
     def do_GET(self) -> None:
         """Kill the engine's renderer processes below this test, then answer (nobody is left to read it)."""
-        for pid in procs.descendants():
-            with contextlib.suppress(OSError):
-                args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                if RENDERERS[self.engine] in args:
-                    os.kill(pid, signal.SIGKILL)
+        _kill_below(lambda args: RENDERERS[self.engine].encode() in args.replace(b"\0", b" "))
         self.send_response(204)
         self.end_headers()
 
@@ -346,14 +351,9 @@ def test_renderer_crash(tmp_path: Path, engine: str) -> None:
     assert nxt.status == "passed", f"the next case {nxt.status}:\n{nxt.text}"
 
 
-
 def _kill_firefox() -> None:
     """SIGKILL this test's Firefox parent process (its content processes then go too)."""
-    for pid in procs.descendants():
-        with contextlib.suppress(OSError):
-            args = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"firefox" in args.split(b"\0", 1)[0] and b"-contentproc" not in args:
-                os.kill(pid, signal.SIGKILL)
+    _kill_below(lambda args: b"firefox" in args.split(b"\0", 1)[0] and b"-contentproc" not in args)
 
 
 def _firefox_page_closed(then_dies: bool) -> tuple[bool, bool, float]:
