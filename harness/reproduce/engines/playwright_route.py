@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -82,10 +83,31 @@ def driver() -> Any:
         before = procs.children()
         _driver_state["manager"] = manager
         _driver_state["pw"] = manager.start()
+        _quiet_interrupted_listeners(getattr(manager, "_connection", None))
         _driver_state["pids"] = procs.children() - before
         _driver_state["generation"] += 1
         atexit.register(stop_driver)
     return _driver_state["pw"]
+
+
+def _quiet_interrupted_listeners(connection: Any) -> None:
+    """Keep an interrupt that lands in a Playwright event listener off the user's screen. Playwright catches
+    any exception a listener raises, prints "Error occurred in event listener" with its traceback, and raises
+    it again at the next call. A SIGTERM or Ctrl-C that arrives while a listener runs (a console message, a
+    page error, a closing context) is such an exception: the run stops as it should, but the traceback says
+    nothing to a user. It is still raised at the next call, so the case stops there; any other listener error
+    prints as before."""
+    shout = getattr(connection, "_on_event_listener_error", None)
+    if shout is None:  # another Playwright: its own behaviour stands
+        return
+
+    def on_listener_error(exc: BaseException) -> None:
+        if isinstance(exc, KeyboardInterrupt) and procs.interrupted():
+            connection._error = exc  # what Playwright does after printing: the next call raises it
+        else:
+            shout(exc)
+
+    connection._on_event_listener_error = on_listener_error
 
 
 def abandon_driver() -> None:
@@ -106,9 +128,13 @@ def stop_driver() -> None:
         # SIGTERM) its half-finished calls would otherwise print asyncio and "never awaited" noise that
         # says nothing to a user.
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-        with contextlib.suppress(Exception), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pw.stop()
+            with contextlib.suppress(Exception):
+                pw.stop()
+            # A stop that failed leaves its coroutines to the collector, which warns of each one it frees;
+            # freed here, inside the filter, they make no noise.
+            gc.collect()
 
 
 @cache
