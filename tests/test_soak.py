@@ -59,3 +59,21 @@ def test_repeat_runs_every_repetition_and_writes_the_report(tmp_path: Path) -> N
     assert sorted(p.name for p in (tmp_path / "reports" / "repeat").iterdir()) == ["junit-1.xml", "junit-2.xml"]
     flakes = (tmp_path / "reports" / "flakes.md").read_text(encoding="utf-8")
     assert "# Soak: 2 repetitions of 1 cases" in flakes and "0 flaky" in flakes
+
+
+@pytest.mark.parametrize(("ignored", "sent", "expected"), [
+    (False, "SIGTERM", "(-15, <Signals.SIGTERM: 15>)"),
+    # A job a script put in the background ignores SIGINT, and so does the repetition it starts: the soak must
+    # not report a stop that never happened (it did, and then ran the whole repetition on).
+    (True, "SIGINT", "(0, None)"),
+])
+def test_a_soak_passes_on_the_signals_its_repetition_obeys(ignored: bool, sent: str, expected: str) -> None:
+    """The signal a soak receives goes on to the running repetition; one the soak ignores stays ignored."""
+    child = f"import os, signal; os.kill(os.getppid(), signal.{sent}); signal.pause() if not {ignored} else None"
+    script = ("import signal, sys\n"
+              + (f"signal.signal(signal.{sent}, signal.SIG_IGN)\n" if ignored else "")
+              + "from harness.cli.running import _run_forwarding_signals\n"
+              + f"print(_run_forwarding_signals([sys.executable, '-c', {child!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.stdout.strip() == expected, done.stdout + done.stderr

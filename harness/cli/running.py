@@ -65,18 +65,28 @@ def _run_forwarding_signals(cmd: list[str]) -> tuple[int, signal.Signals | None]
     import subprocess
 
     received: list[signal.Signals] = []
-    # Its own process group, so a terminal's Ctrl-C reaches it once (forwarded), not twice: a second
-    # interrupt would cut its cleanup short.
-    child = subprocess.Popen(cmd, process_group=0)
+    started: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, frame: object) -> None:
         received.append(signal.Signals(signum))
-        with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+        for child in started:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
 
-    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    # A signal this process ignores (SIGHUP under nohup, SIGINT for a job a script put in the background)
+    # stays ignored: the child inherits that, so passing it on would stop nothing while this process
+    # reported a stop. The others are watched before the child starts, so none is lost in between.
+    watched = [sig for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+               if signal.getsignal(sig) is not signal.SIG_IGN]
     previous = {sig: signal.signal(sig, forward) for sig in watched}
     try:
+        # Its own process group, so a terminal's Ctrl-C reaches it once (forwarded), not twice: a second
+        # interrupt would cut its cleanup short. Its handlers of the watched signals are the defaults.
+        child = subprocess.Popen(cmd, process_group=0)
+        started.append(child)
+        if received:  # came while it started
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(received[0])
         code = child.wait()
     finally:
         for sig, handler in previous.items():
