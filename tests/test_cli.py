@@ -318,11 +318,12 @@ def test_run_passes_its_lanes_to_pytest(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_default_lanes_never_start_more_cases_than_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The network cases' default lanes are the cores the other workers leave, from 1 to LANES."""
+    """The network cases' default lanes: three for each core the other workers leave, from 1 to LANES."""
     import os
 
     from harness.run import LANES, spare_lanes
 
-    for cores, workers, lanes in ((2, 2, 1), (2, 1, 2), (4, 2, 3), (16, 2, LANES), (1, 1, 1), (8, 8, 1)):
+    for cores, workers, lanes in ((2, 2, 3), (2, 1, 3), (4, 2, 3), (16, 2, LANES), (1, 1, 3), (8, 8, 3), (2, 3, 1),
+                                  (8, 12, 1)):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         assert spare_lanes(workers) == lanes, (cores, workers)

@@ -28,9 +28,12 @@ def test_catalogue_on_engine(pytester: pytest.Pytester, engine: str, route: str)
     # On two workers, as './bootstrap run' runs it: the cases mostly wait on browser timers (the network ones
     # 8-30 s each), so overlapping them took Firefox's cell from 169 s to 82 s and Chromium's from 133 s to
     # 78 s on the 2-core reference machine, beside the suite's other worker; and the plugin's scheduling of
-    # launch groups over workers is exercised on every engine and route.
+    # launch groups over workers is exercised on every engine and route. Each worker runs its network cases
+    # one at a time: beside the suite's other worker the cores are busy, which a user's run leaves to its
+    # lanes (test_side_by_side.py runs those).
     result = pytester.runpytest_subprocess(str(REPO / "scenarios"), "--mf-engine", engine, "--mf-route",
-                                           f"{engine}={route}", "-rs", "-n", "2", "--rootdir", str(pytester.path))
+                                           f"{engine}={route}", "-rs", "-n", "2", "--mf-lanes", "1",
+                                           "--rootdir", str(pytester.path))
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     assert outcomes.get("passed", 0) > 0

@@ -135,11 +135,13 @@ def _gone(tag: str, within: float) -> bool:
 @needs_root
 @needs_chromium
 @pytest.mark.browser
-@pytest.mark.parametrize(("how", "args"), [("killed worker", ["-n", "2"]), ("SIGTERM to a parallel run", ["-n", "2"]),
+@pytest.mark.parametrize(("how", "args"), [("killed worker", ["-n", "2", "--lanes", "1"]),
+                                           ("SIGTERM to a parallel run", ["-n", "2"]),
                                            ("SIGTERM to a soak", ["--repeat", "2", "-n", "2"])])
 def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how: str, args: list[str]) -> None:
     """A worker killed with SIGKILL (no cleanup of its own: its reaper removes the lab and servers), and
-    SIGTERM sent to the run's own process only (as job runners do): nothing of the lab survives."""
+    SIGTERM sent to the run's own process only (as job runners do): nothing of the lab survives. The killed
+    worker runs its case itself (one lane): a lane that dies is another story, told in test_lanes.py."""
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "slow.yaml").write_text(SLOW_PAIR, encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli.main", "run", "scenarios", *args, "--reports",

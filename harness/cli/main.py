@@ -18,7 +18,7 @@ from harness import __version__
 from harness.cli.authoring import cmd_docs, cmd_init, cmd_list, cmd_schema, cmd_validate
 from harness.cli.running import cmd_conformance, cmd_report, cmd_run, cmd_variants
 from harness.core.resources import CHECKOUT
-from harness.run import LANES, lane_count
+from harness.run import LANES, LANES_DEFAULT, lane_count
 
 EPILOG_RUN = """examples:
   mediafault run                                   the catalogue in ./scenarios (or the built-in one)
@@ -96,8 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--grid-url", metavar="URL", help="run on the Selenium Grid 4 at URL (see 'mediafault grid')")
     run.add_argument("--lanes", type=lane_count, metavar="N", help=f"run the network lab's cases N at a time, each "
                      f"lane a process with its own browsers and lab: they mostly wait on the browsers' ICE timers "
-                     f"(default: the cores the -n workers leave, at most {LANES}; 1 runs them one after the "
-                     "other; pytest: --mf-lanes)")
+                     f"(default: {LANES_DEFAULT}; 1 runs them one after the other; pytest: --mf-lanes)")
     run.add_argument("--serve-address", metavar="ADDRESS",
                      help="with a Grid on another machine: this machine's address its nodes reach (default: the "
                      "address on the route to the Grid)")

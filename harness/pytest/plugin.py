@@ -15,7 +15,7 @@ from harness.core import procs
 from harness.core.errors import InputError
 from harness.pytest.collect import CASE_SECONDS, ScenarioFailed, ScenarioFile, ScenarioItem
 from harness.report.matrix import Cell, render, surface_map, surface_map_html
-from harness.run import LANES, MAX_LANES, lane_count
+from harness.run import LANES_DEFAULT, MAX_LANES, lane_count
 from harness.run.plan import split_case_id
 from harness.run.pool import SCREENSHOT_MODES, TRACE_MODES
 from harness.run.runner import PageHung
@@ -68,11 +68,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "ini: mf_case_timeout)")
     group.addoption("--mf-lanes", dest="mf_lanes", metavar="N", type=lane_count,
                     help="run the network lab's cases N at a time, each lane a process of its own (they mostly wait "
-                    "on the browsers' ICE timers); 1: one at a time, in the worker (default: the cores the other "
-                    f"workers leave, at most {LANES}; ini: mf_lanes, 'auto' for the default)")
+                    f"on the browsers' ICE timers); 1: one at a time, in the worker (default: {LANES_DEFAULT}; "
+                    "ini: mf_lanes, 'auto' for the default)")
     parser.addini("mf_engine", type="args", default=[], help="engines to run on (default: all)")
     parser.addini("mf_lanes", type="string", default="auto", help=f"network cases at a time (1 to {MAX_LANES}, or "
-                  "auto: the cores the other workers leave)")
+                  f"auto: {LANES_DEFAULT})")
     parser.addini("mf_case_timeout", type="string", default="", help="seconds before a hung case's browser is "
                   "killed (default: computed per case)")
     parser.addini("mf_route", type="args", default=[], help="forced routes, ENGINE=ROUTE")
