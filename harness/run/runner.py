@@ -320,6 +320,8 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         page.start_trace()
     timings["context"] = time.monotonic() - t
     passed = False
+    where: Location | None = None
+    tracker: PageTracker | None = None
     try:
         t = time.monotonic()
         with recorder.step(f"apply conditions ({plan.fidelity.value})"):
@@ -418,6 +420,11 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         screenshot = _screenshot(page) if not passed or pool.screenshots == "always" else None
         timings["evidence"] = time.monotonic() - t
         return CaseResult(verdict, obs, browser.version, where.display, screenshot, late, timings, evidence)
+    except Exception as exc:
+        closed = _window_closed(plan, page, watch, exc, tracker, surface)
+        if closed is None:
+            raise
+        return CaseResult(*closed, browser.version, where.display if where else "", None, None, timings)
     finally:
         t = time.monotonic()
         for timer in timers:
@@ -431,6 +438,27 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         if lab is not None:
             lab.clear()
         timings["closing"] = time.monotonic() - t  # the result holds this dict: it gets the figure too
+
+
+WINDOW_CLOSED = "the app closed its own window (window.close())"
+
+
+def _window_closed(plan: CasePlan, page: Page, watch: CaseWatch, failure: BaseException,
+                   tracker: PageTracker | None, surface: Surface) -> tuple[Verdict, Observation] | None:
+    """The verdict on a case whose app closed its own window, which failed the call that met it; None when the
+    window did not close, or closed because its browser went down (asked of the route first: Firefox closes a
+    crashed page's window before its browser). The app's checks are judged on what it showed last, and the
+    case fails: nothing it would have shown afterwards can be seen. Its browser is fine and is kept."""
+    if watch.fired:
+        return None
+    page.learn_crash(failure)  # meanwhile the route also hears of a close that came with the failure
+    if page.events.crashed or not page.events.window_closed:
+        return None
+    incidents = [*(tracker.incidents() if tracker else []), WINDOW_CLOSED]
+    obs = Observation(snapshot=watch.last or Snapshot(), page_errors=list(page.events.errors), incidents=incidents,
+                      left=WINDOW_CLOSED)
+    closed = Check("window", "open until the case is judged", f"closed by the app while {watch.phase}", False)
+    return Verdict((*judge(plan.expected, obs, surface.console).checks, closed), "page left the app"), obs
 
 
 def redact_archive(data: bytes, secrets: set[str]) -> bytes:

@@ -112,6 +112,9 @@ class PageEvents:
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # (method, url, body)
     errors: list[str] = field(default_factory=list)
     crashed: bool = False  # the page's renderer process died (a crash, the OOM killer)
+    # The page's window closed without the harness closing it: the app called window.close(), or (until the
+    # route learns otherwise, see Page.learn_crash) its browser went down with it.
+    window_closed: bool = False
 
 
 class Page(ABC):

@@ -362,6 +362,7 @@ class PlaywrightPage(Page):
         self.events = PageEvents()
         self._popups: list[Any] = []
         self.closed = False  # by the harness
+        self._crash_asked = False
         page.on("console", lambda m: self.events.console.append(m.text))
         page.on("pageerror", lambda e: self.events.errors.append(str(e)))
         page.on("request", self._on_request)
@@ -369,6 +370,7 @@ class PlaywrightPage(Page):
         page.on("dialog", _dismiss)
         page.on("popup", self._on_popup)
         page.on("crash", lambda _: setattr(self.events, "crashed", True))
+        page.on("close", self._on_page_close)
         if owns_context:
             context.on("close", self._on_context_close)
 
@@ -378,13 +380,18 @@ class PlaywrightPage(Page):
         if not self.closed:
             self.events.crashed = True
 
+    def _on_page_close(self, _page: Any) -> None:
+        if not self.closed:
+            self.events.window_closed = True
+
     def learn_crash(self, failure: BaseException) -> None:
         """Firefox tells Playwright that the page closed, failing the calls in flight, before the browser
         goes down with the dead content process; an app closing its own window closes the page alone. So
         a call failed by a close the harness did not make waits, bounded, for the context to close too."""
-        if self.events.crashed or self.closed or not self._owns_context \
+        if self.events.crashed or self.closed or not self._owns_context or self._crash_asked \
                 or "closed" not in str(failure).split("\n", 1)[0]:
             return
+        self._crash_asked = True  # once: the runner may ask again about the same failure
         with contextlib.suppress(Exception):  # no close within the bound (the page alone closed), or the
             # driver was stopped meanwhile (the browser's disconnect does that); the flag says which
             self._context.wait_for_event("close", timeout=CRASH_NEWS_TIMEOUT * 1000)

@@ -349,6 +349,7 @@ class SeleniumPage(Page):
         observer has recorded the dialog, so the command is simply sent again."""
         from selenium.common.exceptions import (
             NoAlertPresentException,
+            NoSuchWindowException,
             UnexpectedAlertPresentException,
             WebDriverException,
         )
@@ -359,6 +360,11 @@ class SeleniumPage(Page):
             except UnexpectedAlertPresentException:
                 with contextlib.suppress(NoAlertPresentException):  # a driver that left it open
                     self._driver.switch_to.alert.dismiss()
+            except NoSuchWindowException:
+                # The window is gone, and the harness closes it only after the case: the app closed it.
+                self.events.crashed = self.events.crashed or self._webprocess_crashed()
+                self.events.window_closed = not self.events.crashed
+                raise
             except WebDriverException:
                 self.events.crashed = self.events.crashed or self._webprocess_crashed()
                 raise
@@ -507,6 +513,7 @@ class SeleniumPage(Page):
         """Close the window and go back to the session's first one."""
         with contextlib.suppress(Exception):
             for handle in [*self._others(), self._handle]:  # the app's popups go with it
-                self._driver.switch_to.window(handle)
-                self._call(self._driver.close)
+                with contextlib.suppress(Exception):  # one the app closed itself is gone already
+                    self._driver.switch_to.window(handle)
+                    self._call(self._driver.close)
             self._driver.switch_to.window(self._home)
