@@ -318,7 +318,7 @@ def test_run_passes_its_lanes_to_pytest(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_default_lanes_never_start_more_cases_than_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The network cases' default lanes: three for each core the other workers leave, from 1 to LANES."""
+    """The network cases' default lanes: LANES when the other workers leave a core, else 1."""
     import os
 
     from harness.run import LANES, spare_lanes

@@ -17,10 +17,9 @@ import os
 # 2-core reference machine, 1 lane -> 3: that variant 225 s -> 87 s, a page variant 94 s -> 38 s, the ACS
 # SDK's conformance on 3 engines 152 s -> 65 s, a page variant on WebKit 66 s -> 25 s.
 LANES = 3
-LANES_PER_CORE = 3  # a lane's case mostly waits: three of them keep about 0.6 of a core busy
 MAX_LANES = 8  # more would only share the same cores and memory
 # What the lanes' default is, in words for --help (see spare_lanes).
-LANES_DEFAULT = f"{LANES_PER_CORE} for each core the other workers leave, at most {LANES}; 1 when they leave none"
+LANES_DEFAULT = f"{LANES} when the other workers leave a core, else 1"
 
 
 def lane_count(text: str) -> int:
@@ -36,9 +35,8 @@ def lane_count(text: str) -> int:
 
 
 def spare_lanes(workers: int) -> int:
-    """The lanes a pytest run gives its network cases by default: :data:`LANES_PER_CORE` for each core the run's
-    other workers leave (at most :data:`LANES`), and one when they leave none. A network case mostly waits on a
-    browser's ICE timer or a shaped link: measured on the 2-core reference machine with ``-n 2``, the whole
-    catalogue kept 0.6 of its 2 cores busy with one lane, and 1.6 with three (109-115 s instead of 158-166 s)."""
-    spare = (os.cpu_count() or 1) - workers + 1
-    return max(1, min(LANES, LANES_PER_CORE * spare))
+    """The lanes a pytest run gives its network cases by default: :data:`LANES` when the run's other workers
+    leave a core for the worker that runs them, else 1. A network case mostly waits on a browser's ICE timer or
+    a shaped link: measured on the 2-core reference machine with ``-n 2``, the whole catalogue kept 0.6 of its
+    cores busy with one lane, and 1.6 with three (103-141 s over 20 repetitions instead of 158-166 s)."""
+    return LANES if workers <= (os.cpu_count() or 1) else 1
