@@ -271,14 +271,13 @@ def _run_watched(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: 
     try:
         return _run_case(plan, pool, target, surface, recorder, watch, trace)
     except MediafaultError as exc:
-        if watch.fired or watch.crashed(exc):  # the harness's own error then only followed from it
+        # The route was asked about a crash in _run_case, before the page was closed; here it is only read.
+        if watch.fired or watch.crashed():  # the harness's own error then only followed from it
             pool.discard(spec)
             raise _broken_page(watch, budget, exc) from None
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the browser itself, reported as broken
-        # Asked before the browser is discarded, while it can still tell; a hung page's is not asked at all
-        # (its browser was killed, and the answer would change nothing).
-        broken = watch.fired or watch.crashed(exc)
+        broken = watch.fired or watch.crashed()  # read before discarding, which silences the browser's news
         pool.discard(spec)
         if broken:
             raise _broken_page(watch, budget, exc) from None
@@ -421,7 +420,11 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
         timings["evidence"] = time.monotonic() - t
         return CaseResult(verdict, obs, browser.version, where.display, screenshot, late, timings, evidence)
     except Exception as exc:
-        closed = _window_closed(plan, page, watch, exc, tracker, surface)
+        # Asked here, before the page is closed below: a closed page no longer hears why it went (a hung
+        # page's browser was killed, and the answer would change nothing). _run_watched reads the answer.
+        if watch.fired or watch.crashed(exc):
+            raise
+        closed = _window_closed(plan, page, watch, tracker, surface)
         if closed is None:
             raise
         return CaseResult(*closed, browser.version, where.display if where else "", None, None, timings)
@@ -443,16 +446,13 @@ def _run_case(plan: CasePlan, pool: BrowserPool, target: AppTarget, surface: Sur
 WINDOW_CLOSED = "the app closed its own window (window.close())"
 
 
-def _window_closed(plan: CasePlan, page: Page, watch: CaseWatch, failure: BaseException,
-                   tracker: PageTracker | None, surface: Surface) -> tuple[Verdict, Observation] | None:
+def _window_closed(plan: CasePlan, page: Page, watch: CaseWatch, tracker: PageTracker | None,
+                   surface: Surface) -> tuple[Verdict, Observation] | None:
     """The verdict on a case whose app closed its own window, which failed the call that met it; None when the
-    window did not close, or closed because its browser went down (asked of the route first: Firefox closes a
-    crashed page's window before its browser). The app's checks are judged on what it showed last, and the
-    case fails: nothing it would have shown afterwards can be seen. Its browser is fine and is kept."""
-    if watch.fired:
-        return None
-    page.learn_crash(failure)  # meanwhile the route also hears of a close that came with the failure
-    if page.events.crashed or not page.events.window_closed:
+    window did not close (the caller has ruled out a crash first: Firefox closes a crashed page's window before
+    its browser). The app's checks are judged on what it showed last, and the case fails: nothing it would
+    have shown afterwards can be seen. Its browser is fine and is kept."""
+    if not page.events.window_closed:
         return None
     incidents = [*(tracker.incidents() if tracker else []), WINDOW_CLOSED]
     obs = Observation(snapshot=watch.last or Snapshot(), page_errors=list(page.events.errors), incidents=incidents,

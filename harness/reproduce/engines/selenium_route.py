@@ -360,13 +360,10 @@ class SeleniumPage(Page):
             except UnexpectedAlertPresentException:
                 with contextlib.suppress(NoAlertPresentException):  # a driver that left it open
                     self._driver.switch_to.alert.dismiss()
-            except NoSuchWindowException:
-                # The window is gone, and the harness closes it only after the case: the app closed it.
+            except WebDriverException as exc:
                 self.events.crashed = self.events.crashed or self._webprocess_crashed()
-                self.events.window_closed = not self.events.crashed
-                raise
-            except WebDriverException:
-                self.events.crashed = self.events.crashed or self._webprocess_crashed()
+                # A window gone, not by a crash: the harness closes it only after the case, so the app did.
+                self.events.window_closed |= isinstance(exc, NoSuchWindowException) and not self.events.crashed
                 raise
         raise HarnessError(f"the app opened more than {DIALOG_RETRIES} dialogs in a row; the harness dismissed "
                            "each one and gave up")
