@@ -29,6 +29,15 @@ def _processes_with(text: str) -> list[str]:
     return [line for line in out.splitlines() if text in line and "ps -eww" not in line]
 
 
+def _lab_processes(tag: str) -> list[str]:
+    """Processes of the lab ``tag`` (mf<hex PID>), told apart from a lab of another run whose PID begins
+    with the same digits: the tag ends there, or goes on only as a namespace or link name (mf1a2c, mf1a2s0)."""
+    import re
+
+    whole = re.compile(re.escape(tag) + r"(?:[cs]\d?)?(?![0-9a-z])")
+    return [line for line in _processes_with(tag) if whole.search(line)]
+
+
 @needs_root
 def test_stale_lab_from_a_killed_run_is_removed() -> None:
     """Namespaces named after a process that no longer exists are deleted by the next lab."""
@@ -57,14 +66,14 @@ def test_interrupt_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Sig
     tag = f"mf{proc.pid:x}"
     deadline = time.monotonic() + 60
     # Wait (bounded) until the lab is up with its servers (the peer and coturn), then interrupt.
-    while not ({f"{tag}c", f"{tag}s"} <= _netns() and len(_processes_with(tag)) >= 2):
+    while not ({f"{tag}c", f"{tag}s"} <= _netns() and len(_lab_processes(tag)) >= 2):
         assert proc.poll() is None, proc.communicate()[0]
         assert time.monotonic() < deadline, "the lab never came up"
         time.sleep(0.2)  # test-side polling of an external fact; the harness itself never sleeps
     proc.send_signal(sig)
     output, _ = proc.communicate(timeout=60)
     assert not {f"{tag}c", f"{tag}s"} & _netns(), output
-    assert not _processes_with(tag), output
+    assert not _lab_processes(tag), output
     assert "Traceback" not in output
 
 
@@ -86,7 +95,7 @@ def test_app_url_forwarder_goes_with_an_interrupted_run(tmp_path: Path, sig: sig
         tag = f"mf{proc.pid:x}"
         deadline = time.monotonic() + 60
         # Wait (bounded) until the forwarder runs (after the peer and coturn), then interrupt.
-        while not [line for line in _processes_with(tag) if "--forward" in line]:
+        while not [line for line in _lab_processes(tag) if "--forward" in line]:
             assert proc.poll() is None, proc.communicate()[0]
             assert time.monotonic() < deadline, "the forwarder never came up"
             time.sleep(0.2)  # test-side polling of an external fact; the harness itself never sleeps
@@ -117,7 +126,7 @@ def _lab_owned_below(root: int) -> str | None:
     for name in _netns():
         if name.endswith("c") and name.startswith("mf") and int(name[2:-1], 16) in below:
             tag = name[:-1]
-            if len(_processes_with(tag)) >= 2:  # the peer and coturn run
+            if len(_lab_processes(tag)) >= 2:  # the peer and coturn run
                 return tag
     return None
 
@@ -125,7 +134,7 @@ def _lab_owned_below(root: int) -> str | None:
 def _gone(tag: str, within: float) -> bool:
     """Whether the lab ``tag`` and every process of it are gone, waiting (bounded) for the reaper."""
     deadline = time.monotonic() + within
-    while {f"{tag}c", f"{tag}s"} & _netns() or _processes_with(tag):
+    while {f"{tag}c", f"{tag}s"} & _netns() or _lab_processes(tag):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)  # test-side polling of an external fact
@@ -160,7 +169,11 @@ def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how
         proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=180)
     assert _gone(tag, within=20), f"lab {tag} left behind after {how}:\n{output}"
-    assert not _processes_with(f"harness.core.reaper --owner {int(tag[2:], 16)}"), "a reaper outlived its worker"
+    # The owner's PID is the reaper's last argument; matched whole, as a reaper of another run (owner 16540)
+    # holds this owner's digits (1654) too.
+    reapers = [line for line in _processes_with("harness.core.reaper --owner")
+               if line.split()[-1] == str(int(tag[2:], 16))]
+    assert not reapers, "a reaper outlived its worker"
     if how == "killed worker":
         assert proc.returncode == 1, output
         # The crashed case is in the matrix as broken; the other case still ran.
