@@ -48,6 +48,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--mf-lanes={args.lanes}")
     if args.n:
         pytest_args += ["-n", str(args.n)]
+    # This process imported harness before pytest could mark it for assertion rewriting, which harness does
+    # not need; pytest's warning about it would only show on an interrupted run, as noise.
+    pytest_args += ["-W", "ignore:Module already imported so cannot be rewritten; harness:"
+                          "pytest.PytestAssertRewriteWarning"]
     pytest_args += ["--mf-matrix", f"--mf-surface-map={reports / 'error-surface.md'}",
                     f"--junitxml={reports / 'junit.xml'}", f"--alluredir={allure_dir}",
                     "-p", "no:cacheprovider", "-q", "-rs", *args.pytest_args]
