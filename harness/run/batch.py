@@ -187,10 +187,7 @@ class Lanes:
     def close(self, hurry: bool = False) -> None:
         """Stop every lane process: ``hurry`` when they may be in the middle of a case (an interrupt)."""
         children, self._children = self._children, []
-        for lane in children:
-            lane.end()  # all told at once, so they close their browsers side by side
-        for lane in children:
-            lane.stop(hurry)
+        _stop_together(children, hurry)
 
     def __enter__(self) -> Lanes:
         return self
@@ -342,20 +339,38 @@ class Lane:
         """Let the lane stop its browsers and lab and wait for it: when told there is no more work it gets
         :data:`STOP_GRACE`; in a ``hurry`` (in the middle of a case) it is told with SIGTERM after 1 s, then has
         :data:`STOP_GRACE`. Killed if it has not stopped by then."""
-        self.end()
+        _stop_together([self], hurry)
+
+
+def _stop_together(lanes: list[Lane], hurry: bool) -> None:
+    """:meth:`Lane.stop` for several lanes side by side: each step's wait is shared, so an interrupt with three
+    lanes takes as long as with one (one after another, each lane's second of grace and its own stop added up:
+    4.8 s against 1.1 s, measured on Chromium's network cases)."""
+    for lane in lanes:
+        lane.end()  # all told at once, so they close their browsers side by side
+    left = _still_running(lanes, 1.0 if hurry else STOP_GRACE)
+    for lane in left:
+        with contextlib.suppress(ProcessLookupError):
+            lane._proc.send_signal(signal.SIGTERM)
+    for lane in _still_running(left, STOP_GRACE):
+        procs.kill_tree({lane.pid})
+        lane._proc.wait()
+    for lane in lanes:
+        lane._from.close()
+        procs.rejoin(lane.pid)
+        REAPER.forget_process(lane.pid)
+
+
+def _still_running(lanes: list[Lane], within: float) -> list[Lane]:
+    """The lanes that have not exited ``within`` seconds from now (one deadline for all)."""
+    deadline = time.monotonic() + within
+    left = []
+    for lane in lanes:
         try:
-            self._proc.wait(timeout=1.0 if hurry else STOP_GRACE)
+            lane._proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.send_signal(signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                procs.kill_tree({self.pid})
-                self._proc.wait()
-        self._from.close()
-        procs.rejoin(self.pid)
-        REAPER.forget_process(self.pid)
+            left.append(lane)
+    return left
 
 
 def _lane_main() -> int:
