@@ -182,6 +182,8 @@ def test_parallel_run_stopped_abruptly_leaves_nothing_behind(tmp_path: Path, how
     else:
         assert proc.returncode != 0, output
         assert "warnings summary" not in output, output  # pytest's own, about how harness was imported
+        if how == "SIGTERM to a parallel run":
+            assert re.search(r"mediafault: interrupted after \d+ case\(s\)", output), output
         assert "Traceback" not in output
     if "--repeat" in args:
         assert "the soak stopped at repetition 1 on signal SIGTERM" in output

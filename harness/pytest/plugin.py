@@ -335,6 +335,13 @@ class MatrixCollector:
             terminalreporter.write_line(render(self.cells))
             if self.launches:
                 terminalreporter.write_line(f"browser launches: {sum(self.launches.values())}")
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            # pytest's own lines name whatever call the signal landed in (often a Playwright file): say what it
+            # means for this run.
+            terminalreporter.write_line(
+                f"mediafault: interrupted after {len(self.cells)} case(s); the matrix and the reports hold only "
+                "those. The browsers, servers and network labs the run started are stopped before it exits; run "
+                "it again for the rest.", yellow=True)
         if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not terminalreporter.stats.get("deselected"):
             terminalreporter.write_line(f"mediafault: {nothing_collected_hint(self.config)}", yellow=True)
         target = option(self.config, "surface_map")
