@@ -279,3 +279,28 @@ def test_xdist_launches_each_configuration_at_most_once_per_worker(project: pyte
     result.assert_outcomes(passed=6)
     launches = [int(m.group(1)) for line in result.stdout.lines if (m := re.match(r"browser launches: (\d+)$", line))]
     assert launches and 1 <= launches[0] <= 2, result.stdout.str()
+
+
+def _chunks(sizes: dict[str, int], workers: int) -> dict[str, list[int]]:
+    """The chunk sizes :func:`chunk` makes of launch groups of ``sizes`` cases, by group."""
+    from harness.pytest.scheduling import chunk
+
+    keys = {f"{group}::case{n}": group for group, size in sizes.items() for n in range(size)}
+    out: dict[str, dict[str, int]] = {}
+    for nodeid, unit in chunk(keys, workers).items():
+        counts = out.setdefault(keys[nodeid], {})
+        counts[unit] = counts.get(unit, 0) + 1
+    return {group: sorted(counts.values(), reverse=True) for group, counts in out.items()}
+
+
+def test_a_launch_group_is_split_only_when_it_exceeds_a_workers_share() -> None:
+    """The built-in catalogue's shape on two workers: every group fits a worker's share, so each is launched
+    once (splitting them cost one launch more per engine); one group bigger than the share is spread over the
+    workers, in chunks of at least MIN_GROUP, never more chunks than workers."""
+    from harness.pytest.scheduling import MIN_GROUP
+
+    assert _chunks({"webkit": 29, "chromium": 20, "firefox": 18, "no-mic": 2, "wav": 1}, 2) == {
+        "webkit": [29], "chromium": [20], "firefox": [18], "no-mic": [2], "wav": [1]}
+    assert _chunks({"one-config": 50}, 2) == {"one-config": [25, 25]}
+    assert _chunks({"big": 100, "small": 10}, 4) == {"big": [25, 25, 25, 25], "small": [10]}
+    assert _chunks({"few": 6}, 2) == {"few": [MIN_GROUP, 6 - MIN_GROUP]}
