@@ -214,7 +214,7 @@ def _webkit_available() -> bool:
 def test_killed_worker_leaves_no_display_driver_or_browser(tmp_path: Path) -> None:
     """The WebKit route's Xvfb, WebKitWebDriver and MiniBrowser run in sessions of their own, so a worker
     killed outright would leave them running; its reaper removes them."""
-    from harness.core.procs import _parents, descendants
+    from harness.core.procs import _below, _parents, descendants
 
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "wait.yaml").write_text(WEBKIT_WAITS, encoding="utf-8")
@@ -226,13 +226,16 @@ def test_killed_worker_leaves_no_display_driver_or_browser(tmp_path: Path) -> No
     while not worker:
         assert proc.poll() is None, proc.communicate()[0]
         assert time.monotonic() < deadline, "no WebKit session came up"
+        # One snapshot for both: a MiniBrowser started between two would have no parent in the first, and
+        # would be taken for the worker itself.
         parents = _parents()
-        for pid in descendants(proc.pid):
+        for pid in _below(proc.pid, parents):
             with contextlib.suppress(OSError):
                 if "MiniBrowser" in Path(f"/proc/{pid}/cmdline").read_text():
-                    worker = pid
-                    while parents.get(worker) not in (proc.pid, None):
-                        worker = parents[worker]
+                    up = pid
+                    while parents[up] != proc.pid:
+                        up = parents[up]
+                    worker = up
         time.sleep(0.2)  # test-side polling of an external fact
     started = descendants(worker)  # Xvfb, WebKitWebDriver, MiniBrowser and WebKit's helper processes
     names = {Path(f"/proc/{pid}/exe").resolve().name for pid in started if Path(f"/proc/{pid}").exists()}
