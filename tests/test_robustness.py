@@ -32,8 +32,6 @@ def _processes_with(text: str) -> list[str]:
 def _lab_processes(tag: str) -> list[str]:
     """Processes of the lab ``tag`` (mf<hex PID>), told apart from a lab of another run whose PID begins
     with the same digits: the tag ends there, or goes on only as a namespace or link name (mf1a2c, mf1a2s0)."""
-    import re
-
     whole = re.compile(re.escape(tag) + r"(?:[cs]\d?)?(?![0-9a-z])")
     return [line for line in _processes_with(tag) if whole.search(line)]
 
@@ -401,8 +399,6 @@ def test_a_lab_server_that_hangs_as_it_starts_is_stopped_and_started_again(tmp_p
 
 def _orphans(lines: list[str]) -> list[str]:
     """Lab processes whose run (the PID in their lab tag, mf<hex>) is gone; other runs may be live."""
-    import re
-
     out = []
     for line in lines:
         tag = re.search(r"mf([0-9a-f]+)", line)
