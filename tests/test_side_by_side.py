@@ -6,6 +6,7 @@ launches of the processes that ran it. With ``--mf-lanes 1`` the worker runs the
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -90,13 +91,18 @@ def test_network_cases_run_side_by_side_and_are_reported_as_their_own(pytester: 
     # Lane processes ran them: the launches name more than one process.
     pids = {props["launches"].split("=")[0] for _, props, _ in junit.values()}
     assert len(pids) >= 2, pids
-    # Each its own duration (not the whole batch for the first and nothing for the others), the same in both.
+    # Each its own duration, as the lane that ran it measured it, the same in both reports: not how long the
+    # worker waited (the whole batch for the first case read, nothing for the others). Bounded by the run's own
+    # wall time, not by a fixed figure: a failing case runs again with a trace, and a loaded machine is slower.
     results = _allure(allure)
     for name in names:
         seconds = junit[name][0]
-        assert 0.3 < seconds < 20, (name, seconds)
+        assert 0.3 < seconds < result.duration, (name, seconds, result.duration)
         allure_seconds = (results[name]["stop"] - results[name]["start"]) / 1000
         assert abs(allure_seconds - seconds) < 0.05, (name, allure_seconds, seconds)
+        lane_said = [float(m.group(1)) for s in _step_names(results[name])
+                     if (m := re.match(r"run side by side .* \(([\d.]+) s\)$", s))]
+        assert len(lane_said) == 1 and abs(lane_said[0] - seconds) <= 0.051, (name, lane_said, seconds)
     # Their steps and evidence, as if run in the worker.
     for name in (f"{n}[chromium]" for n in QUICK):
         steps = _step_names(results[name])
