@@ -10,6 +10,8 @@
 4. with ``--suite``: ``./bootstrap test`` on a fresh clone of this repository (about a quarter of an hour
    or more: not run unless asked);
 
+each run with the CPU the machine spent meanwhile (all processes, from ``/proc/stat``: run it on a quiet
+machine) and the wall clock that CPU alone would take on every core at once, which no scheduling can beat;
 then the table of waits: each case of the whole-catalogue run whose time is above its own (the time the
 app took to show the outcome, as the case recorded it, plus any ``hold``) by more than a floor, with where the
 rest went (the case's "time spent" evidence).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -130,11 +133,55 @@ def selenium_per_case(n: int) -> list[float]:
 
 
 @dataclass
+class Cpu:
+    """The CPU this machine spent over a stretch of wall time, every process counted (Linux's ``/proc/stat``)."""
+
+    busy: float  # core-seconds
+    wall: float
+    cores: int
+
+    @property
+    def floor(self) -> float:
+        """Seconds that CPU takes with every core busy all the time: the least wall clock any schedule gets."""
+        return self.busy / self.cores
+
+    def __str__(self) -> str:
+        return (f"CPU {self.busy:.0f} core-s, {self.busy / (self.wall * self.cores):.0%} of {self.cores} cores "
+                f"(at 100 %: {self.floor:.0f} s)")
+
+
+def _busy_seconds() -> float | None:
+    """Core-seconds this machine has spent busy since boot; None where ``/proc/stat`` is not there."""
+    try:
+        first = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal: idle and iowait are the cores' free time.
+    ticks = [int(v) for v in first[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Measures :class:`Cpu` over a ``with`` block (``cpu`` is None where the machine does not say)."""
+
+    def __enter__(self) -> CpuMeter:
+        self.cpu: Cpu | None = None
+        self._busy, self._start = _busy_seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        busy = _busy_seconds()
+        if busy is not None and self._busy is not None:
+            self.cpu = Cpu(busy - self._busy, time.perf_counter() - self._start, os.cpu_count() or 1)
+
+
+@dataclass
 class CatalogueRun:
     """One ``mediafault run`` of the catalogue: wall clock, launches, and per case its time and time spent."""
 
     wall: float
     launches: int
+    cpu: Cpu | None = None
     cases: dict[str, tuple[float, str]] = field(default_factory=dict)  # name[engine] -> (seconds, status)
     spent: dict[str, dict[str, float]] = field(default_factory=dict)  # name[engine] -> the case's timings
 
@@ -155,15 +202,16 @@ def run_catalogue(pytest_args: list[str]) -> CatalogueRun:
     """The built-in catalogue on every engine available, ``-n 2``, as a user runs it."""
     with tempfile.TemporaryDirectory(prefix="mediafault-bench-") as tmp:
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", str(REPO / "scenarios"), "-n", "2",
-                               "--reports", tmp, "--", *pytest_args], capture_output=True, text=True, check=False,
-                              cwd=tmp)
+        with CpuMeter() as meter:
+            proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", str(REPO / "scenarios"), "-n",
+                                   "2", "--reports", tmp, "--", *pytest_args], capture_output=True, text=True,
+                                  check=False, cwd=tmp)
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             print(proc.stdout[-3000:], proc.stderr[-2000:], file=sys.stderr)
             raise SystemExit(f"the catalogue run failed (exit {proc.returncode})")
         launches = re.search(r"browser launches: (\d+)", proc.stdout)
-        run = CatalogueRun(wall, int(launches.group(1)) if launches else 0)
+        run = CatalogueRun(wall, int(launches.group(1)) if launches else 0, meter.cpu)
         for case in ET.parse(Path(tmp) / "junit.xml").getroot().iter("testcase"):
             status = "skipped" if case.find("skipped") is not None else "ran"
             run.cases[case.get("name", "")] = (float(case.get("time", "0")), status)
@@ -202,17 +250,18 @@ def waits_table(run: CatalogueRun, floor: float) -> list[str]:
     return lines
 
 
-def run_suite() -> float:
-    """Wall seconds of ``./bootstrap test`` on a fresh clone of this repository (HEAD)."""
+def run_suite() -> tuple[float, Cpu | None]:
+    """Wall seconds of ``./bootstrap test`` on a fresh clone of this repository (HEAD), and its CPU."""
     with tempfile.TemporaryDirectory(prefix="mediafault-bench-suite-") as tmp:
         subprocess.run(["git", "clone", "-q", str(REPO), tmp], check=True)
         t = time.perf_counter()
-        proc = subprocess.run(["./bootstrap", "test"], cwd=tmp, capture_output=True, text=True, check=False)
+        with CpuMeter() as meter:
+            proc = subprocess.run(["./bootstrap", "test"], cwd=tmp, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             print(proc.stdout[-3000:], file=sys.stderr)
             raise SystemExit(f"./bootstrap test failed on the fresh clone (exit {proc.returncode})")
-        return wall
+        return wall, meter.cpu
 
 
 def _ratio(value: float, floor: float) -> str:
@@ -221,7 +270,8 @@ def _ratio(value: float, floor: float) -> str:
 
 def _catalogue_row(run: CatalogueRun) -> str:
     per = ", ".join(f"{engine} {mean:.1f} s" for engine, mean in run.mean_per_engine().items())
-    return f"{run.wall:.0f} s wall, {run.launches} browser launches; per case: {per}"
+    cpu = f"; {run.cpu}" if run.cpu else ""
+    return f"{run.wall:.0f} s wall, {run.launches} browser launches; per case: {per}{cpu}"
 
 
 def main() -> int:
@@ -254,7 +304,9 @@ def main() -> int:
         rows.append((f"the whole catalogue, every engine, -n 2 ({whole.ran()} cases)", _catalogue_row(whole),
                      "<= 120 s"))
     if args.suite:
-        rows.append(("./bootstrap test on a fresh clone", f"{run_suite() / 60:.1f} min", "<= 15 min"))
+        wall, cpu = run_suite()
+        rows.append(("./bootstrap test on a fresh clone", f"{wall / 60:.1f} min" + (f"; {cpu}" if cpu else ""),
+                     "<= 15 min"))
     else:
         rows.append(("./bootstrap test on a fresh clone", "not run (--suite)", "<= 15 min"))
     width = max(len(row[0]) for row in rows)
