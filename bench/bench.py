@@ -156,9 +156,10 @@ def _busy_seconds() -> float | None:
         first = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
     except OSError:
         return None
-    # user nice system idle iowait irq softirq steal: idle and iowait are the cores' free time.
-    ticks = [int(v) for v in first[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal: idle and iowait are the cores' free time, and steal is
+    # time another guest of the host had them, not work done here.
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in first[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMeter:
