@@ -163,17 +163,20 @@ def _busy_seconds() -> float | None:
 
 
 class CpuMeter:
-    """Measures :class:`Cpu` over a ``with`` block (``cpu`` is None where the machine does not say)."""
+    """Measures a ``with`` block's wall seconds (``wall``) and :class:`Cpu` (``cpu``, None where the machine
+    does not say)."""
 
     def __enter__(self) -> CpuMeter:
+        self.wall = 0.0
         self.cpu: Cpu | None = None
         self._busy, self._start = _busy_seconds(), time.perf_counter()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self._start
         busy = _busy_seconds()
         if busy is not None and self._busy is not None:
-            self.cpu = Cpu(busy - self._busy, time.perf_counter() - self._start, os.cpu_count() or 1)
+            self.cpu = Cpu(busy - self._busy, self.wall, os.cpu_count() or 1)
 
 
 @dataclass
@@ -202,17 +205,15 @@ class CatalogueRun:
 def run_catalogue(pytest_args: list[str]) -> CatalogueRun:
     """The built-in catalogue on every engine available, ``-n 2``, as a user runs it."""
     with tempfile.TemporaryDirectory(prefix="mediafault-bench-") as tmp:
-        t = time.perf_counter()
         with CpuMeter() as meter:
             proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", str(REPO / "scenarios"), "-n",
                                    "2", "--reports", tmp, "--", *pytest_args], capture_output=True, text=True,
                                   check=False, cwd=tmp)
-        wall = time.perf_counter() - t
         if proc.returncode != 0:
             print(proc.stdout[-3000:], proc.stderr[-2000:], file=sys.stderr)
             raise SystemExit(f"the catalogue run failed (exit {proc.returncode})")
         launches = re.search(r"browser launches: (\d+)", proc.stdout)
-        run = CatalogueRun(wall, int(launches.group(1)) if launches else 0, meter.cpu)
+        run = CatalogueRun(meter.wall, int(launches.group(1)) if launches else 0, meter.cpu)
         for case in ET.parse(Path(tmp) / "junit.xml").getroot().iter("testcase"):
             status = "skipped" if case.find("skipped") is not None else "ran"
             run.cases[case.get("name", "")] = (float(case.get("time", "0")), status)
@@ -255,14 +256,12 @@ def run_suite() -> tuple[float, Cpu | None]:
     """Wall seconds of ``./bootstrap test`` on a fresh clone of this repository (HEAD), and its CPU."""
     with tempfile.TemporaryDirectory(prefix="mediafault-bench-suite-") as tmp:
         subprocess.run(["git", "clone", "-q", str(REPO), tmp], check=True)
-        t = time.perf_counter()
         with CpuMeter() as meter:
             proc = subprocess.run(["./bootstrap", "test"], cwd=tmp, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - t
         if proc.returncode != 0:
             print(proc.stdout[-3000:], file=sys.stderr)
             raise SystemExit(f"./bootstrap test failed on the fresh clone (exit {proc.returncode})")
-        return wall, meter.cpu
+        return meter.wall, meter.cpu
 
 
 def _ratio(value: float, floor: float) -> str:
