@@ -151,6 +151,26 @@ def test_bad_config_is_a_usage_error(project: pytest.Pytester, write_scenario: W
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["-k", "Microphone blocked for the site"],
+     ["ERROR: Wrong expression passed to '-k': Microphone blocked for the site: at column 12: *",
+      "  hint: join the words of a case's name with and/or/not, e.g. -k 'blocked and site and chromium'"]),
+    (["-m", "webkit and"],
+     ["ERROR: Wrong expression passed to '-m': webkit and: at column 11: *",
+      "  hint: join marker names with and/or/not, e.g. -m 'chromium and not network'"]),
+], ids=["-k", "-m"])
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_bad_selection_is_a_usage_error(project: pytest.Pytester, write_scenario: WriteScenario, workers: str,
+                                        args: list[str], message: list[str]) -> None:
+    """A -k or -m pytest cannot parse is said with what to write instead, with workers or without (under
+    xdist only the workers read it, and they stopped with an INTERNALERROR traceback)."""
+    write_scenario("permission/denied.yaml", DENIED)
+    result = project.runpytest_subprocess("-n", workers, *args, *SKIP_RUN)
+    result.stderr.fnmatch_lines(message)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_xdist_keeps_cases_sharing_a_launch_on_one_worker(project: pytest.Pytester,
                                                           write_scenario: WriteScenario) -> None:
     """Under -n 2, cases with the same launch configuration run on the same worker (one launch)."""

@@ -109,12 +109,37 @@ def pytest_configure(config: pytest.Config) -> None:
                           and not hasattr(config, "workerinput"))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistWiring(), "mediafault-xdist")
+    if not hasattr(config, "workerinput"):
+        _check_selection(config)
     try:
         from harness.pytest.session import run_state
 
         run_state(config)  # a bad mediafault.yaml stops the run here, before anything is collected
     except InputError as exc:
         raise pytest.UsageError(f"mediafault configuration error:\n{exc}") from None
+
+
+# What to write instead, by option: a scenario's name has spaces, and -k matches words of it.
+_SELECTION_HINTS = {"keyword": ("-k", "join the words of a case's name with and/or/not, e.g. -k 'blocked and "
+                                      "site and chromium'"),
+                    "markexpr": ("-m", "join marker names with and/or/not, e.g. -m 'chromium and not network'")}
+
+
+def _check_selection(config: pytest.Config) -> None:
+    """Read ``-k`` and ``-m`` before anything starts, and say what to write instead of one pytest cannot parse.
+    Under xdist only the workers would read them, and one they cannot parse stops them before they report,
+    which the controller shows as an INTERNALERROR traceback instead of what is wrong with the expression."""
+    from _pytest.mark.expression import Expression
+
+    for dest, (flag, hint) in _SELECTION_HINTS.items():
+        text = (getattr(config.option, dest, "") or "").lstrip()
+        if not text:
+            continue
+        try:
+            Expression.compile(text)
+        except SyntaxError as exc:  # pytest's ParseError
+            raise pytest.UsageError(f"Wrong expression passed to '{flag}': {text}: at column {exc.offset}: "
+                                    f"{exc.msg}\n  hint: {hint}") from None
 
 
 _ARGS_KEY = pytest.StashKey[list[Path]]()
